@@ -1,0 +1,1 @@
+"""taskscope.pool: the process pool, its scheduler, workers and wire protocol (no Jupyter imports)."""
