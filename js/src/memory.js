@@ -1,0 +1,123 @@
+/**
+ * Memory per worker (Dask's "Bytes per worker"): a horizontal bar of process
+ * RSS split into managed (results held on the worker) and unmanaged (the
+ * rest), a mark at the memory limit when one is set, and a colour change
+ * above 80% / 95% of that limit. Total RSS is in the title.
+ */
+import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { alpha } from "./colors.js";
+import * as fmt from "./format.js";
+
+/** @typedef {import("./store.js").Store} Store */
+
+export const LEVEL_COLORS = { ok: "#4e79a7", high: "#f28e2b", critical: "#e5484d" };
+export const HIGH = 0.8;
+export const CRITICAL = 0.95;
+
+/**
+ * @param {number} rss @param {number | null | undefined} limit
+ * @returns {"ok" | "high" | "critical"}
+ */
+export function memoryLevel(rss, limit) {
+  if (!limit || !(limit > 0)) return "ok";
+  const f = rss / limit;
+  return f >= CRITICAL ? "critical" : f >= HIGH ? "high" : "ok";
+}
+
+/** @param {HTMLElement} el @param {Store} store @param {object} [_options] */
+export function mount(el, store, _options = {}) {
+  const shell = paneShell(el, "memory", "Memory");
+  const list = h("div", { class: "ts-mem-list" });
+  const legend = h("div", { class: "ts-legend" }, [
+    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: LEVEL_COLORS.ok } }), "managed (results held)"]),
+    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, 0.4) } }), "unmanaged"]),
+    h("span", { class: "ts-legend-item ts-legend-limit" }, [h("span", { class: "ts-limit-key" }), "limit"]),
+  ]);
+  const empty = h("div", { class: "ts-empty", text: "No workers yet." });
+  shell.body.append(empty, list, legend);
+  /** @type {Map<any, HTMLElement>} */
+  const rows = new Map();
+  /** @type {WeakMap<HTMLElement, any>} */
+  const refs = new WeakMap();
+  let scale = 1;
+  /** @type {number | null} */
+  let poolLimit = null;
+
+  /** @param {any} w */
+  function create(w) {
+    const r = {
+      label: h("span", { class: "ts-mem-label" }),
+      managed: h("div", { class: "ts-mem-seg ts-mem-managed" }),
+      unmanaged: h("div", { class: "ts-mem-seg ts-mem-unmanaged" }),
+      limit: h("div", { class: "ts-mem-limit", hidden: true }),
+      value: h("span", { class: "ts-num ts-mem-value" }),
+    };
+    const track = h("div", { class: "ts-mem-track" }, [r.managed, r.unmanaged, r.limit]);
+    const row = h("div", { class: "ts-mem-row", dataset: { worker: w.id } }, [r.label, track, r.value]);
+    refs.set(row, { ...r, track });
+    return row;
+  }
+
+  /** @param {HTMLElement} row @param {any} w */
+  function update(row, w) {
+    const r = refs.get(row);
+    const rss = w.rss ?? 0;
+    const managed = Math.min(w.managed ?? 0, rss || (w.managed ?? 0));
+    const limit = w.memory_limit ?? poolLimit;
+    const level = memoryLevel(rss, limit);
+    const c = LEVEL_COLORS[level];
+    setText(r.label, `w${w.id}`);
+    r.label.title = `worker ${w.id}, pid ${w.pid ?? "?"} (${w.status ?? "?"})`;
+    r.managed.style.width = `${((100 * managed) / scale).toFixed(3)}%`;
+    r.unmanaged.style.width = `${((100 * Math.max(0, rss - managed)) / scale).toFixed(3)}%`;
+    r.managed.style.background = c;
+    r.unmanaged.style.background = alpha(c, 0.4);
+    if (limit) {
+      r.limit.hidden = false;
+      r.limit.style.left = `${((100 * limit) / scale).toFixed(3)}%`;
+      r.limit.title = `memory limit ${fmt.bytes(limit)}`;
+    } else r.limit.hidden = true;
+    setText(r.value, limit ? `${fmt.bytes(rss)} / ${fmt.bytes(limit)}` : fmt.bytes(rss));
+    r.track.title =
+      `w${w.id} (pid ${w.pid ?? "?"})\nRSS ${fmt.bytes(rss)}\nmanaged ${fmt.bytes(managed)}\nunmanaged ${fmt.bytes(rss - managed)}` +
+      (limit ? `\nlimit ${fmt.bytes(limit)} (${fmt.percent(rss / limit)})` : "");
+    row.classList.toggle("ts-gone", w.status === "exited" || w.status === "died");
+    setData(row, "rss", rss);
+    setData(row, "managed", managed);
+    setData(row, "limit", limit ?? "");
+    setData(row, "level", level);
+  }
+
+  function draw() {
+    const st = store.view().state ?? {};
+    const ws = [...(st.workers ?? [])].sort((a, b) => a.id - b.id);
+    poolLimit = st.pool?.memory_limit ?? null;
+    let max = 1;
+    let total = 0;
+    let managed = 0;
+    for (const w of ws) {
+      const lim = w.memory_limit ?? poolLimit ?? 0;
+      max = Math.max(max, w.rss ?? 0, lim);
+      if (w.status !== "exited" && w.status !== "died") {
+        total += w.rss ?? 0;
+        managed += w.managed ?? 0;
+      }
+    }
+    scale = max * 1.08;
+    reconcile(list, rows, ws, (w) => w.id, create, update);
+    empty.hidden = ws.length > 0;
+    /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-limit")).hidden = !ws.some((w) => (w.memory_limit ?? poolLimit));
+    setText(shell.extra, ws.length ? `${fmt.bytes(total)} RSS · ${fmt.bytes(managed)} managed` : "");
+    setData(shell.root, "totalRss", total);
+    setData(shell.root, "totalManaged", managed);
+  }
+
+  draw();
+  const unsub = store.subscribe(draw);
+  return {
+    destroy() {
+      unsub();
+      shell.root.remove();
+    },
+  };
+}

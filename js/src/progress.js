@@ -1,0 +1,354 @@
+/**
+ * Progress pane: one row per call (newest at top, where the running call is)
+ * and one row per function (most tasks first, like Dask). A stacked bar per row:
+ * released + memory (done, the call's colour), processing (lighter), queued
+ * (lighter still), erred (black), cancelled (grey). Click a call row for its
+ * function, module, file:line and call site.
+ *
+ * With options.call it shows only that call, compact, on one line (the
+ * automatic per-cell progress bar).
+ */
+import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { createBar, updateBar, doneOf } from "./bars.js";
+import { color, statusColor } from "./colors.js";
+import * as fmt from "./format.js";
+
+/**
+ * @typedef {import("./store.js").Store} Store
+ * @typedef {{call?: number | null}} ProgressOptions
+ */
+
+/** @param {any} call */
+function totalOf(call) {
+  return call.total ?? call.submitted ?? 0;
+}
+
+/** @param {any} call @param {number} now */
+function elapsedOf(call, now) {
+  if (call.started == null) return null;
+  return (call.ended ?? now) - call.started;
+}
+
+/** @param {string} status */
+function pill(status) {
+  return h("span", { class: "ts-pill", dataset: { status } }, [status]);
+}
+
+/** @param {HTMLElement} p @param {string} status */
+function setPill(p, status) {
+  setText(p, status);
+  setData(p, "status", status);
+  p.style.setProperty("--ts-pill", statusColor(status));
+}
+
+/**
+ * Everything a call row shows, as numbers and strings.
+ * @param {any} call @param {number} now
+ */
+export function callSummary(call, now) {
+  const total = totalOf(call);
+  const done = doneOf(call.counts);
+  const erred = call.counts?.erred ?? 0;
+  const cancelled = call.counts?.cancelled ?? 0;
+  const finished = done + erred + cancelled;
+  const frac = call.total ? finished / call.total : null;
+  return {
+    total,
+    done,
+    erred,
+    finished,
+    frac,
+    countText: `${fmt.count(done)} / ${call.total == null ? "?" : fmt.count(call.total)}`,
+    pctText: frac == null ? "" : fmt.percent(frac, frac >= 0.1 ? 0 : 1),
+    rateText: call.status === "running" ? fmt.rate(call.rate) : "",
+    etaText: call.status === "running" ? fmt.eta(call.eta) : fmt.DASH,
+    elapsedText: fmt.clock(elapsedOf(call, now)),
+  };
+}
+
+/** @param {any} call */
+function detailsOf(call) {
+  const cs = call.callsite ?? {};
+  /** @type {Array<[string, string | HTMLElement]>} */
+  const rows = [
+    ["Function", `${call.fn ?? "?"}`],
+    ["Module", `${call.module ?? "?"}`],
+    ["Defined at", call.file ? `${call.file}:${call.line ?? "?"}` : fmt.DASH],
+    ["Called from", cs.file ? `${cs.file}:${cs.line ?? "?"} in ${cs.function ?? "?"}` : fmt.DASH],
+  ];
+  if (cs.code) rows.push(["Code", h("code", { class: "ts-code" }, [cs.code])]);
+  rows.push(["API", `${call.api ?? "?"}`]);
+  rows.push(["Items", `${fmt.count(call.submitted)} submitted${call.total == null ? " (length unknown)" : ""}`]);
+  const dl = h("dl", { class: "ts-kv" });
+  for (const [k, v] of rows) dl.append(h("dt", { text: k }), h("dd", {}, [v]));
+  return dl;
+}
+
+/** @typedef {{main: HTMLElement, swatch: HTMLElement, name: HTMLElement, bar: ReturnType<typeof createBar>, count: HTMLElement, pct: HTMLElement, rate: HTMLElement, eta: HTMLElement, elapsed: HTMLElement, status: HTMLElement, details: HTMLElement, detailsKey: string}} RowRefs */
+
+/**
+ * @param {HTMLElement} el @param {Store} store @param {ProgressOptions} [options]
+ */
+export function mount(el, store, options = {}) {
+  if (options.call != null) return mountCompact(el, store, options.call);
+
+  const shell = paneShell(el, "progress", "Progress");
+  const callsHead = h("div", { class: "ts-subhead", text: "Calls" });
+  const calls = h("div", { class: "ts-rows", dataset: { list: "calls" } });
+  const fnsHead = h("div", { class: "ts-subhead", text: "Functions" });
+  const fns = h("div", { class: "ts-rows", dataset: { list: "functions" } });
+  const empty = h("div", { class: "ts-empty", text: "No calls yet — run pool.map(...) to see progress here." });
+  shell.body.append(empty, callsHead, calls, fnsHead, fns);
+
+  /** @type {Map<any, HTMLElement>} */
+  const callEls = new Map();
+  /** @type {Map<any, HTMLElement>} */
+  const fnEls = new Map();
+  /** @type {WeakMap<HTMLElement, RowRefs>} */
+  const refs = new WeakMap();
+  /** @type {Set<number>} */
+  const expanded = new Set();
+
+  /** @param {any} call */
+  function createCallRow(call) {
+    const bar = createBar();
+    const r = {
+      swatch: h("span", { class: "ts-swatch" }),
+      name: h("span", { class: "ts-prow-name" }),
+      bar,
+      count: h("span", { class: "ts-num ts-prow-count" }),
+      pct: h("span", { class: "ts-num ts-prow-pct" }),
+      rate: h("span", { class: "ts-num ts-prow-rate", title: "items per second (last few seconds)" }),
+      eta: h("span", { class: "ts-num ts-prow-eta", title: "estimated time left" }),
+      elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "elapsed" }),
+      status: pill("running"),
+      details: h("div", { class: "ts-prow-details", hidden: true }),
+      detailsKey: "",
+    };
+    const main = h(
+      "div",
+      { class: "ts-prow-main", role: "button", tabindex: "0", "aria-expanded": "false" },
+      [h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, r.rate, r.eta, r.elapsed, r.status],
+    );
+    const row = h("div", { class: "ts-prow", dataset: { callId: call.id } }, [main, r.details]);
+    const toggle = () => {
+      const id = Number(row.dataset.callId);
+      if (expanded.has(id)) expanded.delete(id);
+      else expanded.add(id);
+      r.details.hidden = !expanded.has(id);
+      main.setAttribute("aria-expanded", String(expanded.has(id)));
+      row.classList.toggle("ts-open", expanded.has(id));
+    };
+    main.addEventListener("click", toggle);
+    main.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        toggle();
+      }
+    });
+    refs.set(row, { main, ...r });
+    return row;
+  }
+
+  /** @param {HTMLElement} row @param {any} call */
+  function updateCallRow(row, call) {
+    const r = /** @type {RowRefs} */ (refs.get(row));
+    const now = store.view().state.now ?? 0;
+    const s = callSummary(call, now);
+    const ci = call.color ?? 0;
+    r.swatch.style.background = color(ci);
+    const nameKey = `${call.fn}|${call.api}|${call.id}`;
+    if (r.name.dataset.key !== nameKey) {
+      r.name.dataset.key = nameKey;
+      r.name.replaceChildren(
+        h("span", { class: "ts-fn", text: call.fn ?? "?" }),
+        h("span", { class: "ts-api", text: call.api ?? "" }),
+        h("span", { class: "ts-dim", text: `#${call.id}` }),
+      );
+      r.name.title = `${call.module ?? ""}.${call.fn ?? ""} — ${call.callsite?.code ?? ""}`;
+    }
+    updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`);
+    setText(r.count, s.countText);
+    setText(r.pct, s.pctText);
+    setText(r.rate, s.rateText);
+    setText(r.eta, s.etaText === fmt.DASH ? "" : "ETA " + s.etaText);
+    setText(r.elapsed, s.elapsedText);
+    setPill(r.status, call.status ?? "running");
+    setData(row, "done", s.done);
+    setData(row, "total", call.total ?? "");
+    setData(row, "submitted", call.submitted ?? 0);
+    setData(row, "erred", s.erred);
+    setData(row, "processing", call.counts?.processing ?? 0);
+    setData(row, "queued", (call.counts?.queued ?? 0) + (call.counts?.waiting ?? 0));
+    setData(row, "status", call.status ?? "");
+    setData(row, "fn", call.fn ?? "");
+    const dk = JSON.stringify([call.fn, call.module, call.file, call.line, call.callsite, call.api, call.submitted, call.total]);
+    if (!r.details.hidden || r.detailsKey === "") {
+      if (dk !== r.detailsKey) {
+        r.detailsKey = dk;
+        r.details.replaceChildren(detailsOf(call));
+      }
+    } else if (dk !== r.detailsKey) {
+      r.detailsKey = ""; // rebuild when opened
+    }
+  }
+
+  /** @param {any} fn */
+  function createFnRow(fn) {
+    const bar = createBar();
+    const r = {
+      swatch: h("span", { class: "ts-swatch" }),
+      name: h("span", { class: "ts-prow-name" }),
+      bar,
+      count: h("span", { class: "ts-num ts-prow-count" }),
+      pct: h("span", { class: "ts-num ts-prow-pct" }),
+      rate: h("span", { class: "ts-num ts-prow-rate" }),
+      eta: h("span", { class: "ts-num ts-prow-eta" }),
+      elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "total time spent running it (all workers)" }),
+      status: h("span", { class: "ts-prow-err" }),
+      details: h("div"),
+      detailsKey: "",
+    };
+    const main = h("div", { class: "ts-prow-main" }, [
+      h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, r.rate, r.eta, r.elapsed, r.status,
+    ]);
+    const row = h("div", { class: "ts-prow ts-fnrow", dataset: { fn: fn.key } }, [main]);
+    refs.set(row, { main, ...r });
+    return row;
+  }
+
+  /** @param {HTMLElement} row @param {any} fn */
+  function updateFnRow(row, fn) {
+    const r = /** @type {RowRefs} */ (refs.get(row));
+    const ci = fn.color ?? 0;
+    r.swatch.style.background = color(ci);
+    setText(r.name, fn.name ?? fn.key);
+    r.name.title = fn.key ?? "";
+    const total = fn.submitted ?? 0;
+    const done = doneOf(fn.counts);
+    updateBar(r.bar, fn.counts, total, ci, fn.key);
+    setText(r.count, `${fmt.count(done)} / ${fmt.count(total)}`);
+    const fin = done + (fn.counts?.erred ?? 0) + (fn.counts?.cancelled ?? 0);
+    setText(r.pct, total ? fmt.percent(fin / total, 0) : "");
+    setText(r.rate, done && fn.time ? fmt.duration(fn.time / done) + "/it" : "");
+    r.rate.title = "mean run time per item";
+    setText(r.elapsed, fmt.duration(fn.time));
+    const erred = fn.counts?.erred ?? 0;
+    setText(r.status, erred ? `${fmt.count(erred)} erred` : "");
+    setData(row, "done", done);
+    setData(row, "total", total);
+    setData(row, "erred", erred);
+  }
+
+  function draw() {
+    const st = store.view().state ?? {};
+    const callList = [...(st.calls ?? [])].reverse(); // newest at top
+    const fnList = [...(st.functions ?? [])].sort((a, b) => (b.submitted ?? 0) - (a.submitted ?? 0));
+    reconcile(calls, callEls, callList, (c) => c.id, createCallRow, updateCallRow);
+    reconcile(fns, fnEls, fnList, (f) => f.key, createFnRow, updateFnRow);
+    empty.hidden = callList.length > 0;
+    callsHead.hidden = callList.length === 0;
+    fnsHead.hidden = fnList.length === 0;
+    // Dask-like counts in the title bar
+    const t = st.totals ?? {};
+    let processing = 0;
+    let queued = 0;
+    let memory = 0;
+    for (const f of st.functions ?? []) {
+      processing += f.counts?.processing ?? 0;
+      queued += (f.counts?.queued ?? 0) + (f.counts?.waiting ?? 0);
+      memory += f.counts?.memory ?? 0;
+    }
+    const parts = [
+      `${fmt.count(t.done ?? 0)} / ${fmt.count(t.submitted ?? 0)} done`,
+      processing ? `${fmt.count(processing)} processing` : "",
+      queued ? `${fmt.count(queued)} queued` : "",
+      memory ? `${fmt.count(memory)} in memory` : "",
+      t.erred ? `${fmt.count(t.erred)} erred` : "",
+      t.cancelled ? `${fmt.count(t.cancelled)} cancelled` : "",
+    ].filter(Boolean);
+    setText(shell.extra, parts.join(" · "));
+    setData(shell.root, "calls", callList.length);
+    setData(shell.root, "done", t.done ?? 0);
+    setData(shell.root, "submitted", t.submitted ?? 0);
+  }
+
+  draw();
+  const unsub = store.subscribe(draw);
+  return {
+    destroy() {
+      unsub();
+      shell.root.remove();
+    },
+  };
+}
+
+/**
+ * One compact line for one call, like a tqdm bar:
+ *   ● square map  [██████████░░░]  98%  985 / 1 000  00:12 < 00:01  812/s  running
+ * @param {HTMLElement} el @param {Store} store @param {number} callId
+ */
+function mountCompact(el, store, callId) {
+  const bar = createBar();
+  const swatch = h("span", { class: "ts-swatch" });
+  const name = h("span", { class: "ts-prow-name" });
+  const pct = h("span", { class: "ts-num ts-c-pct" });
+  const count = h("span", { class: "ts-num ts-c-count" });
+  const time = h("span", { class: "ts-num ts-c-time" });
+  const rate = h("span", { class: "ts-num ts-c-rate" });
+  const status = pill("running");
+  const err = h("span", { class: "ts-c-err" });
+  const row = h("div", { class: "ts-compact", dataset: { pane: "progress", compact: "1", callId } }, [
+    h("span", { class: "ts-prow-label" }, [swatch, name]), bar.el, pct, count, time, rate, h("span", { class: "ts-c-end" }, [err, status]),
+  ]);
+  el.append(row);
+
+  function draw() {
+    const st = store.view().state ?? {};
+    const call = (st.calls ?? []).find((/** @type {any} */ c) => c.id === callId);
+    if (!call) {
+      setText(name, `call #${callId}`);
+      setText(pct, "");
+      setText(count, "");
+      setText(time, "");
+      setText(rate, "waiting for the pool…");
+      setPill(status, "waiting");
+      setData(row, "status", "unknown");
+      return;
+    }
+    const s = callSummary(call, st.now ?? 0);
+    const ci = call.color ?? 0;
+    swatch.style.background = color(ci);
+    const nameKey = `${call.fn}|${call.api}`;
+    if (name.dataset.key !== nameKey) {
+      name.dataset.key = nameKey;
+      name.replaceChildren(h("span", { class: "ts-fn", text: call.fn ?? "?" }), h("span", { class: "ts-api", text: call.api ?? "" }));
+      const cs = call.callsite ?? {};
+      name.title = `${call.module}.${call.fn} (${call.file}:${call.line})\ncalled from ${cs.file}:${cs.line}: ${cs.code ?? ""}`;
+    }
+    updateBar(bar, call.counts, s.total, ci);
+    setText(pct, s.pctText);
+    setText(count, s.countText);
+    const running = call.status === "running";
+    setText(time, running ? `${s.elapsedText} < ${call.eta == null ? "?" : fmt.clock(call.eta)}` : s.elapsedText);
+    const el = elapsedOf(call, st.now ?? 0);
+    setText(rate, s.rateText || (el && el > 0 ? `${fmt.rate(s.done / el)} avg` : ""));
+    setText(err, s.erred ? `${fmt.count(s.erred)} erred` : "");
+    setPill(status, call.status ?? "running");
+    setData(row, "done", s.done);
+    setData(row, "total", call.total ?? "");
+    setData(row, "submitted", call.submitted ?? 0);
+    setData(row, "erred", s.erred);
+    setData(row, "status", call.status ?? "");
+    setData(row, "fn", call.fn ?? "");
+  }
+
+  draw();
+  const unsub = store.subscribe(draw);
+  return {
+    destroy() {
+      unsub();
+      row.remove();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+"""Records of the driver's bookkeeping: calls, tasks, and the caller-side result buffers.
+
+A *call* is one ``map``/``imap``/``starmap`` invocation (or, for ``submit``, all submits of
+one function); a *task* is one message's worth of a call's items (a chunk) or one submit.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+from .chunking import ChunkSizer
+
+__all__ = ["Call", "CallResults", "Task"]
+
+BACKPRESSURE_ITEMS = 50_000  # an imap whose reader lags by this many results stops reading input
+
+
+class Task:
+    """One unit on the wire: ``n`` consecutive items of a call, or one submitted function call."""
+
+    __slots__ = ("call", "frames", "future", "id", "index0", "n", "retries", "worker")
+
+    def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: list[Any],
+                 future: Future | None = None, retries: int = 0) -> None:
+        self.id = task_id
+        self.call = call
+        self.index0 = index0
+        self.n = n
+        self.frames = frames  # kept until the task ends, so it can be re-run elsewhere
+        self.future = future
+        self.retries = retries
+        self.worker: int | None = None
+
+
+class CallResults:
+    """Where the driver puts a call's results and the caller's thread takes them.
+
+    Ordered calls are read item by item in input order; unordered ones chunk by chunk as they
+    finish. The driver is told (``on_drained``) when a lagging reader catches up, so reading
+    of a lazy input resumes.
+    """
+
+    def __init__(self, ordered: bool, on_drained: Any = None) -> None:
+        self.ordered = ordered
+        self._cond = threading.Condition()
+        self._chunks: dict[int, tuple[int, list[Any], dict[int, BaseException]]] = {}
+        self._arrival: list[int] = []  # chunk starts, in completion order (unordered reading)
+        self._next = 0  # next item index an ordered reader wants
+        self.buffered = 0  # items finished but not yet read
+        self.finished = False  # no more chunks will come
+        self.error: BaseException | None = None  # a call-level failure (input raised, cancelled)
+        self._on_drained = on_drained
+        self.paused = False  # set by the driver when it stopped reading input for this reader
+
+    # -- driver side ---------------------------------------------------------------------
+    def put(self, index0: int, values: list[Any], excs: dict[int, BaseException]) -> None:
+        with self._cond:
+            self._chunks[index0] = (len(values), values, excs)
+            if not self.ordered:
+                self._arrival.append(index0)
+            self.buffered += len(values)
+            self._cond.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._cond:
+            if error is not None and self.error is None:
+                self.error = error
+            self.finished = True
+            self._cond.notify_all()
+
+    # -- caller side ---------------------------------------------------------------------
+    def _wait(self, ready: Any, deadline: float | None) -> bool:
+        while not ready():
+            if self.finished:
+                return ready()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("taskscope: timed out waiting for results")
+            # A bounded wait keeps Ctrl-C / the notebook's interrupt responsive.
+            self._cond.wait(0.1 if remaining is None else min(remaining, 0.1))
+        return True
+
+    def _took(self, n: int) -> None:
+        self.buffered -= n
+        if self.paused and self.buffered < BACKPRESSURE_ITEMS // 2 and self._on_drained:
+            self.paused = False
+            self._on_drained()
+
+    def iter_chunks(self, deadline: float | None = None) -> Iterator[tuple[int, list[Any], dict[int, BaseException]]]:
+        """Yield ``(index0, values, excs)`` in input order (ordered) or completion order."""
+        while True:
+            with self._cond:
+                if self.ordered:
+                    got = self._wait(lambda: self._next in self._chunks, deadline)
+                    key = self._next
+                else:
+                    got = self._wait(lambda: bool(self._arrival), deadline)
+                    key = self._arrival[0] if got else -1
+                if not got:
+                    if self.error is not None:
+                        raise self.error
+                    return
+                n, values, excs = self._chunks.pop(key)
+                if self.ordered:
+                    self._next = key + n
+                else:
+                    self._arrival.pop(0)
+                self._took(n)
+            yield key, values, excs
+
+
+class Call:
+    """The driver's record of one call."""
+
+    def __init__(self, call_id: int, api: str, mode: str, info: dict[str, Any], *,
+                 fn_frames: list[Any] | None, source: Iterator[Any] | None, total: int | None,
+                 sizer: ChunkSizer, results: CallResults | None, fail_fast: bool,
+                 retries: int = 0) -> None:
+        self.id = call_id
+        self.api = api
+        self.mode = mode  # "map": fn(item) | "star": fn(*item) | "call": item is (fn, args, kwargs)
+        self.info = info  # fn, module, file, line, callsite: sent with call.started
+        self.fn_frames = fn_frames
+        self.source = source
+        self.total = total
+        self.sizer = sizer
+        self.results = results
+        self.fail_fast = fail_fast
+        self.retries = retries
+        self.failed_inputs: dict[int, Any] = {}  # item index -> input, for FailedTask.rerun
+        self.pushback: list[Any] = []  # items read but not yet sent (after a pickling failure)
+        self.read = 0  # items taken from the input
+        self.exhausted = source is None
+        self.stopped = False  # no more input will be read (failed, cancelled, interrupted)
+        self.outstanding = 0  # tasks created and not yet ended
+        self.submitted = 0  # items made into tasks
+        self.processing = 0
+        self.done = 0
+        self.erred = 0
+        self.cancelled = 0
+        self.status = "running"
+        self.ended_reason: str | None = None
+        self.started = time.monotonic()
+
+    @property
+    def producing(self) -> bool:
+        """True while this call may still make tasks from its input."""
+        return not self.stopped and (not self.exhausted or bool(self.pushback))
+
+    @property
+    def complete(self) -> bool:
+        return not self.producing and self.outstanding == 0
+
+    def summary(self) -> dict[str, Any]:
+        """The call as the snapshot event carries it."""
+        return {"call": self.id, "api": self.api, **self.info, "total": self.total,
+                "submitted": self.submitted, "processing": self.processing, "done": self.done,
+                "erred": self.erred, "cancelled": self.cancelled, "status": self.status,
+                "started": self.started}

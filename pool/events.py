@@ -1,0 +1,147 @@
+"""The event stream: the driver's batching publisher and the public subscriber.
+
+::
+
+    driver thread --emit()--> buffer --flush() every FLUSH_INTERVAL_S--> XPUB (signed batch)
+                                                                            |
+    subscribe(endpoint, key) <--- SUB: verify, decode, check seq -----------+
+
+A subscriber that joins late gets a ``snapshot`` event first: the XPUB socket tells the
+driver about every new subscription, and the driver answers with its current summary.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from . import _transport
+from .errors import ProtocolError
+from .protocol import Codec, Event, check_event
+
+__all__ = ["EventPublisher", "Subscriber", "subscribe"]
+
+FLUSH_INTERVAL_S = 0.05  # 20 batches a second at most: smooth, and cheap for the driver
+MAX_BATCH = 2000  # flush early past this many events so no batch is huge
+
+
+class EventPublisher:
+    """Buffers events and sends them in signed batches. Used by the driver thread only."""
+
+    def __init__(self, socket: Any, key: bytes) -> None:
+        self._sock = socket
+        self._codec = Codec(key, "driver")
+        self._buffer: list[dict[str, Any]] = []
+        self._seq = 0
+        self.last_flush = time.monotonic()
+        self.subscribers_joined = 0
+
+    def emit(self, kind: str, ts: float | None = None, **body: Any) -> None:
+        self._seq += 1
+        self._buffer.append({"kind": kind, "seq": self._seq,
+                             "ts": time.monotonic() if ts is None else ts,
+                             "src": "driver", "body": body})
+        if len(self._buffer) >= MAX_BATCH:
+            self.flush()
+
+    def due(self, now: float) -> bool:
+        return bool(self._buffer) and now - self.last_flush >= FLUSH_INTERVAL_S
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._buffer)
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        _transport.send_frames(self._sock, self._codec.encode("events", {"events": batch}))
+
+    def poll_subscriptions(self) -> bool:
+        """Drain XPUB subscription notices; True when someone (re)joined."""
+        joined = False
+        while True:
+            try:
+                notice = self._sock.recv(_transport.zmq.NOBLOCK)
+            except _transport.zmq_again:
+                return joined
+            if notice[:1] == b"\x01":
+                joined = True
+                self.subscribers_joined += 1
+
+
+class Subscriber:
+    """Receives a pool's events, verified and in order; see `subscribe`.
+
+    Attributes
+    ----------
+    dropped:
+        messages refused (bad signature, replay, malformed).
+    gaps:
+        events known to be missed (sequence numbers skipped), e.g. after a slow reader
+        overflowed its queue; a ``snapshot`` event repairs the picture.
+    """
+
+    def __init__(self, endpoint: str, key: bytes) -> None:
+        self._sock = _transport.connect_sub(endpoint)
+        self._codec = Codec(key, "subscriber")
+        self._last_seq: int | None = None
+        self.gaps = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._codec.dropped
+
+    def recv(self, timeout: float | None = None) -> list[Event]:
+        """The next batch of events; [] when `timeout` seconds pass with none."""
+        if timeout is not None and not self._sock.poll(int(timeout * 1000)):
+            return []
+        frames = _transport.recv_frames(self._sock)
+        try:
+            msg = self._codec.decode(frames)
+            if msg.kind != "events" or not isinstance(msg.body.get("events"), list):
+                raise ProtocolError(f"taskscope: unexpected message kind {msg.kind!r} on the event stream")
+            events = [check_event(raw) for raw in msg.body["events"]]
+        except ProtocolError:
+            return []  # hostile or broken input is dropped (and counted), never raised
+        for ev in events:
+            if self._last_seq is not None and ev.seq > self._last_seq + 1:
+                self.gaps += ev.seq - self._last_seq - 1
+            self._last_seq = ev.seq if self._last_seq is None else max(self._last_seq, ev.seq)
+        return events
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            yield from self.recv()
+
+    def fileno(self) -> int:
+        return _transport.fileno_of(self._sock)
+
+    @property
+    def socket(self) -> Any:
+        return self._sock
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def subscribe(endpoint: str, key: bytes | str) -> Subscriber:
+    """Subscribe to a pool's event stream from any thread or process of this user.
+
+    Parameters
+    ----------
+    endpoint:
+        the pool's event endpoint (``pool.connection_info()["events"]``, or the registry).
+    key:
+        the pool's key, as bytes or hex text.
+    """
+    if isinstance(key, str):
+        key = bytes.fromhex(key)
+    return Subscriber(endpoint, key)

@@ -1,0 +1,352 @@
+"""`Pool`: the public face of the process pool.
+
+Callers' threads validate and pickle what they can (so bad input raises here, before any work
+starts), then hand records to the driver thread (scheduler.py) and wait on result buffers or
+Futures. Nothing here touches a socket.
+"""
+from __future__ import annotations
+
+import atexit
+import itertools
+import multiprocessing
+import os
+import secrets
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+from . import _hooks, _pickle
+from .callsite import describe_function, find_callsite
+from .calls import Call, CallResults, Task
+from .chunking import ChunkSizer
+from .errors import PoolClosedError, TaskCancelledError
+from .scheduler import Driver, release_on_collect
+from .signing import new_key
+
+__all__ = ["Pool", "default_start_method"]
+
+_live_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
+_pool_numbers = itertools.count(1)
+
+
+def default_start_method() -> str:
+    """forkserver where available (safe in a threaded kernel, fast to start), else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _check_callable(fn: Any, api: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"taskscope: {api}() needs a callable as its first argument, got "
+                        f"{type(fn).__name__} {_pickle.bounded_repr(fn, 80)}; pass the function "
+                        "itself, e.g. pool.map(f, items), not pool.map(f(x), items)")
+
+
+def _check_iterable(iterable: Any, api: str) -> Iterator[Any]:
+    try:
+        return iter(iterable)
+    except TypeError:
+        raise TypeError(f"taskscope: {api}() needs an iterable of inputs, got "
+                        f"{type(iterable).__name__} {_pickle.bounded_repr(iterable, 80)}; wrap a "
+                        "single input in a list: [x]") from None
+
+
+def _length(iterable: Any) -> int | None:
+    try:
+        return len(iterable)
+    except Exception:
+        return None
+
+
+class Pool:
+    """A pool of worker processes that publishes what it does, for taskscope's dashboards.
+
+    Parameters
+    ----------
+    n_workers:
+        worker processes; default: the CPUs this process may use.
+    start_method:
+        ``"forkserver"`` (default on Linux: safe in a threaded kernel), ``"spawn"`` or ``"fork"``.
+    initializer, initargs:
+        ``initializer(*initargs)`` runs once in each worker before its first task.
+    worker_state:
+        if given, each worker gets its own copy, passed as the first argument of the
+        initializer and of every task function (MPIRE's ``worker_state``): keep an expensive
+        model or connection per worker.
+    max_tasks_per_worker:
+        replace a worker after it ran this many items (leaky libraries).
+    name:
+        shown in dashboards and the sidebar; default ``pool-N``.
+
+    Examples
+    --------
+    >>> with Pool(2) as pool:
+    ...     pool.map(abs, [-1, -2, 3])
+    [1, 2, 3]
+    """
+
+    def __init__(self, n_workers: int | None = None, *, start_method: str | None = None,
+                 initializer: Callable[..., Any] | None = None, initargs: Iterable[Any] = (),
+                 worker_state: Any = None, max_tasks_per_worker: int | None = None,
+                 name: str | None = None, memory_limit: int | None = None) -> None:
+        if n_workers is None:
+            n_workers = _usable_cpus()
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"taskscope: n_workers must be an int >= 1, not {n_workers!r}; "
+                             "leave it out to use one worker per usable CPU")
+        method = start_method or default_start_method()
+        if method not in multiprocessing.get_all_start_methods():
+            raise ValueError(f"taskscope: start_method {method!r} is not available here; choose "
+                             f"one of {multiprocessing.get_all_start_methods()}")
+        if initializer is not None and not callable(initializer):
+            raise TypeError(f"taskscope: initializer must be callable, got "
+                            f"{type(initializer).__name__}")
+        if max_tasks_per_worker is not None and (not isinstance(max_tasks_per_worker, int)
+                                                 or max_tasks_per_worker < 1):
+            raise ValueError("taskscope: max_tasks_per_worker must be an int >= 1 or None, not "
+                             f"{max_tasks_per_worker!r}")
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # Workers fork from a server that has already imported the worker's modules.
+            context.set_forkserver_preload(["taskscope.pool.worker"])
+        setup = _pickle.dumps_for((initializer, tuple(initargs), worker_state,
+                                   worker_state is not None),
+                                  "the initializer, initargs or worker_state", oob=False)
+        self.name = name or f"pool-{next(_pool_numbers)}"
+        self.id = secrets.token_hex(8)
+        self.n_workers = n_workers
+        self.start_method = method
+        self._key = new_key()
+        self._call_ids = itertools.count(1)
+        self._submit_calls: dict[Any, Call] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.errors: list[Any] = []  # failed tasks of this pool, newest last (see FailedTask)
+        self._driver = Driver(pool_id=self.id, name=self.name, n_workers=n_workers,
+                              context=context, setup=setup[0],
+                              max_tasks_per_worker=max_tasks_per_worker,
+                              memory_limit=memory_limit, key=self._key)
+        self._driver.pool_ref = weakref.ref(self)
+        self._driver.start()
+        _live_pools.add(self)
+        _hooks.run("pool_created", self)
+
+    # ---------------------------------------------------------------- introspection
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._driver.status
+        return f"<taskscope.Pool {self.name!r} workers={self.n_workers} {state}>"
+
+    def connection_info(self) -> dict[str, Any]:
+        """What a subscriber in another thread or process needs: endpoint and key.
+
+        Treat the key as a secret: it lets its holder read this pool's events.
+        """
+        return {"id": self.id, "name": self.name, "pid": os.getpid(),
+                "events": self._driver.endpoints.events_endpoint, "key": self._key.hex()}
+
+    @property
+    def status(self) -> str:
+        return "closed" if self._closed else self._driver.status
+
+    # ---------------------------------------------------------------- map family
+    def _start_call(self, api: str, fn: Any, iterable: Any, chunksize: int | None, *,
+                    mode: str, ordered: bool, fail_fast: bool = True) -> tuple[Call, CallResults]:
+        _check_callable(fn, api)
+        source = _check_iterable(iterable, api)
+        self._check_open()
+        total = _length(iterable)
+        info = describe_function(fn)
+        fn_frames = _pickle.dumps_for(fn, f"the function {info['fn']!r}")
+        info["callsite"] = find_callsite()
+        results = CallResults(ordered=ordered, on_drained=self._driver.wake)
+        call = Call(next(self._call_ids), api, mode, info, fn_frames=fn_frames, source=source,
+                    total=total, sizer=ChunkSizer(self.n_workers, total, chunksize),
+                    results=results, fail_fast=fail_fast)
+        self._driver.command("call", call)
+        _hooks.run("call_started", self, call)
+        return call, results
+
+    def _collect(self, call: Call, results: CallResults) -> list[Any]:
+        out: list[Any] = []
+        first: tuple[int, BaseException] | None = None
+        try:
+            for index0, values, excs in results.iter_chunks():
+                if excs and (first is None or index0 + min(excs) < first[0]):
+                    first = (index0 + min(excs), excs[min(excs)])
+                out.extend(values)
+        except KeyboardInterrupt:
+            self._driver.command("cancel_call", call.id, "interrupted")
+            raise
+        if first is not None:
+            self._record_failure(call, first[0], first[1])
+            raise first[1]
+        return out
+
+    def _iterate(self, call: Call, results: CallResults, deadline: float | None = None) -> Iterator[Any]:
+        finished = False
+        try:
+            for index0, values, excs in results.iter_chunks(deadline):
+                for i, value in enumerate(values):
+                    if i in excs:
+                        self._record_failure(call, index0 + i, excs[i])
+                        raise excs[i]
+                    yield value
+            finished = True
+        except KeyboardInterrupt:
+            self._driver.command("cancel_call", call.id, "interrupted")
+            raise
+        finally:
+            if not finished and not self._driver.closed.is_set():
+                self._driver.command("cancel_call", call.id, "cancelled")
+
+    def map(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
+            chunksize: int | None = None) -> list[Any]:
+        """``[fn(x) for x in iterable]``, in parallel, in order.
+
+        If an item raises, the call's queued items are cancelled, the running ones finish,
+        and the first failing item's exception is raised here, with the worker's traceback
+        as its ``__cause__``. ``chunksize=None`` adapts chunks to the measured task time.
+        """
+        return self._collect(*self._start_call("map", fn, iterable, chunksize, mode="map",
+                                                ordered=True))
+
+    def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]], *,
+                chunksize: int | None = None) -> list[Any]:
+        """``[fn(*args) for args in iterable]``, in parallel, in order."""
+        return self._collect(*self._start_call("starmap", fn, iterable, chunksize, mode="star",
+                                                ordered=True))
+
+    def imap(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
+             chunksize: int | None = None) -> Iterator[Any]:
+        """Lazy, ordered ``map``: results as they are ready; a lazy input is read as needed."""
+        return self._iterate(*self._start_call("imap", fn, iterable, chunksize, mode="map",
+                                                ordered=True))
+
+    def imap_unordered(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
+                       chunksize: int | None = None) -> Iterator[Any]:
+        """Like `imap`, but results come in the order they finish."""
+        return self._iterate(*self._start_call("imap_unordered", fn, iterable, chunksize,
+                                                mode="map", ordered=False))
+
+    # ---------------------------------------------------------------- submit family
+    def _submit_call(self, fn: Any, api: str = "submit") -> Call:
+        info = describe_function(fn)
+        key = (api, info["module"], info["fn"], info["file"], info["line"])
+        with self._lock:
+            call = self._submit_calls.get(key)
+            if call is None:
+                info["callsite"] = find_callsite()
+                call = Call(next(self._call_ids), api, "call", info, fn_frames=None,
+                            source=None, total=0, sizer=ChunkSizer(self.n_workers, None),
+                            results=None, fail_fast=False)
+                self._submit_calls[key] = call
+        return call
+
+    def _pickle_submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        # A one-item unit, as the worker runs every unit: a list of items.
+        try:
+            return _pickle.dumps([(fn, args, kwargs)])
+        except Exception:
+            pass  # find the culprit, to name it in the error
+        _pickle.dumps_for(fn, f"the function {describe_function(fn)['fn']!r}")
+        for i, arg in enumerate(args):
+            _pickle.dumps_for(arg, f"argument {i}")
+        for name, arg in kwargs.items():
+            _pickle.dumps_for(arg, f"keyword argument {name!r}")
+        return _pickle.dumps_for([(fn, args, kwargs)], "the task")
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run ``fn(*args, **kwargs)`` in a worker; returns a `concurrent.futures.Future`."""
+        _check_callable(fn, "submit")
+        self._check_open()
+        frames = self._pickle_submit(fn, args, kwargs)
+        call = self._submit_call(fn)
+        future: Future = Future()
+        task = Task(self._driver.new_task_id(), call, 0, 1, frames, future=future)
+        release_on_collect(future, weakref.ref(self._driver), call.id, task.id)
+        self._driver.command("submit", task)
+        return future
+
+    def apply(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in a worker, waiting for its result."""
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+
+    # ---------------------------------------------------------------- failures
+    def _record_failure(self, call: Call, index: int, exc: BaseException) -> None:
+        if isinstance(exc, TaskCancelledError):
+            return
+        from .failures import FailedTask  # small and rarely needed
+
+        self.errors.append(FailedTask(self, call, index, exc))
+        del self.errors[:-100]
+
+    # ---------------------------------------------------------------- lifecycle
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PoolClosedError(f"taskscope: pool {self.name!r} is shut down; create a new "
+                                  "Pool (or use `with Pool() as pool:` around the work)")
+        if self._driver.broken is not None:
+            raise PoolClosedError(f"taskscope: pool {self.name!r} is broken: "
+                                  f"{self._driver.broken}") from self._driver.broken
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers once the submitted work is done.
+
+        Parameters
+        ----------
+        wait:
+            block until every worker has exited.
+        cancel_futures:
+            cancel the work not yet started instead of running it.
+        """
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+        if first and not self._driver.closed.is_set():
+            try:
+                self._driver.command("shutdown", cancel_futures)
+            except PoolClosedError:
+                pass
+            _hooks.run("pool_closing", self)
+        if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
+            self._driver.join()
+
+    close = shutdown
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+    def dashboard(self, **options: Any) -> Any:
+        """The live dashboard widget of this pool (needs Jupyter: ``pip install taskscope``)."""
+        from taskscope.widgets import Dashboard  # Jupyter-side, imported only when asked for
+
+        return Dashboard.for_pool(self, **options)
+
+
+@atexit.register
+def _shutdown_live_pools() -> None:
+    # Runs before multiprocessing's own exit handler (registered earlier), which would
+    # otherwise wait forever on workers that wait for us.
+    for pool in list(_live_pools):
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except Exception:
+            pass
+

@@ -1,0 +1,755 @@
+"""The driver: one thread that owns the sockets, places tasks on workers and publishes events.
+
+::
+
+    caller threads                     driver thread                         worker processes
+    map/submit --commands deque-->  wait_for_messages_or_wakeup()  --run-->  DEALER ...
+               <-- CallResults /     handle results, deaths, commands <--results--
+                   Futures           dispatch(): fill each worker to PREFETCH tasks
+                                     every 50 ms: flush events; 0.5 s: sample RSS/CPU
+                                                      |
+                                                XPUB (signed event batches) --> collectors
+
+Everything that changes the driver's records happens on this thread; callers only append
+commands and wake it through a pipe, so the records need no locks. Worker deaths are seen by
+polling each worker process's sentinel together with the sockets.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from concurrent.futures import Future
+from typing import Any
+
+import psutil
+
+from . import _pickle, _transport
+from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .chunking import TARGET_CHUNK_S
+from .errors import (PoolBrokenError, PoolClosedError, ProtocolError, RemoteTraceback, TaskCancelledError,
+                     WorkerDiedError)
+from .events import EventPublisher
+from .protocol import Codec
+from .worker import WorkerConfig, worker_main
+
+__all__ = ["Driver"]
+
+PREFETCH = 2  # tasks queued at a worker: one running, one ready, so it never waits on us
+SAMPLE_INTERVAL_S = 0.5  # worker RSS/CPU sampled twice a second
+SNAPSHOT_INTERVAL_S = 5.0  # periodic snapshot, so a subscriber that missed events recovers
+STOP_GRACE_S = 3.0  # a worker told to stop gets this long before it is killed
+MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
+MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
+
+
+class _Worker:
+    __slots__ = ("budget", "exited", "fns_sent", "id", "identity", "inflight", "insights",
+                 "launched", "pid", "process", "ps", "ready", "sentinel", "stop_sent", "stopping",
+                 "tasks_done")
+
+    def __init__(self, worker_id: int, process: Any, budget: int | None) -> None:
+        self.id = worker_id
+        self.identity = f"w{worker_id}".encode()
+        self.process = process
+        self.pid: int | None = process.pid
+        self.sentinel: int = process.sentinel
+        self.launched = time.monotonic()
+        self.ready = False
+        self.stopping = False
+        self.stop_sent = 0.0
+        self.exited = False
+        self.inflight: dict[int, Task] = {}
+        self.fns_sent: set[int] = set()
+        self.tasks_done = 0
+        self.budget = budget  # items left before recycling (max_tasks_per_worker)
+        self.insights: dict[str, float] = {"startup": 0.0, "init": 0.0, "waiting": 0.0,
+                                           "working": 0.0, "exit": 0.0}
+        self.ps: psutil.Process | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"worker": self.id, "pid": self.pid, "ready": self.ready, "exited": self.exited,
+                "tasks_done": self.tasks_done, "insights": dict(self.insights),
+                "inflight": len(self.inflight)}
+
+
+class Driver(threading.Thread):
+    """The pool's manager thread. Public methods are safe to call from any thread."""
+
+    def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
+                 setup: bytes, max_tasks_per_worker: int | None, memory_limit: int | None,
+                 key: bytes) -> None:
+        super().__init__(name=f"taskscope-driver-{name}", daemon=True)
+        self.pool_id = pool_id
+        self.pool_name = name
+        self.n_workers = n_workers
+        self.context = context
+        self.setup = setup
+        self.max_tasks_per_worker = max_tasks_per_worker
+        self.memory_limit = memory_limit
+        self._key = key
+        self.endpoints = _transport.Endpoints()
+        self.codec = Codec(key, "driver")
+        self.events = EventPublisher(self.endpoints.events, key)
+        self._commands: deque[tuple[Any, ...]] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.workers: dict[int, _Worker] = {}
+        self._by_identity: dict[bytes, _Worker] = {}
+        self._by_sentinel: dict[int, _Worker] = {}
+        self._worker_ids = itertools.count()
+        self._task_ids = itertools.count(1)
+        self.calls: dict[int, Call] = {}
+        self._producing: deque[Call] = deque()  # calls with input left to read, oldest first
+        self._ready: deque[Task] = deque()  # submitted tasks and retries, ready to place
+        self.closing = False
+        self.status = "running"
+        self.broken: BaseException | None = None
+        self.closed = threading.Event()
+        self.started_at = time.monotonic()
+        self._next_sample = 0.0
+        self._next_snapshot = 0.0
+        self._stop_deadline: float | None = None
+        self._call_error_events: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ caller side
+    def command(self, *cmd: Any) -> None:
+        if self.closed.is_set() and cmd[0] != "noop":
+            raise PoolClosedError(f"taskscope: pool {self.pool_name!r} is shut down; "
+                                  "create a new Pool for more work")
+        self._commands.append(cmd)
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full or closed: the driver is awake (or gone) anyway
+
+    def new_task_id(self) -> int:
+        return next(self._task_ids)  # itertools.count is atomic under the GIL
+
+    # ------------------------------------------------------------------ thread body
+    def run(self) -> None:
+        try:
+            self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
+                             pid=os.getpid(), n_workers=self.n_workers,
+                             start_method=self.context.get_start_method(),
+                             memory_limit=self.memory_limit)
+            self.events.emit("pool.status", status="running")
+            for _ in range(self.n_workers):
+                self.start_worker()
+            while not self.finished_stopping():
+                self.wait_for_messages_or_wakeup()
+                self.dispatch()
+                self.periodic()
+        except BaseException as exc:  # a bug here must not hang every caller: fail them all
+            self.broken = exc
+            self.fail_everything(exc)
+            raise
+        finally:
+            self.teardown()
+
+    def wait_for_messages_or_wakeup(self) -> None:
+        poller = _transport.Poller()
+        poller.register(self.endpoints.router, _transport.POLLIN)
+        poller.register(self.endpoints.events, _transport.POLLIN)
+        poller.register(self._wake_r, _transport.POLLIN)
+        for w in self.workers.values():
+            if not w.exited:
+                poller.register(w.sentinel, _transport.POLLIN)
+        now = time.monotonic()
+        timeout = min(self._next_sample, self._next_snapshot) - now
+        if self.events.pending:
+            timeout = min(timeout, self.events.last_flush + 0.05 - now)
+        ready = dict(poller.poll(max(0, int(timeout * 1000)) if timeout > 0 else 0))
+        if self._wake_r in ready:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        self.handle_commands()
+        if ready.get(self.endpoints.router):
+            self.handle_worker_messages()
+        if ready.get(self.endpoints.events) and self.events.poll_subscriptions():
+            self.emit_snapshot()
+        for fd in ready:
+            w = self._by_sentinel.get(fd) if isinstance(fd, int) else None
+            if w is not None and not w.exited:
+                self.handle_worker_exit(w)
+
+    def periodic(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + SAMPLE_INTERVAL_S
+            self.sample_workers()
+        if now >= self._next_snapshot:
+            self._next_snapshot = now + SNAPSHOT_INTERVAL_S
+            self.emit_snapshot()
+        if self.events.due(now):
+            self.events.flush()
+
+    # ------------------------------------------------------------------ workers
+    def start_worker(self) -> None:
+        wid = next(self._worker_ids)
+        cfg = WorkerConfig(worker_id=wid, endpoint=self.endpoints.tasks_endpoint, key=self._key,
+                           driver_pid=os.getpid(), setup=self.setup)
+        process = self.context.Process(target=worker_main, args=(cfg,),
+                                       name=f"taskscope-{self.pool_name}-w{wid}")
+        process.start()
+        w = _Worker(wid, process, self.max_tasks_per_worker)
+        self.workers[wid] = w
+        self._by_identity[w.identity] = w
+        self._by_sentinel[w.sentinel] = w
+        self.events.emit("worker.started", worker=wid, pid=process.pid)
+
+    def handle_worker_messages(self) -> None:
+        router = self.endpoints.router
+        while True:
+            try:
+                frames = _transport.recv_frames(router, _transport.zmq.NOBLOCK)
+            except _transport.zmq_again:
+                return
+            identity = frames[0].bytes
+            w = self._by_identity.get(identity)
+            try:
+                msg = self.codec.decode(frames[1:])
+            except ProtocolError:
+                continue  # dropped and counted (codec.dropped); never decoded further
+            if w is None or msg.src != f"worker:{w.id}":
+                continue  # a message claiming another worker's name
+            if msg.kind == "results":
+                self.handle_results(w, msg.body, msg.payload)
+            elif msg.kind == "hello":
+                w.insights["startup"] = msg.ts - w.launched
+            elif msg.kind == "ready":
+                w.ready = True
+                w.insights["init"] = float(msg.body.get("init", 0.0))
+                self.events.emit("worker.ready", worker=w.id, pid=w.pid,
+                                 startup=w.insights["startup"], init=w.insights["init"])
+            elif msg.kind == "init_failed":
+                self.handle_init_failure(w, msg.body)
+            elif msg.kind == "bye":
+                w.insights.update(msg.body.get("insights", {}))
+
+    def handle_init_failure(self, w: _Worker, body: dict[str, Any]) -> None:
+        exc = PoolBrokenError(f"taskscope: the initializer failed in worker {w.id} (pid {w.pid}) "
+                           f"with {body.get('exc_type')}: {body.get('message')}; fix the "
+                           "initializer and create a new Pool")
+        exc.__cause__ = RemoteTraceback(str(body.get("traceback", "")))
+        self.broken = exc
+        self.status = "broken"
+        self.events.emit("pool.status", status="broken", message=str(exc))
+        self.fail_everything(exc)
+
+    def handle_worker_exit(self, w: _Worker) -> None:
+        w.process.join(0.1)
+        code = w.process.exitcode
+        w.exited = True
+        w.insights["exit"] = time.monotonic() - w.stop_sent if w.stopping else 0.0
+        sig = -code if code is not None and code < 0 else None
+        expected = w.stopping
+        reason = "recycled" if expected and not self.closing else ("shutdown" if expected else "died")
+        self.events.emit("worker.exited", worker=w.id, pid=w.pid, exitcode=code, signal=sig,
+                         reason=reason, insights=dict(w.insights))
+        self._by_identity.pop(w.identity, None)
+        self._by_sentinel.pop(w.sentinel, None)
+        del self.workers[w.id]
+        lost = list(w.inflight.values())
+        w.inflight.clear()
+        for task in lost:
+            task.call.processing -= task.n
+            task.worker = None
+            if task.retries > 0:
+                task.retries -= 1
+                self._ready.appendleft(task)
+                self.events.emit("task.queued", call=task.call.id, task=task.id, n=task.n,
+                                 retry=True)
+            else:
+                how = f"signal {sig}" if sig else f"exit code {code}"
+                hint = (" (SIGKILL: often the operating system's out-of-memory killer)"
+                        if sig == 9 else "")
+                err = WorkerDiedError(
+                    f"taskscope: worker {w.id} (pid {w.pid}) died with {how}{hint} while running "
+                    f"{task.call.info['fn']!r} (task {task.id}, {task.n} item(s)); the pool "
+                    "replaced the worker. Pass retries= to submit to re-run such tasks.",
+                    worker=w.id, pid=w.pid, exitcode=code, signal=sig)
+                self.fail_task(task, err, w)
+        if not self.closing and self.broken is None:
+            self.start_worker()
+
+    def sample_workers(self) -> None:
+        samples = []
+        for w in self.workers.values():
+            if w.exited or w.pid is None:
+                continue
+            try:
+                if w.ps is None:
+                    w.ps = psutil.Process(w.pid)
+                    w.ps.cpu_percent(None)  # the first reading primes the counter
+                samples.append([w.id, w.ps.cpu_percent(None), w.ps.memory_info().rss, 0])
+            except psutil.Error:
+                continue
+        if samples:
+            self.events.emit("worker.samples", samples=samples)
+
+    def emit_snapshot(self) -> None:
+        self.events.emit(
+            "snapshot",
+            pool={"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
+                  "n_workers": self.n_workers, "status": self.status,
+                  "started": self.started_at, "memory_limit": self.memory_limit},
+            workers=[w.summary() for w in self.workers.values()],
+            calls=[c.summary() for c in list(self.calls.values())[-50:]])
+
+    # ------------------------------------------------------------------ commands
+    def handle_commands(self) -> None:
+        while self._commands:
+            cmd = self._commands.popleft()
+            kind = cmd[0]
+            if kind == "call":
+                self.start_call(cmd[1])
+            elif kind == "submit":
+                self.add_submitted(cmd[1])
+            elif kind == "cancel_call":
+                self.cancel_call(cmd[1], cmd[2])
+            elif kind == "release":
+                self.events.emit("task.released", call=cmd[1], task=cmd[2], n=1)
+            elif kind == "status":
+                self.status = cmd[1]
+                self.events.emit("pool.status", status=cmd[1])
+            elif kind == "shutdown":
+                self.begin_shutdown(cancel=cmd[1])
+
+    def announce(self, call: Call) -> None:
+        self.calls[call.id] = call
+        while len(self.calls) > 1000:  # keep the records of recent calls only
+            old = next(iter(self.calls.values()))
+            if not old.complete:
+                break
+            del self.calls[old.id]
+        self.events.emit("call.started", call=call.id, api=call.api, total=call.total, **call.info)
+
+    def start_call(self, call: Call) -> None:
+        if self.closing or self.broken is not None:
+            err = self.broken or PoolClosedError("taskscope: the pool is shutting down")
+            call.results.finish(err) if call.results else None
+            return
+        self.announce(call)
+        self._producing.append(call)
+
+    def add_submitted(self, task: Task) -> None:
+        call = task.call
+        if call.id not in self.calls:
+            self.announce(call)
+        if self.closing or self.broken is not None:
+            err = self.broken or PoolClosedError("taskscope: the pool is shutting down")
+            if task.future is not None and task.future.set_running_or_notify_cancel():
+                task.future.set_exception(err)
+            return
+        call.submitted += 1
+        call.outstanding += 1
+        if call.total is not None:
+            call.total += 1
+        self._ready.append(task)
+        self.events.emit("task.queued", call=call.id, task=task.id, n=1)
+
+    def cancel_call(self, call_id: int, reason: str) -> None:
+        call = self.calls.get(call_id)
+        if call is None or call.complete:
+            return
+        self.stop_call(call, reason)
+        if reason == "interrupted":
+            self.status = "interrupted"
+            self.events.emit("pool.status", status="interrupted")
+        self.maybe_end_call(call)
+
+    def stop_call(self, call: Call, reason: str) -> None:
+        """Stop reading the call's input and cancel its tasks not yet sent to a worker."""
+        if call.stopped:
+            return
+        call.stopped = True
+        call.ended_reason = reason
+        kept: deque[Task] = deque()
+        n_cancelled = 0
+        for task in self._ready:
+            if task.call is call:
+                n_cancelled += task.n
+                call.outstanding -= 1
+                if task.future is not None:
+                    task.future.cancel()
+                self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n)
+            else:
+                kept.append(task)
+        self._ready = kept
+        unread = len(call.pushback)
+        if call.total is not None:
+            unread = call.total - call.submitted
+        call.pushback.clear()
+        if unread > 0:
+            self.events.emit("task.cancelled", call=call.id, task=0, n=unread)
+        call.cancelled += n_cancelled + max(0, unread)
+
+    # ------------------------------------------------------------------ placing work
+    def dispatch(self) -> None:
+        if self.closing and self._stop_deadline is not None:
+            return
+        for w in sorted(self.workers.values(), key=lambda w: len(w.inflight)):
+            while w.ready and not w.stopping and len(w.inflight) < PREFETCH:
+                tasks = self.next_tasks(w)
+                if not tasks:
+                    break
+                self.send_tasks(w, tasks)
+            if w.budget is not None and w.budget <= 0 and not w.inflight and not w.stopping:
+                self.stop_worker(w)  # max_tasks_per_worker reached: recycle it
+        if self.closing:
+            self.maybe_stop_workers()
+
+    def next_tasks(self, w: _Worker) -> list[Task]:
+        while self._ready:
+            task = self._ready[0]
+            if task.future is not None and task.future.cancelled():
+                self._ready.popleft()
+                self.end_cancelled(task)
+                continue
+            return self.take_ready_batch(w)
+        while self._producing:
+            call = self._producing[0]
+            if not call.producing:
+                self._producing.popleft()
+                self.maybe_end_call(call)
+                continue
+            if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS \
+                    and call.results.ordered is not None and call.api in ("imap", "imap_unordered"):
+                call.results.paused = True  # the reader lags: stop reading its input
+                self._producing.rotate(-1)
+                if all(c.results is not None and c.results.paused for c in self._producing):
+                    return []
+                continue
+            task = self.make_chunk(call, w)
+            if task is not None:
+                return [task]
+        return []
+
+    def take_ready_batch(self, w: _Worker) -> list[Task]:
+        first = self._ready.popleft()
+        batch = [first]
+        per_item = first.call.sizer.per_item_s
+        if per_item is not None and per_item < TARGET_CHUNK_S / 4:
+            # Tiny submitted tasks: batch them, but leave a share for the other workers.
+            share = len(self._ready) // max(1, len(self.workers))
+            limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
+            while self._ready and len(batch) < limit:
+                task = self._ready[0]
+                if task.future is not None and task.future.cancelled():
+                    break
+                batch.append(self._ready.popleft())
+        for task in batch:
+            if task.future is not None and not task.future.set_running_or_notify_cancel():
+                batch.remove(task)
+                self.end_cancelled(task)
+        return batch
+
+    def make_chunk(self, call: Call, w: _Worker) -> Task | None:
+        remaining = None if call.total is None else call.total - call.submitted
+        size = call.sizer.next_size(remaining)
+        if w.budget is not None:
+            size = max(1, min(size, w.budget))
+        items = call.pushback[:size]
+        del call.pushback[:size]
+        if len(items) < size and not call.exhausted:
+            try:
+                items.extend(itertools.islice(call.source, size - len(items)))
+            except BaseException as exc:  # the caller's input raised: the call fails with it
+                call.exhausted = True
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"taskscope: raised by the input iterable of call {call.id}, "
+                                 f"after {call.read + len(items)} item(s)")
+                if call.results is not None:
+                    call.results.error = exc
+                self.stop_call(call, "erred")
+                call.status = "erred"
+            if len(items) < size:
+                call.exhausted = True
+                if call.total is None:
+                    call.total = call.read + len(items) + len(call.pushback)
+                    self.events.emit("call.total", call=call.id, total=call.total)
+        if not items:
+            return None
+        index0 = call.read
+        try:
+            frames = _pickle.dumps(items)
+        except Exception:
+            frames, items = self.split_unpicklable(call, items, index0)
+            if not items:
+                return None
+        call.read += len(items)
+        call.submitted += len(items)
+        call.outstanding += 1
+        call.sizer.observe_bytes(len(items), sum(_nbytes(f) for f in frames))
+        task = Task(self.new_task_id(), call, index0, len(items), frames, retries=call.retries)
+        self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
+        return task
+
+    def split_unpicklable(self, call: Call, items: list[Any], index0: int) -> tuple[list[Any], list[Any]]:
+        """Send the items before the first unpicklable one; fail that one; keep the rest."""
+        for i, item in enumerate(items):
+            try:
+                _pickle.dumps_for(item, f"item {index0 + i} of the input")
+            except Exception as exc:
+                call.pushback[:0] = items[i + 1:]
+                if i:
+                    return _pickle.dumps(items[:i]), items[:i]
+                # the bad item is first: it ends here, as a failed one-item task
+                call.read += 1
+                call.submitted += 1
+                call.outstanding += 1
+                task = Task(self.new_task_id(), call, index0, 1, [])
+                self.events.emit("task.queued", call=call.id, task=task.id, n=1)
+                self.fail_task(task, exc, None, arg=_pickle.bounded_repr(item))
+                return [], []
+        return _pickle.dumps(items), items  # pragma: no cover - a flaky pickler
+
+    def send_tasks(self, w: _Worker, tasks: list[Task]) -> None:
+        fns, payload, units = [], [], []
+        for task in tasks:
+            call = task.call
+            if call.mode != "call" and call.id not in w.fns_sent:
+                fns.append({"call": call.id, "nf": len(call.fn_frames)})
+                payload.extend(call.fn_frames)
+                w.fns_sent.add(call.id)
+        for task in tasks:
+            units.append({"task": task.id, "call": task.call.id, "mode": task.call.mode,
+                          "n": task.n, "nf": len(task.frames)})
+            payload.extend(task.frames)
+            task.worker = w.id
+            w.inflight[task.id] = task
+            task.call.processing += task.n
+            if w.budget is not None:
+                w.budget -= task.n
+            self.events.emit("task.processing", call=task.call.id, task=task.id, worker=w.id,
+                             n=task.n)
+        _transport.send_frames(self.endpoints.router, self.codec.encode(
+            "run", {"fns": fns, "units": units}, payload), identity=w.identity)
+
+    # ------------------------------------------------------------------ results
+    def handle_results(self, w: _Worker, body: dict[str, Any], payload: list[Any]) -> None:
+        insights = body.get("insights", {})
+        w.insights["working"] = float(insights.get("working", w.insights["working"]))
+        w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
+        pos = 0
+        for rec in body.get("results", ()):
+            nf = rec["nf"]
+            frames = payload[pos:pos + nf]
+            pos += nf
+            task = w.inflight.pop(rec["task"], None)
+            if task is None:
+                continue  # a result we no longer wait for (its call was cancelled)
+            self.finish_task(w, task, rec, frames)
+
+    def finish_task(self, w: _Worker, task: Task, rec: dict[str, Any], frames: list[Any]) -> None:
+        call = task.call
+        call.processing -= task.n
+        call.outstanding -= 1
+        if rec.get("n_erred") and task.future is None:
+            self.keep_failed_inputs(task, rec.get("errors", ()))
+        task.frames = []
+        w.tasks_done += task.n
+        call.sizer.observe(task.n, rec["end"] - rec["start"])
+        try:
+            values, excs = _pickle.loads(frames)
+        except Exception as exc:
+            values, excs = [None] * task.n, {i: exc for i in range(task.n)}
+            rec["errors"] = [{"index": i, "exc_type": type(exc).__name__, "message": str(exc),
+                              "traceback": "", "arg": ""} for i in range(task.n)]
+        errors = {e["index"]: e for e in rec.get("errors", ())}
+        for index, exc in excs.items():
+            info = errors.get(index, {})
+            exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "
+                             f"in worker {w.id} (pid {w.pid}); item {task.index0 + index} "
+                             f"of call {call.id} ({call.api})")
+        n_erred = len(excs)
+        call.erred += n_erred
+        call.done += task.n - n_erred
+        state = "memory" if task.future is not None and not excs else "released"
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
+                         n_erred=n_erred, start=rec["start"], end=rec["end"], state=state,
+                         nbytes=sum(_nbytes(f) for f in frames), insights=dict(w.insights),
+                         longest=rec.get("longest"))
+        sent = self._call_error_events.get(call.id, 0)
+        for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
+            info = errors[index]
+            self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id, pid=w.pid,
+                             index=task.index0 + index, exc_type=info["exc_type"],
+                             message=info["message"], traceback=info["traceback"],
+                             arg=info["arg"])
+        self._call_error_events[call.id] = sent + len(errors)
+        if task.future is not None:
+            if excs:
+                task.future.set_exception(excs[0])
+            else:
+                task.future.set_result(values[0])
+        elif call.results is not None:
+            call.results.put(task.index0, values, excs)
+            if excs and call.fail_fast:
+                self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def keep_failed_inputs(self, task: Task, errors: Any) -> None:
+        """Keep the inputs of failed items (a few per call) for `FailedTask.rerun`."""
+        if len(task.call.failed_inputs) >= 100 or not task.frames:
+            return
+        try:
+            items = _pickle.loads(task.frames)  # our own frames: trusted
+        except Exception:
+            return
+        for err in errors:
+            task.call.failed_inputs[task.index0 + err["index"]] = items[err["index"]]
+
+    def fail_task(self, task: Task, exc: BaseException, w: _Worker | None, arg: str = "") -> None:
+        """End a whole task with one error (its worker died, or it could not be sent)."""
+        call = task.call
+        call.outstanding -= 1
+        call.erred += task.n
+        task.frames = []
+        self.events.emit("task.finished", call=call.id, task=task.id,
+                         worker=w.id if w else -1, n=task.n, n_erred=task.n,
+                         start=time.monotonic(), end=time.monotonic(), state="erred",
+                         nbytes=0, insights={})
+        self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id if w else -1,
+                         pid=w.pid if w else None, index=task.index0,
+                         exc_type=type(exc).__name__, message=str(exc),
+                         traceback=f"{type(exc).__name__}: {exc}\n", arg=arg)
+        if task.future is not None:
+            if not task.future.done():
+                task.future.set_exception(exc)
+        elif call.results is not None:
+            call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
+            if call.fail_fast:
+                self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def end_cancelled(self, task: Task) -> None:
+        call = task.call
+        call.outstanding -= 1
+        call.cancelled += task.n
+        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n)
+        self.maybe_end_call(call)
+
+    def maybe_end_call(self, call: Call) -> None:
+        if call.mode == "call" and call.api == "submit":
+            call.status = "running" if call.outstanding else "done"
+            return
+        if not call.complete or call.status in ("done", "cancelled", "interrupted") \
+                or (call.status == "erred" and call.results is not None and call.results.finished):
+            return
+        if call.ended_reason in ("interrupted", "cancelled"):
+            call.status = call.ended_reason
+        elif call.erred or call.status == "erred":
+            call.status = "erred"
+        else:
+            call.status = "done"
+        self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
+                         erred=call.erred, cancelled=call.cancelled)
+        if call.results is not None:
+            error = None
+            if call.ended_reason in ("interrupted", "cancelled"):
+                error = TaskCancelledError(f"taskscope: call {call.id} was {call.ended_reason}")
+            call.results.finish(error if call.results.error is None else call.results.error)
+
+    # ------------------------------------------------------------------ shutdown
+    def begin_shutdown(self, cancel: bool) -> None:
+        self.closing = True
+        if cancel:
+            for call in list(self.calls.values()):
+                if not call.complete:
+                    self.stop_call(call, "cancelled")
+                    self.maybe_end_call(call)
+
+    def work_left(self) -> bool:
+        return bool(self._ready) or any(c.producing for c in self._producing) or any(
+            w.inflight for w in self.workers.values())
+
+    def maybe_stop_workers(self) -> None:
+        if self._stop_deadline is None and not self.work_left():
+            self._stop_deadline = time.monotonic() + STOP_GRACE_S
+            for w in list(self.workers.values()):
+                self.stop_worker(w)
+
+    def stop_worker(self, w: _Worker) -> None:
+        w.stopping = True
+        w.stop_sent = time.monotonic()
+        try:
+            _transport.send_frames(self.endpoints.router, self.codec.encode("stop"),
+                                   identity=w.identity)
+        except Exception:
+            w.process.terminate()  # not connected yet: it has nothing to finish
+
+    def finished_stopping(self) -> bool:
+        if self.broken is not None and not self.closing:
+            return False
+        if self._stop_deadline is None:
+            return False
+        if not self.workers:
+            return True
+        if time.monotonic() > self._stop_deadline:
+            for w in list(self.workers.values()):
+                w.process.kill()
+                w.process.join(1)
+                self.handle_worker_exit(w)
+            return True
+        return False
+
+    def fail_everything(self, exc: BaseException) -> None:
+        for task in list(self._ready):
+            self._ready.remove(task)
+            self.fail_task(task, exc, None)
+        for call in list(self.calls.values()):
+            if not call.complete:
+                self.stop_call(call, "erred")
+            if call.results is not None and not call.results.finished:
+                call.results.finish(exc)
+        for w in self.workers.values():
+            for task in list(w.inflight.values()):
+                w.inflight.pop(task.id)
+                self.fail_task(task, exc, w)
+
+    def teardown(self) -> None:
+        self.status = "closed"
+        for w in list(self.workers.values()):
+            if w.process.is_alive():
+                w.process.kill()
+            w.process.join(1)
+        try:
+            self.events.emit("pool.status", status="closed")
+            self.emit_snapshot()
+            self.events.flush()
+        except Exception:
+            pass
+        self.endpoints.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.closed.set()
+
+
+def _nbytes(frame: Any) -> int:
+    try:
+        return memoryview(frame).nbytes
+    except TypeError:
+        return len(frame)
+
+
+def release_on_collect(future: Future, driver_ref: weakref.ref, call_id: int, task_id: int) -> None:
+    """Publish ``task.released`` when the caller drops its last reference to a Future."""
+    def release() -> None:
+        driver = driver_ref()
+        if driver is not None and not driver.closed.is_set():
+            driver._commands.append(("release", call_id, task_id))
+    weakref.finalize(future, release)

@@ -1,0 +1,235 @@
+"""The worker process: receive a batch of work, run it, send results with their timings.
+
+::
+
+    driver ROUTER  --run [units]-->  DEALER worker: unpickle (after verify) -> fn(item)...
+                   <--results------  values + per-item errors + start/end + insights
+
+A worker never decides what to run next: the driver keeps at most a couple of batches queued
+at each worker, so no worker sits idle and none hoards work. Timings ride on the result
+messages: no extra round trip. The worker exits when told to, or on its own when the driver
+process is gone (parent-death signal and a watchdog thread), so no orphans are left behind.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from . import _pickle, _transport
+from .errors import SerializationError, TaskError
+from .protocol import Codec, Message
+
+__all__ = ["WorkerConfig", "worker_main"]
+
+WATCHDOG_INTERVAL_S = 0.2  # the driver's death is noticed well within the promised 2 s
+FN_CACHE_SIZE = 64  # functions of recent calls kept per worker (sent once per call)
+LONGEST_KEPT = 5  # MPIRE-style "longest tasks" insight
+
+
+@dataclass
+class WorkerConfig:
+    worker_id: int
+    endpoint: str
+    key: bytes
+    driver_pid: int
+    setup: bytes  # pickled (initializer, initargs, worker_state, has_state)
+
+    def __repr__(self) -> str:  # the key never reaches a log
+        return f"WorkerConfig(worker_id={self.worker_id}, endpoint=<hidden>)"
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: ask the kernel to SIGKILL us when our parent process dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # pragma: no cover - the watchdog still covers us
+        pass
+
+
+def _watchdog(driver_pid: int) -> None:
+    parent = os.getppid()
+    while True:
+        time.sleep(WATCHDOG_INTERVAL_S)
+        if os.getppid() != parent or not _transport.pid_alive(driver_pid):
+            os._exit(70)  # the driver is gone: nobody will read our results
+
+
+class _Worker:
+    def __init__(self, cfg: WorkerConfig) -> None:
+        self.cfg = cfg
+        self.codec = Codec(cfg.key, f"worker:{cfg.worker_id}")
+        self.sock = _transport.connect_dealer(cfg.endpoint, f"w{cfg.worker_id}".encode())
+        self.fns: dict[int, Any] = {}
+        self.state: Any = None
+        self.has_state = False
+        self.working = 0.0
+        self.waiting = 0.0
+        self.longest: list[tuple[float, str]] = []
+
+    def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
+        _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
+
+    def run(self) -> int:
+        self.send("hello", {"pid": os.getpid()})
+        t0 = time.monotonic()
+        try:
+            initializer, initargs, state, self.has_state = _pickle.loads([self.cfg.setup])
+            self.state = state
+            if initializer is not None:
+                if self.has_state:
+                    initializer(self.state, *initargs)
+                else:
+                    initializer(*initargs)
+        except BaseException as exc:
+            self.send("init_failed", {"exc_type": type(exc).__name__, "message": str(exc),
+                                      "traceback": "".join(traceback.format_exception(exc))})
+            return 3
+        self.send("ready", {"init": time.monotonic() - t0})
+        idle_since = time.monotonic()
+        while True:
+            frames = _transport.recv_frames(self.sock)
+            try:
+                msg = self.codec.decode(frames)
+            except Exception:
+                continue  # unsigned, tampered or replayed: dropped unread (counted in codec)
+            if msg.kind == "stop":
+                break
+            if msg.kind != "run":
+                continue
+            began = time.monotonic()
+            self.waiting += began - idle_since
+            body, payload = self.run_batch(msg)
+            idle_since = time.monotonic()
+            self.working += idle_since - began
+            body["insights"] = {"working": self.working, "waiting": self.waiting}
+            self.send("results", body, payload)
+        self.send("bye", {"insights": {"working": self.working, "waiting": self.waiting}})
+        return 0
+
+    def run_batch(self, msg: Message) -> tuple[dict[str, Any], list[Any]]:
+        frames = msg.payload
+        pos = 0
+        for fn_spec in msg.body.get("fns", ()):
+            nf = fn_spec["nf"]
+            self.fns[fn_spec["call"]] = _pickle.loads(frames[pos:pos + nf])
+            pos += nf
+            while len(self.fns) > FN_CACHE_SIZE:
+                self.fns.pop(next(iter(self.fns)))
+        results: list[dict[str, Any]] = []
+        out: list[Any] = []
+        for unit in msg.body["units"]:
+            nf = unit["nf"]
+            unit_frames = frames[pos:pos + nf]
+            pos += nf
+            record, result_frames = self.run_unit(unit, unit_frames)
+            record["nf"] = len(result_frames)
+            results.append(record)
+            out.extend(result_frames)
+        return {"results": results}, out
+
+    def run_unit(self, unit: dict[str, Any], frames: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+        start = time.monotonic()
+        mode = unit["mode"]
+        errors: list[dict[str, Any]] = []
+        excs: dict[int, BaseException] = {}
+        values: list[Any] = []
+        try:
+            items = _pickle.loads(frames)
+            fn = self.fns.get(unit["call"]) if mode != "call" else None
+        except BaseException as exc:  # unpickling the task failed: every item fails with it
+            err = SerializationError(
+                f"taskscope: the worker could not unpickle task {unit['task']}: "
+                f"{type(exc).__name__}: {exc}. Is the function or an argument defined in a "
+                f"module the worker cannot import?")
+            for i in range(unit["n"]):
+                self._record_error(errors, excs, i, err, "<not unpickled>", with_tb=False)
+                values.append(None)
+            items = ()
+        prefix = (self.state,) if self.has_state else ()
+        longest, longest_i = -1.0, -1
+        for i, item in enumerate(items):
+            t_item = time.monotonic()
+            try:
+                if mode == "map":
+                    values.append(fn(*prefix, item))
+                elif mode == "star":
+                    values.append(fn(*prefix, *item))
+                else:  # "call": the item is (fn, args, kwargs)
+                    f, args, kwargs = item
+                    values.append(f(*prefix, *args, **kwargs))
+            except BaseException as exc:
+                values.append(None)
+                self._record_error(errors, excs, i, exc, item)
+            took = time.monotonic() - t_item
+            if took > longest:
+                longest, longest_i = took, i
+        end = time.monotonic()
+        record: dict[str, Any] = {"task": unit["task"], "n": unit["n"], "n_erred": len(errors),
+                                  "start": start, "end": end, "errors": errors}
+        if longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0]):
+            item = items[longest_i]
+            arg = item[1:] if mode == "call" else item
+            self.longest = sorted([*self.longest, (longest, _pickle.bounded_repr(arg))],
+                                  reverse=True)[:LONGEST_KEPT]
+            record["longest"] = [longest, _pickle.bounded_repr(arg)]
+        result_frames = self._pickle_results(values, excs, errors)
+        record["n_erred"] = len(errors)  # results that failed to pickle are errors too
+        return record, result_frames
+
+    def _record_error(self, errors: list[dict[str, Any]], excs: dict[int, BaseException], index: int,
+                      exc: BaseException, item: Any, with_tb: bool = True) -> None:
+        tb = "".join(traceback.format_exception(exc)) if with_tb else f"{type(exc).__name__}: {exc}\n"
+        excs[index] = exc
+        errors.append({"index": index, "exc_type": type(exc).__qualname__, "message": str(exc)[:2000],
+                       "traceback": tb[-20_000:], "arg": _pickle.bounded_repr(item)})
+
+    def _pickle_results(self, values: list[Any], excs: dict[int, BaseException],
+                        errors: list[dict[str, Any]]) -> list[Any]:
+        for index, exc in list(excs.items()):
+            try:
+                _pickle.dumps(exc)
+            except Exception:
+                excs[index] = TaskError(f"{type(exc).__qualname__}: {exc}")
+            exc.__traceback__ = None  # tracebacks do not pickle; the text travels in `errors`
+        try:
+            return _pickle.dumps((values, excs))
+        except Exception:
+            pass
+        # Some result cannot be pickled: find which, and make those items fail with a reason.
+        for i, value in enumerate(values):
+            if i in excs:
+                continue
+            try:
+                _pickle.dumps(value)
+            except Exception as exc:
+                values[i] = None
+                err = SerializationError(
+                    f"taskscope: the result of item {i} ({_pickle.bounded_repr(value, 120)}) "
+                    f"cannot be pickled: {type(exc).__name__}: {exc}. Return plain data "
+                    f"(numbers, strings, lists, dicts, arrays) instead.")
+                self._record_error(errors, excs, i, err, value, with_tb=False)
+        return _pickle.dumps((values, excs))
+
+
+def worker_main(cfg: WorkerConfig) -> None:
+    """Entry point of a worker process (the target given to multiprocessing)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the notebook's interrupt is for the kernel
+    _set_parent_death_signal()
+    threading.Thread(target=_watchdog, args=(cfg.driver_pid,), daemon=True,
+                     name="taskscope-watchdog").start()
+    code = _Worker(cfg).run()
+    # Exit without running atexit handlers or flushing inherited state; the socket's linger
+    # has already delivered the last message.
+    _transport._context().destroy(linger=2000)
+    os._exit(code)
