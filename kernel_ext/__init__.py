@@ -1,4 +1,50 @@
-"""taskscope: a process pool whose workers you can watch, live, inside the notebook."""
+"""taskscope: a process pool whose workers you can watch, live, inside the notebook.
+
+>>> from taskscope import Pool
+>>> with Pool() as pool:                       # doctest: +SKIP
+...     display(pool.dashboard())
+...     results = pool.map(f, items)
+
+In Jupyter, ``%load_ext taskscope`` adds the ``%taskscope`` magic and a live progress bar
+under every cell that runs a ``map``.
+"""
 from __future__ import annotations
 
+from typing import Any
+
+from taskscope.pool import (FailedTask, PoolBrokenError, PoolClosedError, ProcessPoolExecutor,
+                            SerializationError, TaskCancelledError, TaskError, TaskscopeError,
+                            WorkerDiedError, Pool, set_stacklevel, subscribe)
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "FailedTask",
+    "Pool",
+    "PoolBrokenError",
+    "PoolClosedError",
+    "ProcessPoolExecutor",
+    "SerializationError",
+    "TaskCancelledError",
+    "TaskError",
+    "TaskscopeError",
+    "WorkerDiedError",
+    "__version__",
+    "load_ipython_extension",
+    "set_stacklevel",
+    "subscribe",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext taskscope`` (Jupyter modules are imported only now)."""
+    from . import _magics
+
+    _magics.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from . import _magics
+
+    _magics.unload(ipython)

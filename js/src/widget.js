@@ -9,7 +9,9 @@
  *   msg:custom {type: stream|resources, reset, first} + [buffer] ──applyMessage──┘
  *   Store.onGap ──▶ model.send({type: "request_full"})
  *
- * Traits read: state (dict), panes (list; empty = all), call (int|null:
+ * Traits read: state (dict), errors (list, merged into the state as
+ * `state.errors`: a separate trait so tracebacks are not resent with every
+ * progress update), panes (list; empty = all), call (int|null:
  * per-call compact progress), popout_url (str), frozen (bool, two-way).
  */
 import { createStore } from "./store.js";
@@ -57,8 +59,9 @@ function attachStore(model) {
     const s = model.get("state");
     if (isObj(s)) storesByKey.set(s, store);
   };
+  const merged = () => ({ ...(model.get("state") ?? {}), errors: model.get("errors") ?? [] });
   const onState = () => {
-    store.setState(model.get("state") ?? {});
+    store.setState(merged());
     remember();
   };
   /** @param {any} msg @param {any[]} [buffers] */
@@ -68,17 +71,19 @@ function attachStore(model) {
   const onFrozen = () => {
     store.frozen = !!model.get("frozen");
   };
-  store.setState(model.get("state") ?? {});
+  store.setState(merged());
   store.frozen = !!model.get("frozen");
   remember();
   storesByKey.set(model, store);
   model.on("change:state", onState);
+  model.on("change:errors", onState);
   model.on("msg:custom", onMsg);
   model.on("change:frozen", onFrozen);
   return {
     store,
     dispose() {
       model.off("change:state", onState);
+      model.off("change:errors", onState);
       model.off("msg:custom", onMsg);
       model.off("change:frozen", onFrozen);
     },

@@ -1,0 +1,370 @@
+"""The State: pure reducers from pool events to what every view draws (docs/state.md).
+
+No IO here. The kernel collector and the server extension both feed events into `State` and
+read `to_json()` plus the binary rings; the JS panes draw exactly that. The size is bounded by
+workers + calls + ring lengths, never by the number of tasks run.
+"""
+from __future__ import annotations
+
+import array
+from collections import OrderedDict, deque
+from typing import Any
+
+from taskscope.pool.protocol import Event
+
+__all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
+
+STATE_VERSION = [1, 0]
+STREAM_FIELDS = ("start", "end", "worker", "color", "count", "flags")
+RESOURCE_FIELDS = ("t", "cpu_total", "rss_total", "tasks_per_s", "managed_total")
+FLAG_ERRED, FLAG_CANCELLED = 1, 2
+MAX_CALLS = 50  # rows a dashboard shows; older calls still count in their function's row
+MAX_FUNCTIONS = 50
+MAX_ERRORS = 50  # errors kept with their tracebacks; `errors_total` counts all
+MAX_TRACEBACK_CHARS = 8000  # the end of a traceback is the part that matters
+RATE_WINDOW_S = 5.0  # progress rate is measured over the last five seconds
+LONGEST_KEPT = 5
+COUNT_KEYS = ("waiting", "queued", "processing", "memory", "erred", "cancelled", "released")
+
+
+class Ring:
+    """Fixed-width float64 records in a ring; `total` counts every record ever appended."""
+
+    def __init__(self, width: int, capacity: int) -> None:
+        self.width = width
+        self.capacity = capacity
+        self._data = array.array("d", bytes(8 * width * capacity))
+        self.total = 0
+
+    def append(self, record: tuple[float, ...] | list[float]) -> None:
+        i = (self.total % self.capacity) * self.width
+        self._data[i:i + self.width] = array.array("d", record)
+        self.total += 1
+
+    def __len__(self) -> int:
+        return min(self.total, self.capacity)
+
+    def since(self, first: int) -> tuple[int, bytes]:
+        """Records with index >= `first` (clamped to what is kept): (first index, raw bytes)."""
+        first = max(first, self.total - len(self))
+        if first >= self.total:
+            return self.total, b""
+        start, end = first % self.capacity, self.total % self.capacity
+        raw = memoryview(self._data).cast("B")
+        w = 8 * self.width
+        if start < end:
+            return first, bytes(raw[start * w:end * w])
+        return first, bytes(raw[start * w:]) + bytes(raw[:end * w])
+
+
+def _counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+class State:
+    """Applies events; `to_json()` gives the State of docs/state.md."""
+
+    def __init__(self, stream_capacity: int = 100_000, resources_capacity: int = 3600) -> None:
+        self.seq = 0
+        self.gaps = 0
+        self.now = 0.0
+        self.version = 0  # bumped on every change: views push only when it moved
+        self.pool: dict[str, Any] = {"id": "", "name": "", "pid": None, "status": "starting",
+                                     "n_workers": 0, "started": None, "ended": None,
+                                     "memory_limit": None}
+        self.totals = {"submitted": 0, "done": 0, "erred": 0, "cancelled": 0}
+        self.calls: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.functions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.workers: dict[int, dict[str, Any]] = {}
+        self.errors: deque[dict[str, Any]] = deque(maxlen=MAX_ERRORS)
+        self.errors_total = 0
+        self.errors_version = 0
+        self.stream = Ring(len(STREAM_FIELDS), stream_capacity)
+        self.resources = Ring(len(RESOURCE_FIELDS), resources_capacity)
+        self._processing: dict[int, tuple[int, int, int]] = {}  # task -> (call, worker, n)
+        self._colors: dict[str, int] = {}
+        self._rate: dict[int, deque[tuple[float, int]]] = {}
+        self._last_sample: tuple[float, int] | None = None
+
+    # ---------------------------------------------------------------- applying events
+    def apply(self, event: Event) -> None:
+        if self.seq and event.seq > self.seq + 1:
+            self.gaps += event.seq - self.seq - 1
+        self.seq = max(self.seq, event.seq)
+        self.now = max(self.now, event.ts)
+        handler = getattr(self, "_on_" + event.kind.replace(".", "_"), None)
+        if handler is not None:  # unknown kinds (a newer minor version) are ignored
+            handler(event.ts, event.body)
+            self.version += 1
+
+    def apply_all(self, events: list[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def _on_pool_started(self, ts: float, b: dict[str, Any]) -> None:
+        self.pool.update(id=b["id"], name=b["name"], pid=b["pid"], n_workers=b["n_workers"],
+                         started=ts, memory_limit=b.get("memory_limit"), status="running")
+
+    def _on_pool_status(self, ts: float, b: dict[str, Any]) -> None:
+        self.pool["status"] = b["status"]
+        if b["status"] == "closed":
+            self.pool["ended"] = ts
+            for w in self.workers.values():
+                if w["status"] not in ("exited", "died"):
+                    w["status"], w["ended"] = "exited", ts
+
+    def _worker(self, wid: int) -> dict[str, Any]:
+        w = self.workers.get(wid)
+        if w is None:
+            w = self.workers[wid] = {
+                "id": wid, "pid": None, "status": "starting", "current": None, "tasks_done": 0,
+                "cpu": 0.0, "rss": 0, "managed": 0, "memory_limit": self.pool.get("memory_limit"),
+                "insights": {"startup": 0.0, "init": 0.0, "waiting": 0.0, "working": 0.0,
+                             "exit": 0.0},
+                "utilisation": 0.0, "longest": [], "started": None, "ended": None,
+                "exitcode": None, "signal": None, "inflight": 0}
+        return w
+
+    def _on_worker_started(self, ts: float, b: dict[str, Any]) -> None:
+        w = self._worker(b["worker"])
+        w.update(pid=b["pid"], started=ts, status="starting")
+        # Keep the rows of the live workers and the most recent exited ones only.
+        gone = [k for k, v in self.workers.items() if v["status"] in ("exited", "died")]
+        for k in gone[: max(0, len(gone) - 2 * max(1, self.pool["n_workers"]))]:
+            del self.workers[k]
+
+    def _on_worker_ready(self, ts: float, b: dict[str, Any]) -> None:
+        w = self._worker(b["worker"])
+        w["status"] = "idle" if not w["inflight"] else "busy"
+        w["insights"].update(startup=b["startup"], init=b["init"])
+
+    def _on_worker_exited(self, ts: float, b: dict[str, Any]) -> None:
+        w = self._worker(b["worker"])
+        w.update(status="died" if b["reason"] == "died" else "exited", ended=ts,
+                 exitcode=b["exitcode"], signal=b["signal"], current=None, inflight=0, cpu=0.0)
+        w["insights"].update(b.get("insights") or {})
+
+    def _function_key(self, b: dict[str, Any]) -> str:
+        return f"{b.get('module', '')}.{b.get('fn', '')}"
+
+    def _on_call_started(self, ts: float, b: dict[str, Any]) -> None:
+        key = self._function_key(b)
+        color = self._colors.setdefault(key, len(self._colors))
+        if key not in self.functions:
+            self.functions[key] = {"key": key, "name": b["fn"], "color": color,
+                                   "counts": _counts(), "submitted": 0, "time": 0.0}
+            while len(self.functions) > MAX_FUNCTIONS:
+                self.functions.popitem(last=False)
+        self.calls[b["call"]] = {
+            "id": b["call"], "api": b["api"], "fn": b["fn"], "module": b["module"],
+            "file": b["file"], "line": b["line"], "callsite": b["callsite"],
+            "total": b["total"], "counts": _counts(), "submitted": 0, "started": ts,
+            "ended": None, "rate": 0.0, "eta": None, "color": color, "status": "running",
+            "_fkey": key}
+        self._rate[b["call"]] = deque([(ts, 0)])
+        while len(self.calls) > MAX_CALLS:
+            old, _ = self.calls.popitem(last=False)
+            self._rate.pop(old, None)
+        if self.pool["status"] == "interrupted":
+            self.pool["status"] = "running"
+
+    def _on_call_total(self, ts: float, b: dict[str, Any]) -> None:
+        call = self.calls.get(b["call"])
+        if call is not None:
+            call["total"] = b["total"]
+
+    def _on_call_ended(self, ts: float, b: dict[str, Any]) -> None:
+        call = self.calls.get(b["call"])
+        if call is not None:
+            call.update(status=b["status"], ended=ts, eta=None)
+
+    def _bump(self, call_id: int, key: str, n: int) -> dict[str, Any] | None:
+        """Add n to one count of a call and of its function (never below zero)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return None
+        call["counts"][key] = max(0, call["counts"][key] + n)
+        fn = self.functions.get(call["_fkey"])
+        if fn is not None:
+            fn["counts"][key] = max(0, fn["counts"][key] + n)
+        return call
+
+    def _on_task_queued(self, ts: float, b: dict[str, Any]) -> None:
+        call = self._bump(b["call"], "queued", b["n"])
+        if call is not None and not b.get("retry"):
+            call["submitted"] += b["n"]
+            if call["api"] == "submit":
+                call["total"] = (call["total"] or 0) + b["n"]
+            fn = self.functions.get(call["_fkey"])
+            if fn is not None:
+                fn["submitted"] += b["n"]
+            self.totals["submitted"] += b["n"]
+
+    def _on_task_processing(self, ts: float, b: dict[str, Any]) -> None:
+        self._bump(b["call"], "queued", -b["n"])
+        self._bump(b["call"], "processing", b["n"])
+        self._processing[b["task"]] = (b["call"], b["worker"], b["n"])
+        w = self._worker(b["worker"])
+        w["inflight"] += 1
+        w["status"] = "busy"
+        call = self.calls.get(b["call"])
+        w["current"] = call["fn"] if call else w["current"]
+
+    def _on_task_finished(self, ts: float, b: dict[str, Any]) -> None:
+        n, n_erred, call_id = b["n"], b["n_erred"], b["call"]
+        known = self._processing.pop(b["task"], None)
+        call = self.calls.get(call_id)
+        if known is not None or (call is not None and call["counts"]["processing"] >= n):
+            self._bump(call_id, "processing", -n)
+        else:  # it failed before reaching a worker
+            self._bump(call_id, "queued", -n)
+        ok_state = "memory" if b["state"] == "memory" else "released"
+        self._bump(call_id, ok_state, n - n_erred)
+        self._bump(call_id, "erred", n_erred)
+        self.totals["done"] += n - n_erred
+        self.totals["erred"] += n_erred
+        color = call["color"] if call else -1
+        if call is not None:
+            fn = self.functions.get(call["_fkey"])
+            if fn is not None:
+                fn["time"] += max(0.0, b["end"] - b["start"])
+            self._update_rate(call, ts)
+        wid = b["worker"]
+        if wid is not None and wid >= 0:
+            w = self._worker(wid)
+            w["tasks_done"] += n
+            w["inflight"] = max(0, w["inflight"] - (1 if known else 0))
+            if w["inflight"] == 0 and w["status"] == "busy":
+                w["status"], w["current"] = "idle", None
+            insights = b.get("insights") or {}
+            if insights:
+                w["insights"].update(insights)
+            longest = b.get("longest")
+            if longest and call is not None:
+                entry = {"fn": call["fn"], "duration": longest[0], "arg": longest[1]}
+                w["longest"] = sorted([*w["longest"], entry], key=lambda e: -e["duration"])[:LONGEST_KEPT]
+        flags = FLAG_ERRED if n_erred else 0
+        self.stream.append((b["start"], b["end"], float(wid if wid is not None else -1),
+                            float(color), float(n), float(flags)))
+
+    def _update_rate(self, call: dict[str, Any], ts: float) -> None:
+        c = call["counts"]
+        done = c["released"] + c["memory"] + c["erred"]
+        window = self._rate.setdefault(call["id"], deque())
+        if not window or ts - window[-1][0] >= 0.25:
+            window.append((ts, done))
+        while len(window) > 2 and ts - window[0][0] > RATE_WINDOW_S:
+            window.popleft()
+        t0, d0 = window[0]
+        if ts > t0:
+            call["rate"] = (done - d0) / (ts - t0)
+        total = call["total"]
+        if total is not None and call["rate"] > 0:
+            call["eta"] = max(0.0, (total - done - c["cancelled"]) / call["rate"])
+
+    def _on_task_erred(self, ts: float, b: dict[str, Any]) -> None:
+        self.errors_total += 1
+        self.errors_version += 1
+        call = self.calls.get(b["call"])
+        tb = b["traceback"]
+        if len(tb) > MAX_TRACEBACK_CHARS:
+            tb = "...\n" + tb[-MAX_TRACEBACK_CHARS:]
+        self.errors.append({"id": self.errors_total, "call": b["call"],
+                            "fn": call["fn"] if call else "", "worker": b["worker"],
+                            "pid": b["pid"], "exc_type": b["exc_type"],
+                            "message": b["message"][:1000], "arg": b["arg"], "traceback": tb,
+                            "index": b["index"], "ts": ts})
+
+    def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
+        if b["task"]:  # a queued task; task 0 stands for input never read
+            self._bump(b["call"], "queued", -b["n"])
+        self._bump(b["call"], "cancelled", b["n"])
+        self.totals["cancelled"] += b["n"]
+        call = self.calls.get(b["call"])
+        if call is not None and call["api"] != "submit" and not b["task"] and call["total"] is None:
+            call["total"] = call["submitted"] + b["n"]
+
+    def _on_task_released(self, ts: float, b: dict[str, Any]) -> None:
+        call = self.calls.get(b["call"])
+        if call is not None and call["counts"]["memory"] >= b["n"]:
+            self._bump(b["call"], "memory", -b["n"])
+            self._bump(b["call"], "released", b["n"])
+
+    def _on_worker_samples(self, ts: float, b: dict[str, Any]) -> None:
+        cpu_total = rss_total = managed_total = 0.0
+        for wid, cpu, rss, managed in b["samples"]:
+            w = self.workers.get(wid)
+            if w is None or w["status"] in ("exited", "died"):
+                continue
+            w.update(cpu=cpu, rss=rss, managed=managed)
+            cpu_total += cpu
+            rss_total += rss
+            managed_total += managed
+        done = self.totals["done"] + self.totals["erred"]
+        rate = 0.0
+        if self._last_sample is not None and ts > self._last_sample[0]:
+            rate = (done - self._last_sample[1]) / (ts - self._last_sample[0])
+        self._last_sample = (ts, done)
+        self.resources.append((ts, cpu_total, rss_total, rate, managed_total))
+
+    def _on_snapshot(self, ts: float, b: dict[str, Any]) -> None:
+        """The driver's own summary: authoritative, so a late joiner starts right."""
+        p = b["pool"]
+        self.pool.update(id=p["id"], name=p["name"], pid=p["pid"], n_workers=p["n_workers"],
+                         status=p["status"], memory_limit=p.get("memory_limit"))
+        if self.pool["started"] is None:
+            self.pool["started"] = p.get("started")
+        for s in b["workers"]:
+            w = self._worker(s["worker"])
+            w.update(pid=s["pid"], tasks_done=s["tasks_done"])
+            w["insights"].update(s.get("insights") or {})
+            if s.get("exited"):
+                w["status"] = "exited"
+            elif w["status"] == "starting" and s.get("ready"):
+                w["status"] = "busy" if s.get("inflight") else "idle"
+        for s in b["calls"]:
+            if s["call"] not in self.calls:
+                self._on_call_started(s.get("started", ts), {**s, "fn": s["fn"]})
+            call = self.calls[s["call"]]
+            c = call["counts"]
+            done = s["done"]
+            kept = c["memory"] if call["api"] == "submit" else 0
+            c.update(processing=s["processing"], erred=s["erred"], cancelled=s["cancelled"],
+                     memory=min(kept, done), released=done - min(kept, done))
+            c["queued"] = max(0, s["submitted"] - s["processing"] - done - s["erred"]
+                              - s["cancelled"])
+            call.update(total=s["total"], submitted=s["submitted"])
+            if s["status"] != "running":
+                call["status"] = s["status"]
+
+    # ---------------------------------------------------------------- reading
+    def _utilisation(self, w: dict[str, Any]) -> float:
+        busy, idle = w["insights"]["working"], w["insights"]["waiting"]
+        return busy / (busy + idle) if busy + idle > 0 else 0.0
+
+    def to_json(self, include_errors: bool = True) -> dict[str, Any]:
+        calls = []
+        for call in self.calls.values():
+            out = {k: v for k, v in call.items() if not k.startswith("_")}
+            counts = dict(call["counts"])
+            if call["total"] is not None:
+                accounted = sum(counts.values())
+                counts["waiting"] = max(0, call["total"] - accounted)
+            out["counts"] = counts
+            calls.append(out)
+        workers = []
+        for w in self.workers.values():
+            out = {k: v for k, v in w.items() if k != "inflight"}
+            out["insights"] = dict(w["insights"])
+            out["utilisation"] = self._utilisation(w)
+            workers.append(out)
+        state: dict[str, Any] = {
+            "v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": self.now,
+            "pool": dict(self.pool), "totals": dict(self.totals), "calls": calls,
+            "functions": [dict(f, counts=dict(f["counts"])) for f in self.functions.values()],
+            "workers": workers, "errors_total": self.errors_total,
+            "stream_total": self.stream.total, "resources_total": self.resources.total,
+        }
+        if include_errors:
+            state["errors"] = list(self.errors)
+        return state
