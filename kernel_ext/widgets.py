@@ -85,7 +85,8 @@ class Dashboard(anywidget.AnyWidget):
                 self.send(msg, buffers=[buf] if buf else None)
         if self._handle is not None and not self._final_shown and self._finished(state):
             self._final_shown = True
-            self._handle.update(self._repr_mimebundle_(), raw=True)
+            data, metadata = self._bundle()
+            self._handle.update(data, metadata=metadata, raw=True)
 
     def _finished(self, state: dict[str, Any]) -> bool:
         if self.call is not None:
@@ -126,10 +127,17 @@ class Dashboard(anywidget.AnyWidget):
         left in the output as static HTML when the call or pool ends."""
         from IPython.display import display
 
-        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        data, metadata = self._bundle()
+        self._handle = display(data, metadata=metadata, raw=True, display_id=True)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         self.show()
+
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        bundle = self._repr_mimebundle_()
+        if isinstance(bundle, tuple):
+            return bundle[0], bundle[1]
+        return bundle, {}
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
