@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from typing import Any
 
 from taskscope.pool import _hooks
@@ -47,13 +48,21 @@ def _on_pool_created(pool: Any) -> None:
         collector_for(pool)  # subscribe now, so the dashboard has the pool's whole story
 
 
+# Progress bars shown by the cell that is running now: (bar, the pool's call object).
+_cell_bars: list[tuple[Any, Any]] = []
+_cell_closing: list[Any] = []  # pools shut down by the cell that is running now
+FINAL_WAIT_S = 1.0  # at most this long, per cell, for the last events of finished calls
+
+
 def _on_call_started(pool: Any, call: Any) -> None:
     if call.api not in PROGRESS_APIS:
         return
     if _in_kernel():
         from .widgets import Dashboard
 
-        Dashboard.for_pool(pool, call=call.id).show()
+        bar = Dashboard.for_pool(pool, call=call.id)
+        bar.show()
+        _cell_bars.append((bar, call))
     else:
         from taskscope.pool.progress import TextProgress
 
@@ -102,12 +111,69 @@ def taskscope_magic(line: str) -> Any:
         return None
 
 
+def _finish_cell_bars(*_args: Any) -> None:
+    """post_run_cell: leave every finished call's bar at its final counts *before* the cell
+    ends. `map` returns as soon as its results are in, while the events saying so reach the
+    collector up to ~0.15 s later; without this, the last update (and the final static
+    snapshot) would arrive after the cell ended, and nbclient/nbconvert would miss it."""
+    bars = list(_cell_bars)
+    _cell_bars.clear()
+    deadline = time.monotonic() + FINAL_WAIT_S
+    for bar, call in bars:
+        results = getattr(call, "results", None)
+        if results is not None and not results.finished:
+            continue  # e.g. an imap left unconsumed: its bar keeps updating on its own
+        col = bar._collector
+        try:
+            while time.monotonic() < deadline and not col.closed.is_set():
+                with col.lock:
+                    row = col.state.calls.get(call.id)
+                    if row is not None and row["status"] != "running":
+                        break
+                time.sleep(0.01)
+            bar.push(col)
+        except Exception:  # never break the user's cell
+            log.exception("taskscope: could not finish a progress bar")
+    # Pools shut down by this cell: same for their dashboards' final "closed" snapshot.
+    closing = list(_cell_closing)
+    _cell_closing.clear()
+    for pool in closing:
+        from .collector import _collectors
+
+        col = _collectors.get(pool.id)
+        if col is None:
+            continue
+        try:
+            while time.monotonic() < deadline and not col.closed.is_set():
+                with col.lock:
+                    if col.state.pool["status"] == "closed":
+                        break
+                time.sleep(0.01)
+            with col.lock:
+                views = list(col._views)
+            for view in views:
+                view.push(col)
+        except Exception:
+            log.exception("taskscope: could not finish a dashboard")
+
+
+def _on_pool_closing(pool: Any) -> None:
+    if _in_kernel():
+        _cell_closing.append(pool)
+
+
 def load(ipython: Any) -> None:
     ipython.register_magic_function(taskscope_magic, magic_kind="line", magic_name="taskscope")
     _hooks.add("pool_created", _on_pool_created)
     _hooks.add("call_started", _on_call_started)
+    _hooks.add("pool_closing", _on_pool_closing)
+    if _finish_cell_bars not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", _finish_cell_bars)
 
 
 def unload(ipython: Any) -> None:
     _hooks.remove("pool_created", _on_pool_created)
     _hooks.remove("call_started", _on_call_started)
+    _hooks.remove("pool_closing", _on_pool_closing)
+    if _finish_cell_bars in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.unregister("post_run_cell", _finish_cell_bars)

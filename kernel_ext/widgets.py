@@ -51,6 +51,7 @@ class Dashboard(anywidget.AnyWidget):
         self._send_lock = threading.Lock()
         self._handle: Any = None  # the display handle, to leave a final static snapshot
         self._final_shown = False
+        self._last_calls: list[dict[str, Any]] | None = None
         self.on_msg(self._handle_msg)
         collector.add_view(self)
 
@@ -60,7 +61,13 @@ class Dashboard(anywidget.AnyWidget):
 
     # ---------------------------------------------------------------- kernel -> browser
     def push(self, collector: Collector) -> None:
-        """Called by the collector (its thread) when the State changed."""
+        """Called by the collector (its thread) when the State changed, and by the magics'
+        post-cell hook (main thread). One push at a time per view, from computing the state
+        to sending it, so that the browser never gets an older state after a newer one."""
+        with self._send_lock:
+            self._push(collector)
+
+    def _push(self, collector: Collector) -> None:
         with collector.lock:
             st = collector.state
             state = st.to_json(include_errors=False)
@@ -68,6 +75,11 @@ class Dashboard(anywidget.AnyWidget):
                 state["calls"] = [c for c in state["calls"] if c["id"] == self.call]
                 state["workers"] = []
                 errors = None
+                # A finished bar never changes again: do not resend it the pool's every tick
+                # (resource samples alone would otherwise resend each old bar twice a second).
+                if self._final_shown and state["calls"] == self._last_calls:
+                    return
+                self._last_calls = state["calls"]
             else:
                 now = time.monotonic()
                 errors = None
@@ -77,12 +89,11 @@ class Dashboard(anywidget.AnyWidget):
                     self._errors_version, self._errors_at = st.errors_version, now
                     errors = list(st.errors)
             deltas = [] if self.call is not None else self._deltas(collector, reset=False)
-        with self._send_lock:
-            if errors is not None:
-                self.errors = errors
-            self.state = state
-            for msg, buf in deltas:
-                self.send(msg, buffers=[buf] if buf else None)
+        if errors is not None:
+            self.errors = errors
+        self.state = state
+        for msg, buf in deltas:
+            self.send(msg, buffers=[buf] if buf else None)
         if self._handle is not None and not self._final_shown and self._finished(state):
             self._final_shown = True
             data, metadata = self._bundle()

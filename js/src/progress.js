@@ -224,11 +224,13 @@ export function mount(el, store, options = {}) {
     r.swatch.style.background = color(ci);
     setText(r.name, fn.name ?? fn.key);
     r.name.title = fn.key ?? "";
-    const total = fn.submitted ?? 0;
     const done = doneOf(fn.counts);
+    const fin = done + (fn.counts?.erred ?? 0) + (fn.counts?.cancelled ?? 0);
+    // Items cancelled before they were read from the input count as cancelled but never as
+    // submitted: without the max, a failed map showed e.g. "15 / 16 313%".
+    const total = Math.max(fn.submitted ?? 0, fin);
     updateBar(r.bar, fn.counts, total, ci, fn.key);
     setText(r.count, `${fmt.count(done)} / ${fmt.count(total)}`);
-    const fin = done + (fn.counts?.erred ?? 0) + (fn.counts?.cancelled ?? 0);
     setText(r.pct, total ? fmt.percent(fin / total, 0) : "");
     setText(r.rate, done && fn.time ? fmt.duration(fn.time / done) + "/it" : "");
     r.rate.title = "mean run time per item";

@@ -1,0 +1,278 @@
+"""Write the example notebooks of this folder, with outputs cleared.
+
+    python notebooks/_make.py            # rewrites quickstart.ipynb and failing-tasks.ipynb
+
+The notebooks are generated so that they stay reproducible and reviewable: edit the cells
+here, not in Jupyter. Each one runs top to bottom in well under 20 s on 2 cores; the
+browser tests (tests/browser/) execute them in JupyterLab 4 and Notebook 7.
+
+A cell tagged ``raises-exception`` is meant to end in an exception: JupyterLab, Notebook 7
+and nbclient then carry on with the next cell instead of stopping "Run All" there.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).parent
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str, *tags: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(text.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+QUICKSTART = [
+    md("""
+# taskscope quick start
+
+taskscope is a process pool for parallel work from a notebook whose workers you can watch,
+**live, inside the notebook**: progress bars, a task stream, memory per worker and the
+tracebacks of failed tasks travel over the kernel's own connection, so there is no extra
+port to open or forward.
+
+This notebook takes a few seconds to run (*Run → Run All Cells*).
+"""),
+    md("""
+## 1. Load the extension and start a pool
+
+`%load_ext taskscope` adds the `%taskscope` magic and a progress bar under every cell that
+runs a `map`. `Pool(2)` starts two worker processes; leave the number out to get one
+per CPU.
+"""),
+    code("""
+%load_ext taskscope
+import time
+from taskscope import Pool
+
+pool = Pool(2, name="quickstart")
+pool
+"""),
+    md("""
+## 2. A `map` with a live progress bar
+
+`pool.map(fn, items)` is `[fn(x) for x in items]`, run in parallel and returned in order.
+While it runs, the bar below the cell shows items done, rate and time left; it stays in the
+notebook with the final counts. Functions defined in the notebook (even lambdas) work:
+they are sent to the workers with cloudpickle.
+"""),
+    code("""
+def slow_square(x):
+    time.sleep(0.002)  # pretend to work
+    return x * x
+
+results = pool.map(slow_square, range(2000))
+sum(results)
+"""),
+    md("""
+## 3. The dashboard
+
+`pool.dashboard()` is the pool's whole story: every call's progress, the **task stream**
+(one bar per chunk of work, per worker, coloured by function), **memory** per worker,
+worker insights, errors and resource use. It keeps updating while later cells run, and
+`%taskscope` shows the same thing for the most recent pool.
+"""),
+    code("""
+display(pool.dashboard())
+"""),
+    md("""
+## 4. More work: it shows up above
+
+Futures from `pool.submit` and a second `map` appear in the dashboard as new calls, with
+their own colour in the task stream.
+"""),
+    code("""
+import math
+
+futures = [pool.submit(math.factorial, n) for n in range(200, 400)]
+digits = len(str(futures[-1].result()))
+
+cubes = pool.map(lambda x: x ** 3, range(500))
+digits, cubes[-1]
+"""),
+    md("""
+## 5. When a task fails
+
+The failing item's exception is raised in the cell with the worker's traceback chained as
+its cause, and the pool remembers it in `pool.errors` (the dashboard's *Errors* pane shows
+it too). The notebook `failing-tasks.ipynb` walks through this in detail.
+"""),
+    code("""
+def flaky(x):
+    if x == 13:
+        raise ValueError(f"unlucky {x}")
+    return x
+
+try:
+    pool.map(flaky, range(50))
+except ValueError as exc:
+    print("caught:", exc)
+pool.errors
+"""),
+    md("""
+## 6. Shut the pool down
+
+Leave a pool with `pool.shutdown()` (or use `with Pool() as pool:`). The dashboard then
+shows the pool as closed; saved notebooks keep a static picture of the final state.
+"""),
+    code("""
+pool.shutdown()
+pool
+"""),
+]
+
+
+FAILING_TASKS = [
+    md("""
+# When tasks fail
+
+A walk-through of what taskscope does when work goes wrong:
+
+1. a `map` where some items raise: the exception in the cell, with the **worker's traceback**;
+2. `pool.errors`: the failures kept for later, and `rerun()` to reproduce one **locally**
+   (where `%debug` can inspect it);
+3. the dashboard's **Errors** pane;
+4. a worker process that **dies** in the middle of a task: `WorkerDiedError`, and the pool
+   carries on with a fresh worker.
+
+Runs in a few seconds (*Run → Run All Cells*).
+"""),
+    code("""
+%load_ext taskscope
+import os
+import time
+from taskscope import Pool, WorkerDiedError
+
+pool = Pool(2, name="failing-tasks")
+display(pool.dashboard())
+"""),
+    md("""
+The dashboard above is live: it updates while the cells below run. Scroll back up to
+see the task stream (failed chunks are marked) and the *Errors* pane fill in.
+
+## 1. Some items raise
+
+`parse` fails on every seventh item. `pool.map` lets the items that are already running
+finish, cancels the queued ones, and raises the **first failing item's** exception, so the
+cell fails just as a plain list comprehension would. The exception's `__cause__` is the
+traceback from the worker process, so both sides show in the cell: *"The above exception
+was the direct cause of the following exception"*.
+
+(This cell is tagged `raises-exception`, so *Run All* carries on past it.)
+"""),
+    code("""
+def parse(x):
+    time.sleep(0.001)
+    if x % 7 == 3:
+        raise ValueError(f"cannot parse item {x}")
+    return x * 10
+
+pool.map(parse, range(200))
+""", "raises-exception"),
+    md("""
+The same failure, caught: the worker's traceback text is the exception's `__cause__`.
+"""),
+    code("""
+try:
+    pool.map(parse, range(200))
+except ValueError as exc:
+    print("caught:", repr(exc))
+    print("cause: ", type(exc.__cause__).__name__)
+    print(exc.__cause__)
+"""),
+    md("""
+## 2. `pool.errors` and `rerun()`
+
+Every failed item is kept (the newest 100) as a `FailedTask`: the function, the item's
+index, the exception and the worker's traceback. `rerun()` calls the function again **in
+this process** on the same input, so the error happens here, where `%debug` (or
+`pdb.pm()`) can step into it.
+"""),
+    code("""
+pool.errors
+"""),
+    code("""
+failure = pool.errors[-1]
+print(failure.fn_name, "item", failure.index)
+print(failure.traceback)
+try:
+    failure.rerun()
+except ValueError as exc:
+    print("re-raised locally:", exc)
+"""),
+    md("""
+## 3. The Errors pane
+
+`%taskscope --panes errors` shows only the errors pane of the dashboard: one card per
+failure, with the exception, the failing argument, the worker and its pid. Open
+*Traceback* on a card to read (or copy) the worker's traceback.
+"""),
+    code("""
+%taskscope --panes errors
+"""),
+    md("""
+## 4. A worker dies
+
+A task that kills its own process (here with `SIGKILL`, as the out-of-memory killer would)
+does not break the pool: the task that was running fails with `WorkerDiedError` (a
+`BrokenProcessPool`, so stdlib-style handlers catch it too), the pool starts a new worker,
+and the next call just works.
+"""),
+    code("""
+def fragile(x):
+    if x == 5:
+        os.kill(os.getpid(), 9)  # the worker dies, mid-task
+    time.sleep(0.01)
+    return x
+
+try:
+    pool.map(fragile, range(20))
+except WorkerDiedError as exc:
+    print("WorkerDiedError:", exc)
+    print("worker", exc.worker, "pid", exc.pid, "signal", exc.signal)
+"""),
+    code("""
+# The pool keeps working, with a replacement worker:
+squares = pool.map(lambda x: x * x, range(300))
+print(sum(squares), pool)
+"""),
+    md("""
+## Clean up
+"""),
+    code("""
+pool.shutdown()
+"""),
+]
+
+NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "failing-tasks.ipynb": FAILING_TASKS}
+
+
+def build(cells: list[nbformat.NotebookNode], name: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(cells):
+        # Stable cell ids: regenerating gives the same file (reviewable diffs).
+        cell["id"] = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]
+    nb.cells = cells
+    nbformat.validate(nb)
+    return nb
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build(cells, name), HERE / name)
+        print("wrote", HERE / name)
+
+
+if __name__ == "__main__":
+    main()
