@@ -12,9 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskscope.pool import (FailedTask, PoolBrokenError, PoolClosedError, ProcessPoolExecutor,
-                            SerializationError, TaskCancelledError, TaskError, TaskscopeError,
-                            WorkerDiedError, Pool, set_stacklevel, subscribe)
+from taskscope.pool import (
+    FailedTask,
+    Pool,
+    PoolBrokenError,
+    PoolClosedError,
+    ProcessPoolExecutor,
+    SerializationError,
+    TaskCancelledError,
+    TaskError,
+    TaskscopeError,
+    WorkerDiedError,
+    set_stacklevel,
+    subscribe,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +41,8 @@ __all__ = [
     "TaskscopeError",
     "WorkerDiedError",
     "__version__",
+    "_jupyter_server_extension_points",
+    "_load_jupyter_server_extension",
     "load_ipython_extension",
     "set_stacklevel",
     "subscribe",
@@ -48,3 +61,15 @@ def unload_ipython_extension(ipython: Any) -> None:
     from . import _magics
 
     _magics.unload(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server finds the extension here (enabled by jupyter-config/)."""
+    return [{"module": "taskscope"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Pop-out page, pool list and websockets (imported only when a server loads them)."""
+    from .server import load
+
+    load(serverapp)

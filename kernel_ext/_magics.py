@@ -17,6 +17,8 @@ HELP = """\
 %taskscope            show the dashboard of the most recent live pool
 %taskscope NAME       show the dashboard of the pool named NAME
 %taskscope list       list the live pools of this kernel
+%taskscope popout [NAME]   a link to the pool's dashboard page in a browser tab
+                      (served by this Jupyter server, behind its login)
 %taskscope --panes progress,task-stream [NAME]   show only some panes
 %taskscope --help     this help
 
@@ -84,6 +86,9 @@ def taskscope_magic(line: str) -> Any:
         print(HELP)
         return None
     live = _live()
+    popout = bool(args) and args[0] == "popout"
+    if popout:
+        del args[0]
     if args and args[0] == "list":
         if not live:
             print("taskscope: no live pool in this kernel")
@@ -102,6 +107,8 @@ def taskscope_magic(line: str) -> Any:
     else:
         print("taskscope: no live pool yet; create one with `pool = taskscope.Pool()`")
         return None
+    if popout:
+        return _popout(pool)
     from .widgets import Dashboard
 
     try:
@@ -160,6 +167,26 @@ def _finish_cell_bars(*_args: Any) -> None:
 def _on_pool_closing(pool: Any) -> None:
     if _in_kernel():
         _cell_closing.append(pool)
+
+
+def _popout(pool: Any) -> Any:
+    from ._popout import find_server, page_url
+
+    if getattr(pool, "_registry_finalizer", None) is None:
+        print(f"taskscope: pool {pool.name!r} is not in the registry (see the warning when it "
+              "was created), so the Jupyter server cannot show it")
+        return None
+    if find_server() is None:
+        print("taskscope: no running Jupyter server found; the pop-out page is served by "
+              "`jupyter lab` / `jupyter server` with taskscope installed")
+        return None
+    url = page_url(pool.id)
+    if not _in_kernel():
+        print(f"taskscope: {page_url(pool.id, absolute=True)}")
+        return None
+    from .widgets import PopoutLink
+
+    return PopoutLink(url=url, name=pool.name)
 
 
 def load(ipython: Any) -> None:

@@ -17,7 +17,7 @@ import traitlets
 
 from .collector import Collector, collector_for
 
-__all__ = ["PANES", "Dashboard"]
+__all__ = ["PANES", "Dashboard", "PopoutLink", "popout_url"]
 
 log = logging.getLogger("taskscope")
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -57,6 +57,7 @@ class Dashboard(anywidget.AnyWidget):
 
     @classmethod
     def for_pool(cls, pool: Any, **options: Any) -> Dashboard:
+        options.setdefault("popout_url", popout_url(pool))
         return cls(collector_for(pool), **options)
 
     # ---------------------------------------------------------------- kernel -> browser
@@ -157,6 +158,55 @@ class Dashboard(anywidget.AnyWidget):
             # A static picture of the final state for when the kernel (and widget) is gone.
             with self._collector.lock:
                 data["text/html"] = static_html(self._collector.state.to_json(), self.call)
+        return bundle
+
+
+def popout_url(pool: Any) -> str:
+    """The pop-out page of a pool on this kernel's Jupyter server, or "" when there is none
+    (no server running, or the pool could not register itself)."""
+    if getattr(pool, "_registry_finalizer", None) is None:
+        return ""
+    try:
+        from ._popout import find_server, page_url
+
+        return page_url(pool.id) if find_server() is not None else ""
+    except Exception:
+        log.debug("taskscope: no pop-out URL", exc_info=True)
+        return ""
+
+
+class PopoutLink(anywidget.AnyWidget):
+    """A link to a pool's pop-out page (`%taskscope popout`). The URL is relative to the
+    Jupyter server's origin; the browser resolves it, so it works behind proxies too."""
+
+    _esm = """
+    export default {
+      render({ model, el }) {
+        const a = document.createElement("a");
+        const draw = () => {
+          const url = new URL(model.get("url"), location.href).toString();
+          a.href = url;
+          a.textContent = `Open ${model.get("name")} in a browser tab ↗`;
+          a.title = url;
+          a.dataset.taskscopePopout = url;
+        };
+        a.target = "_blank";
+        a.rel = "noopener";
+        draw();
+        model.on("change:url", draw);
+        el.append(a);
+        return () => model.off("change:url", draw);
+      },
+    };
+    """
+    url = traitlets.Unicode("").tag(sync=True)
+    name = traitlets.Unicode("").tag(sync=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):
+            data["text/plain"] = f"taskscope pop-out page of {self.name}: {self.url}"
         return bundle
 
 

@@ -6,7 +6,9 @@
  * WebSocket framing (server → page)
  * ---------------------------------
  * Text frames are JSON objects:
- *   {"type": "state", "state": {...}}                      the whole State (docs/state.md)
+ *   {"type": "state", "state": {...}}                      the whole State (docs/state.md);
+ *       the server leaves "errors" out when they did not change (tracebacks
+ *       are heavy): the page then keeps the errors it has.
  *   {"type": "stream" | "resources", "reset": bool, "first": k}
  *       a delta header; the NEXT frame is a binary frame holding the records
  *       as little-endian float64 (n*6 or n*5 values). A header with "n": 0
@@ -20,6 +22,9 @@
  * Page → server (text JSON): {"type": "request_full"} after (re)connecting and
  * whenever the store detects missed records. The server answers with a state
  * message and stream/resources messages with "reset": true.
+ *
+ * The page's body may carry data-panes="task-stream,memory" to show only those
+ * panes (the sidebar opens single panes this way); empty means all.
  *
  * If the socket closes the page shows "disconnected — reconnecting…" and
  * retries with exponential backoff (0.5 s doubling to 5 s). When the pool's
@@ -70,7 +75,7 @@ function ensureCss() {
 
 /**
  * Connect the dashboard to a websocket. Exposed for the dev harness.
- * @param {HTMLElement} el @param {{wsUrl: string, poolId?: string}} cfg
+ * @param {HTMLElement} el @param {{wsUrl: string, poolId?: string, panes?: string[]}} cfg
  */
 export function startPage(el, cfg) {
   /** @type {WebSocket | null} */
@@ -86,7 +91,7 @@ export function startPage(el, cfg) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
   };
   const store = createStore({ onGap: () => send({ type: "request_full" }) });
-  const dash = mountDashboard(el, store, {});
+  const dash = mountDashboard(el, store, cfg.panes && cfg.panes.length ? { panes: cfg.panes } : {});
   document.documentElement.classList.add("ts-page");
 
   const syncTitleAndBanner = () => {
@@ -115,6 +120,9 @@ export function startPage(el, cfg) {
       } else if (msg.type === "error") {
         dash.setNotice("server", "error", String(msg.message ?? "server error"));
       } else {
+        if (msg.type === "state" && msg.state && typeof msg.state === "object" && !("errors" in msg.state)) {
+          msg.state.errors = store.state?.errors ?? [];
+        }
         store.applyMessage(msg, []);
       }
       return;
@@ -183,5 +191,6 @@ export function startPage(el, cfg) {
 if (typeof document !== "undefined" && document.body?.dataset?.wsUrl) {
   ensureCss();
   const host = document.getElementById("taskscope") ?? document.body;
-  startPage(host, { wsUrl: document.body.dataset.wsUrl, poolId: document.body.dataset.poolId });
+  const panes = (document.body.dataset.panes ?? "").split(",").filter(Boolean);
+  startPage(host, { wsUrl: document.body.dataset.wsUrl, poolId: document.body.dataset.poolId, panes });
 }
