@@ -6,6 +6,7 @@ the pickle stream.
 """
 from __future__ import annotations
 
+import io
 import pickle
 import reprlib
 from collections.abc import Sequence
@@ -35,23 +36,34 @@ def bounded_repr(obj: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def dumps(obj: Any, oob: bool = True) -> list[bytes | pickle.PickleBuffer]:
+def dumps(obj: Any, oob: bool = True) -> list[bytes | memoryview]:
     """Pickle to frames: the pickle stream first, then its large out-of-band buffers
-    (none when `oob` is false: one self-contained frame)."""
-    buffers: list[pickle.PickleBuffer] = []
+    (none when `oob` is false: one self-contained frame).
+
+    Each out-of-band buffer is handed on as ``PickleBuffer.raw()``: a flat, contiguous,
+    byte-format memoryview over the object's own memory (no copy). A bare PickleBuffer would
+    not do: it has no ``len()``, which the signer (length-prefixed frames) and the transport's
+    zero-copy threshold both need, and its item format/shape would leak into those sizes.
+    """
+    buffers: list[memoryview] = []
 
     def take(buf: pickle.PickleBuffer) -> bool:
-        raw = buf.raw()
-        if not oob or raw.nbytes < OOB_MIN_BYTES:
+        if not oob:
+            return True
+        try:
+            raw = buf.raw()  # BufferError for a non-contiguous buffer: keep that one in-band
+        except BufferError:
+            return True
+        if raw.nbytes < OOB_MIN_BYTES:
             return True  # keep small buffers in-band
-        buffers.append(buf)
+        buffers.append(raw)
         return False
 
     head = cloudpickle.dumps(obj, protocol=5, buffer_callback=take)
     return [head, *buffers]
 
 
-def dumps_for(obj: Any, what: str, oob: bool = True) -> list[bytes | pickle.PickleBuffer]:
+def dumps_for(obj: Any, what: str, oob: bool = True) -> list[bytes | memoryview]:
     """`dumps`, turning any failure into a SerializationError that names `what`."""
     try:
         return dumps(obj, oob)
@@ -61,6 +73,22 @@ def dumps_for(obj: Any, what: str, oob: bool = True) -> list[bytes | pickle.Pick
             f"{type(exc).__name__}: {exc}. Everything sent to a worker must be picklable by "
             f"cloudpickle: move open files, locks, sockets or connections into the function "
             f"(or an initializer), or pass what is needed to rebuild them.") from exc
+
+
+def picklable_but_for_multiprocessing(obj: Any) -> bool:
+    """True when `obj` pickles once multiprocessing's own objects (Queue, Lock, Value...: they
+    pickle only while a process is being spawned) are set aside; False for anything else that
+    cannot be pickled (a threading.Lock, an open file), which must be refused up front."""
+
+    class _Probe(cloudpickle.Pickler):
+        def persistent_id(self, o: Any) -> Any:
+            return 0 if type(o).__module__.startswith("multiprocessing.") else None
+
+    try:
+        _Probe(io.BytesIO(), protocol=5).dump(obj)
+    except Exception:
+        return False
+    return True
 
 
 def loads(frames: Sequence[Any]) -> Any:

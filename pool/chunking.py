@@ -3,7 +3,14 @@
 Tiny tasks are batched so the per-message cost (a few tens of microseconds) vanishes; long
 tasks go one by one so no worker sits idle at the end. The size follows the measured time per
 item: start small, grow geometrically towards ``TARGET_CHUNK_S`` of work per chunk, and never
-leave fewer than ``TAIL_SPLIT`` chunks per worker for the remaining items (a balanced tail).
+leave fewer than ``TAIL_SPLIT`` chunks per worker for the remaining items (a balanced tail) --
+except that the tail split never cuts a chunk below ``MIN_CHUNK_S`` of work.
+
+Why the floor: the tail split alone shrinks every chunk to a quarter of what is left (2
+workers), a geometric series down to one item. On 200,000 tiny tasks that made ~35 of ~50
+chunks in the last few percent of the work, each a driver/worker round trip (~0.1-0.5 ms) for
+microseconds of work: ~25 ms of a ~85 ms map. Below ~2 ms of work per chunk the round trip
+costs more than the balance it buys; the end stays balanced within a chunk or two of 2 ms.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ TARGET_CHUNK_S = 0.025  # 25 ms of work per chunk: ~0.2% message overhead, smoot
 FIRST_CHUNK = 4  # items in the first probe chunk sent to each worker
 GROWTH = 8  # a chunk is at most this many times the previous one until timings settle
 TAIL_SPLIT = 2  # the remainder is split into at least this many chunks per worker
+MIN_CHUNK_S = 0.002  # ...but the tail split keeps at least ~2 ms of (measured) work per chunk
 MAX_CHUNK_BYTES = 16 * 1024 * 1024  # keep one message's arguments under ~16 MiB
 MAX_CHUNK_ITEMS = 1_000_000
 
@@ -55,7 +63,13 @@ class ChunkSizer:
             if self.bytes_per_item:
                 size = min(size, max(1, int(MAX_CHUNK_BYTES / self.bytes_per_item)))
         if remaining is not None and self.fixed is None:
-            size = min(size, max(1, math.ceil(remaining / (self.n_workers * TAIL_SPLIT))))
+            tail = math.ceil(remaining / (self.n_workers * TAIL_SPLIT))
+            if self.per_item_s is not None:
+                # Do not split below ~MIN_CHUNK_S of work: a tinier chunk costs a round trip
+                # for less work than that round trip (only once items are timed: the probe
+                # chunks before that stay small anyway).
+                tail = max(tail, min(remaining, int(MIN_CHUNK_S / self.per_item_s)))
+            size = min(size, max(1, tail))
         size = max(1, min(size, MAX_CHUNK_ITEMS))
         self.last = size
         return size
