@@ -81,12 +81,17 @@ class Subscriber:
     gaps:
         events known to be missed (sequence numbers skipped), e.g. after a slow reader
         overflowed its queue; a ``snapshot`` event repairs the picture.
+
+    The first event a subscriber returns is always a ``snapshot``: events the driver had
+    emitted before it saw this subscription but flushed after it (one batch may hold both)
+    are summarised by that snapshot, and are skipped here.
     """
 
     def __init__(self, endpoint: str, key: bytes) -> None:
         self._sock = _transport.connect_sub(endpoint)
         self._codec = Codec(key, "subscriber")
         self._last_seq: int | None = None
+        self._synced = False  # a snapshot was seen: events from here on are returned
         self.gaps = 0
 
     @property
@@ -94,7 +99,8 @@ class Subscriber:
         return self._codec.dropped
 
     def recv(self, timeout: float | None = None) -> list[Event]:
-        """The next batch of events; [] when `timeout` seconds pass with none."""
+        """The next batch of events; [] when `timeout` seconds pass with none (or when what
+        arrived was dropped, or came before this subscriber's first snapshot)."""
         if timeout is not None and not self._sock.poll(int(timeout * 1000)):
             return []
         frames = _transport.recv_frames(self._sock)
@@ -105,6 +111,14 @@ class Subscriber:
             events = [check_event(raw) for raw in msg.body["events"]]
         except ProtocolError:
             return []  # hostile or broken input is dropped (and counted), never raised
+        if not self._synced:
+            # Without this, a late joiner could see e.g. task.finished of a call it never
+            # saw start, before the snapshot that describes it (the "snapshot first" promise).
+            starts = [i for i, ev in enumerate(events) if ev.kind == "snapshot"]
+            if not starts:
+                return []
+            events = events[starts[0]:]
+            self._synced = True
         for ev in events:
             if self._last_seq is not None and ev.seq > self._last_seq + 1:
                 self.gaps += ev.seq - self._last_seq - 1

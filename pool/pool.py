@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from . import _hooks, _pickle
-from .callsite import describe_function, find_callsite
+from . import _hooks, _pickle, registry
 from .calls import Call, CallResults, Task
+from .callsite import describe_function, find_callsite
 from .chunking import ChunkSizer
-from .errors import PoolClosedError, TaskCancelledError
+from .errors import PoolClosedError, SerializationError, TaskCancelledError
 from .scheduler import Driver, release_on_collect
 from .signing import new_key
 
@@ -118,9 +118,18 @@ class Pool:
         if method == "forkserver":
             # Workers fork from a server that has already imported the worker's modules.
             context.set_forkserver_preload(["taskscope.pool.worker"])
-        setup = _pickle.dumps_for((initializer, tuple(initargs), worker_state,
-                                   worker_state is not None),
-                                  "the initializer, initargs or worker_state", oob=False)
+        setup_objects = (initializer, tuple(initargs), worker_state, worker_state is not None)
+        try:
+            setup: bytes | tuple[Any, ...] = _pickle.dumps_for(
+                setup_objects, "the initializer, initargs or worker_state", oob=False)[0]
+        except SerializationError:
+            # As with the stdlib's pool, initargs may hold multiprocessing's own objects (Queue,
+            # Lock, Value...), which pickle only while a process is being spawned (and are
+            # inherited under fork): hand the objects themselves to the worker's Process.
+            # Anything else unpicklable is refused here, not as a crash of the driver thread.
+            if not _pickle.picklable_but_for_multiprocessing(setup_objects):
+                raise
+            setup = setup_objects
         self.name = name or f"pool-{next(_pool_numbers)}"
         self.id = secrets.token_hex(8)
         self.n_workers = n_workers
@@ -132,12 +141,23 @@ class Pool:
         self._closed = False
         self.errors: list[Any] = []  # failed tasks of this pool, newest last (see FailedTask)
         self._driver = Driver(pool_id=self.id, name=self.name, n_workers=n_workers,
-                              context=context, setup=setup[0],
+                              context=context, setup=setup,
                               max_tasks_per_worker=max_tasks_per_worker,
                               memory_limit=memory_limit, key=self._key)
         self._driver.pool_ref = weakref.ref(self)
+        if method == "fork" and threading.current_thread() is threading.main_thread():
+            # Fork the first workers here, as the stdlib's pool does, not in the driver thread:
+            # a fork racing with the caller's subprocess.Popen makes the worker inherit the
+            # Popen's pipes, and the Popen then waits for the worker to exit (a deadlock).
+            # Main thread only: a worker's parent-death signal follows the forking thread.
+            try:
+                self._driver.launch_workers()
+            except BaseException:
+                self._driver.teardown()
+                raise
         self._driver.start()
         _live_pools.add(self)
+        registry.register(self)  # taskscope-pool-<id>.json in the Jupyter runtime dir
         _hooks.run("pool_created", self)
 
     # ---------------------------------------------------------------- introspection
@@ -322,6 +342,8 @@ class Pool:
             except PoolClosedError:
                 pass
             _hooks.run("pool_closing", self)
+        if first:
+            registry.unregister(self)
         if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
 

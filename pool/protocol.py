@@ -175,12 +175,16 @@ class Codec:
         kind, seq, src = header.get("kind"), header.get("seq"), header.get("src")
         if not (isinstance(kind, str) and isinstance(seq, int) and isinstance(src, str)):
             raise ProtocolError("taskscope: message header lacks kind, seq or src")
+        ts = header.get("ts", 0.0)
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            # checked here: a bad timestamp must be refused as ProtocolError, not ValueError
+            raise ProtocolError("taskscope: message header has a timestamp that is not a number")
         if not self._guard.accept(src, seq):
             raise BadSignatureError(f"taskscope: replayed message {seq} from {src!r}; dropped")
         body = header.get("body")
         if not isinstance(body, dict):
             raise ProtocolError("taskscope: message body is not a map")
-        return Message(kind, seq, src, float(header.get("ts", 0.0)), body, list(views[2:]))
+        return Message(kind, seq, src, float(ts), body, list(views[2:]))
 
     def forget(self, source: str) -> None:
         """Forget a source's sequence numbers (a replaced worker starts again at 1)."""

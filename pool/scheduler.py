@@ -30,8 +30,8 @@ import psutil
 from . import _pickle, _transport
 from .calls import BACKPRESSURE_ITEMS, Call, Task
 from .chunking import TARGET_CHUNK_S
-from .errors import (PoolBrokenError, PoolClosedError, ProtocolError, RemoteTraceback, TaskCancelledError,
-                     WorkerDiedError)
+from .errors import (PoolBrokenError, PoolClosedError, ProtocolError, RemoteTraceback,
+                     SerializationError, TaskCancelledError, WorkerDiedError)
 from .events import EventPublisher
 from .protocol import Codec
 from .worker import WorkerConfig, worker_main
@@ -80,8 +80,8 @@ class Driver(threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread."""
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
-                 setup: bytes, max_tasks_per_worker: int | None, memory_limit: int | None,
-                 key: bytes) -> None:
+                 setup: bytes | tuple[Any, ...], max_tasks_per_worker: int | None,
+                 memory_limit: int | None, key: bytes) -> None:
         super().__init__(name=f"taskscope-driver-{name}", daemon=True)
         self.pool_id = pool_id
         self.pool_name = name
@@ -115,6 +115,8 @@ class Driver(threading.Thread):
         self._next_snapshot = 0.0
         self._stop_deadline: float | None = None
         self._call_error_events: dict[int, int] = {}
+        self._launched = False  # launch_workers() ran
+        self._cancel_pending = False  # shutdown(cancel_futures=True) not yet carried out
 
     # ------------------------------------------------------------------ caller side
     def command(self, *cmd: Any) -> None:
@@ -136,13 +138,8 @@ class Driver(threading.Thread):
     # ------------------------------------------------------------------ thread body
     def run(self) -> None:
         try:
-            self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
-                             pid=os.getpid(), n_workers=self.n_workers,
-                             start_method=self.context.get_start_method(),
-                             memory_limit=self.memory_limit)
-            self.events.emit("pool.status", status="running")
-            for _ in range(self.n_workers):
-                self.start_worker()
+            if not self._launched:
+                self.launch_workers()
             while not self.finished_stopping():
                 self.wait_for_messages_or_wakeup()
                 self.dispatch()
@@ -153,6 +150,18 @@ class Driver(threading.Thread):
             raise
         finally:
             self.teardown()
+
+    def launch_workers(self) -> None:
+        """Announce the pool and start its workers: first thing in `run`, or before `start()`
+        in the caller's thread (Pool does so for the fork start method)."""
+        self._launched = True
+        self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
+                         pid=os.getpid(), n_workers=self.n_workers,
+                         start_method=self.context.get_start_method(),
+                         memory_limit=self.memory_limit)
+        self.events.emit("pool.status", status="running")
+        for _ in range(self.n_workers):
+            self.start_worker()
 
     def wait_for_messages_or_wakeup(self) -> None:
         poller = _transport.Poller()
@@ -280,7 +289,9 @@ class Driver(threading.Thread):
                     "replaced the worker. Pass retries= to submit to re-run such tasks.",
                     worker=w.id, pid=w.pid, exitcode=code, signal=sig)
                 self.fail_task(task, err, w)
-        if not self.closing and self.broken is None:
+        # Replace it; while shutting down too if work is left (a worker recycled by
+        # max_tasks_per_worker after shutdown() was called), or that work would never run.
+        if self.broken is None and (not self.closing or self.work_left()):
             self.start_worker()
 
     def sample_workers(self) -> None:
@@ -335,11 +346,19 @@ class Driver(threading.Thread):
             del self.calls[old.id]
         self.events.emit("call.started", call=call.id, api=call.api, total=call.total, **call.info)
 
+    def resume_after_interrupt(self) -> None:
+        """New work after an interrupted call: the pool is running again (not stuck showing
+        "interrupted" in every dashboard)."""
+        if self.status == "interrupted":
+            self.status = "running"
+            self.events.emit("pool.status", status="running")
+
     def start_call(self, call: Call) -> None:
         if self.closing or self.broken is not None:
             err = self.broken or PoolClosedError("taskscope: the pool is shutting down")
             call.results.finish(err) if call.results else None
             return
+        self.resume_after_interrupt()
         self.announce(call)
         self._producing.append(call)
 
@@ -352,6 +371,7 @@ class Driver(threading.Thread):
             if task.future is not None and task.future.set_running_or_notify_cancel():
                 task.future.set_exception(err)
             return
+        self.resume_after_interrupt()
         call.submitted += 1
         call.outstanding += 1
         if call.total is not None:
@@ -400,7 +420,10 @@ class Driver(threading.Thread):
         if self.closing and self._stop_deadline is not None:
             return
         for w in sorted(self.workers.values(), key=lambda w: len(w.inflight)):
-            while w.ready and not w.stopping and len(w.inflight) < PREFETCH:
+            # A worker whose max_tasks_per_worker budget is spent gets nothing more: it must
+            # drain its inflight tasks so it can be recycled below.
+            while w.ready and not w.stopping and len(w.inflight) < PREFETCH \
+                    and (w.budget is None or w.budget > 0):
                 tasks = self.next_tasks(w)
                 if not tasks:
                     break
@@ -408,6 +431,7 @@ class Driver(threading.Thread):
             if w.budget is not None and w.budget <= 0 and not w.inflight and not w.stopping:
                 self.stop_worker(w)  # max_tasks_per_worker reached: recycle it
         if self.closing:
+            self.cancel_pending_work()
             self.maybe_stop_workers()
 
     def next_tasks(self, w: _Worker) -> list[Task]:
@@ -444,6 +468,8 @@ class Driver(threading.Thread):
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
             share = len(self._ready) // max(1, len(self.workers))
             limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
+            if w.budget is not None:
+                limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
             while self._ready and len(batch) < limit:
                 task = self._ready[0]
                 if task.future is not None and task.future.cancelled():
@@ -563,9 +589,16 @@ class Driver(threading.Thread):
         call.sizer.observe(task.n, rec["end"] - rec["start"])
         try:
             values, excs = _pickle.loads(frames)
-        except Exception as exc:
-            values, excs = [None] * task.n, {i: exc for i in range(task.n)}
-            rec["errors"] = [{"index": i, "exc_type": type(exc).__name__, "message": str(exc),
+        except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
+            # sys.exit(); escaping here, it would end the driver thread with this task unresolved
+            # One error object per item (each gets its own note below), saying what failed.
+            message = (f"taskscope: the results of task {task.id} could not be unpickled in the "
+                       f"caller: {type(exc).__name__}: {exc}")
+            values = [None] * task.n
+            excs = {i: SerializationError(message) for i in range(task.n)}
+            for err in excs.values():
+                err.__context__ = exc
+            rec["errors"] = [{"index": i, "exc_type": "SerializationError", "message": message,
                               "traceback": "", "arg": ""} for i in range(task.n)]
         errors = {e["index"]: e for e in rec.get("errors", ())}
         for index, exc in excs.items():
@@ -667,11 +700,23 @@ class Driver(threading.Thread):
     # ------------------------------------------------------------------ shutdown
     def begin_shutdown(self, cancel: bool) -> None:
         self.closing = True
-        if cancel:
-            for call in list(self.calls.values()):
-                if not call.complete:
-                    self.stop_call(call, "cancelled")
-                    self.maybe_end_call(call)
+        # The cancelling itself waits for dispatch() to hand the workers their first round (see
+        # cancel_pending_work): work submitted just before shutdown(cancel_futures=True) must
+        # not all be cancelled merely because the workers were still starting; the stdlib's
+        # pool has by then moved max_workers + 1 calls to its call queue, and runs them.
+        self._cancel_pending = self._cancel_pending or cancel
+
+    def cancel_pending_work(self) -> None:
+        """shutdown(cancel_futures=True): cancel all work not yet sent to a worker."""
+        if not self._cancel_pending:
+            return
+        if self.workers and not any(w.ready for w in self.workers.values()):
+            return  # still starting: dispatch() calls again
+        self._cancel_pending = False
+        for call in list(self.calls.values()):
+            if not call.complete:
+                self.stop_call(call, "cancelled")
+                self.maybe_end_call(call)
 
     def work_left(self) -> bool:
         return bool(self._ready) or any(c.producing for c in self._producing) or any(

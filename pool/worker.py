@@ -39,7 +39,9 @@ class WorkerConfig:
     endpoint: str
     key: bytes
     driver_pid: int
-    setup: bytes  # pickled (initializer, initargs, worker_state, has_state)
+    # (initializer, initargs, worker_state, has_state): pickled by taskscope, or the objects
+    # themselves when only multiprocessing can pickle them (its Queue, Lock... in initargs)
+    setup: bytes | tuple[Any, ...]
 
     def __repr__(self) -> str:  # the key never reaches a log
         return f"WorkerConfig(worker_id={self.worker_id}, endpoint=<hidden>)"
@@ -84,7 +86,10 @@ class _Worker:
         self.send("hello", {"pid": os.getpid()})
         t0 = time.monotonic()
         try:
-            initializer, initargs, state, self.has_state = _pickle.loads([self.cfg.setup])
+            setup = self.cfg.setup
+            if isinstance(setup, bytes):
+                setup = _pickle.loads([setup])
+            initializer, initargs, state, self.has_state = setup
             self.state = state
             if initializer is not None:
                 if self.has_state:
@@ -170,7 +175,7 @@ class _Worker:
                     values.append(f(*prefix, *args, **kwargs))
             except BaseException as exc:
                 values.append(None)
-                self._record_error(errors, excs, i, exc, item)
+                self._record_error(errors, excs, i, exc, _call_args(item) if mode == "call" else item)
             took = time.monotonic() - t_item
             if took > longest:
                 longest, longest_i = took, i
@@ -179,11 +184,11 @@ class _Worker:
                                   "start": start, "end": end, "errors": errors}
         if longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0]):
             item = items[longest_i]
-            arg = item[1:] if mode == "call" else item
+            arg = _call_args(item) if mode == "call" else item
             self.longest = sorted([*self.longest, (longest, _pickle.bounded_repr(arg))],
                                   reverse=True)[:LONGEST_KEPT]
             record["longest"] = [longest, _pickle.bounded_repr(arg)]
-        result_frames = self._pickle_results(values, excs, errors)
+        result_frames = self._pickle_results(values, excs, errors, items, mode)
         record["n_erred"] = len(errors)  # results that failed to pickle are errors too
         return record, result_frames
 
@@ -195,16 +200,21 @@ class _Worker:
                        "traceback": tb[-20_000:], "arg": _pickle.bounded_repr(item)})
 
     def _pickle_results(self, values: list[Any], excs: dict[int, BaseException],
-                        errors: list[dict[str, Any]]) -> list[Any]:
+                        errors: list[dict[str, Any]], items: Any = (), mode: str = "map") -> list[Any]:
         for index, exc in list(excs.items()):
             try:
-                _pickle.dumps(exc)
+                # Round trip, not just dumps: an exception whose __init__ wants other arguments
+                # than its .args pickles fine but fails to unpickle in the driver, which would
+                # fail every item of the chunk with a confusing TypeError.
+                _pickle.loads(_pickle.dumps(exc))
             except Exception:
                 excs[index] = TaskError(f"{type(exc).__qualname__}: {exc}")
             exc.__traceback__ = None  # tracebacks do not pickle; the text travels in `errors`
+        # BaseException here and below: a result whose __reduce__ calls sys.exit() must fail
+        # that item (as in the stdlib's worker), not end the worker.
         try:
             return _pickle.dumps((values, excs))
-        except Exception:
+        except BaseException:
             pass
         # Some result cannot be pickled: find which, and make those items fail with a reason.
         for i, value in enumerate(values):
@@ -212,14 +222,38 @@ class _Worker:
                 continue
             try:
                 _pickle.dumps(value)
-            except Exception as exc:
+            except BaseException as exc:
                 values[i] = None
+                # No index in the text: `i` is chunk-local; the driver's note names the item.
                 err = SerializationError(
-                    f"taskscope: the result of item {i} ({_pickle.bounded_repr(value, 120)}) "
+                    f"taskscope: the result {_pickle.bounded_repr(value, 120)} "
                     f"cannot be pickled: {type(exc).__name__}: {exc}. Return plain data "
                     f"(numbers, strings, lists, dicts, arrays) instead.")
-                self._record_error(errors, excs, i, err, value, with_tb=False)
+                item = items[i] if i < len(items) else "?"  # the input, not the bad result
+                self._record_error(errors, excs, i, err,
+                                   _call_args(item) if mode == "call" else item, with_tb=False)
         return _pickle.dumps((values, excs))
+
+
+class _CallArgs:
+    """Shows a submitted call's arguments as they were written: ``1, 2, c=3``."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.args, self.kwargs = args, kwargs
+
+    def __repr__(self) -> str:
+        parts = [_pickle.bounded_repr(a, 80) for a in self.args]
+        parts += [f"{k}={_pickle.bounded_repr(v, 80)}" for k, v in self.kwargs.items()]
+        return ", ".join(parts)
+
+
+def _call_args(item: Any) -> Any:
+    """The arguments of a submitted ``(fn, args, kwargs)`` item (not the function itself)."""
+    try:
+        _, args, kwargs = item
+        return _CallArgs(tuple(args), dict(kwargs))
+    except Exception:
+        return item
 
 
 def worker_main(cfg: WorkerConfig) -> None:

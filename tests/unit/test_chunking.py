@@ -1,0 +1,121 @@
+"""Adaptive chunk sizes (pool/chunking.py): probe, growth, target, tail split, fixed, byte cap."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from taskscope.pool.chunking import (FIRST_CHUNK, GROWTH, MAX_CHUNK_BYTES, MAX_CHUNK_ITEMS,
+                                     MIN_CHUNK_S, TAIL_SPLIT, TARGET_CHUNK_S, ChunkSizer)
+
+
+def test_probe_chunks_until_a_timing_arrives() -> None:
+    sizer = ChunkSizer(2, None)
+    assert [sizer.next_size(None) for _ in range(5)] == [FIRST_CHUNK] * 5
+
+
+def test_growth_is_geometric_and_bounded_by_the_target() -> None:
+    sizer = ChunkSizer(2, None)
+    assert sizer.next_size(None) == FIRST_CHUNK
+    per_item = 1e-6  # tiny tasks: the target would be 25,000 items
+    sizes = []
+    for _ in range(6):
+        sizer.observe(sizer.last, sizer.last * per_item)
+        sizes.append(sizer.next_size(None))
+    want = int(TARGET_CHUNK_S / per_item)
+    assert sizes[0] == FIRST_CHUNK * GROWTH
+    for prev, cur in zip([FIRST_CHUNK, *sizes[:-1]], sizes, strict=True):
+        assert cur <= prev * GROWTH
+    assert sizes[-1] == want  # reached, and not overshot
+    assert all(s <= want for s in sizes)
+
+
+def test_slow_items_go_one_by_one() -> None:
+    sizer = ChunkSizer(2, None)
+    sizer.next_size(None)
+    sizer.observe(FIRST_CHUNK, FIRST_CHUNK * 0.5)  # half a second per item
+    assert sizer.next_size(None) == 1
+    assert sizer.next_size(None) == 1
+
+
+def test_chunks_shrink_at_once_when_items_get_slower() -> None:
+    sizer = ChunkSizer(2, None)
+    sizer.next_size(None)
+    sizer.observe(4, 4e-6)
+    sizer.next_size(None)
+    sizer.observe(32, 32 * 0.01)  # 10 ms per item now
+    assert sizer.next_size(None) <= math.ceil(TARGET_CHUNK_S / (0.5 * (1e-6 + 0.01)))
+
+
+def test_zero_items_or_zero_time_observations_are_harmless() -> None:
+    sizer = ChunkSizer(2, None)
+    sizer.observe(0, 1.0)
+    assert sizer.per_item_s is None
+    sizer.observe(10, 0.0)  # a clock that did not move
+    assert sizer.per_item_s is not None and sizer.per_item_s > 0
+    assert 1 <= sizer.next_size(None) <= MAX_CHUNK_ITEMS
+
+
+@pytest.mark.parametrize("n_workers,remaining", [(2, 40), (2, 9), (4, 30), (1, 7)])
+def test_tail_is_split_across_workers(n_workers: int, remaining: int) -> None:
+    sizer = ChunkSizer(n_workers, 10_000)
+    # Items of MIN_CHUNK_S each: the tail floor is one item, so only the split applies.
+    sizer.observe(1, MIN_CHUNK_S)
+    sizer.last = 10_000
+    size = sizer.next_size(remaining)
+    assert size == max(1, math.ceil(remaining / (n_workers * TAIL_SPLIT)))
+
+
+@pytest.mark.parametrize("remaining,expected", [
+    (50_000, 12_500),  # a big rest: split as usual (12,500 items = 12.5 ms of work)
+    (5_000, 2_000),    # split would give 1,250 items (1.25 ms): kept at 2 ms of work
+    (1_500, 1_500),    # less than 2 ms left: the rest goes as one chunk
+    (1, 1),
+])
+def test_tail_split_keeps_min_chunk_s_of_work(remaining: int, expected: int) -> None:
+    sizer = ChunkSizer(2, 100_000)
+    sizer.observe(1000, 1000 * 1e-6)  # 1 us items: MIN_CHUNK_S is 2,000 of them
+    sizer.last = 100_000
+    assert int(MIN_CHUNK_S / 1e-6) == 2_000
+    assert sizer.next_size(remaining) == expected
+
+
+def test_a_single_remaining_item_is_one_chunk() -> None:
+    assert ChunkSizer(2, 1).next_size(1) == 1
+    assert ChunkSizer(2, 1).next_size(0) == 1  # never zero
+
+
+def test_fixed_size_ignores_timings_and_tail() -> None:
+    sizer = ChunkSizer(2, 1000, fixed=7)
+    sizer.observe(7, 7.0)
+    assert sizer.next_size(1000) == 7
+    assert sizer.next_size(3) == 7  # the scheduler takes what is left
+    assert ChunkSizer(2, None, fixed=MAX_CHUNK_ITEMS * 2).next_size(None) == MAX_CHUNK_ITEMS
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
+def test_bad_fixed_size_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match=f"chunksize must be a positive int or None, not {bad!r}"):
+        ChunkSizer(2, None, fixed=bad)  # type: ignore[arg-type]
+
+
+def test_byte_cap_limits_big_items() -> None:
+    sizer = ChunkSizer(2, None)
+    sizer.next_size(None)
+    sizer.observe(4, 4e-7)  # fast items...
+    sizer.observe_bytes(4, 4 * 4 * 1024 * 1024)  # ...of 4 MiB each
+    sizer.last = 1000
+    assert sizer.next_size(None) == MAX_CHUNK_BYTES // (4 * 1024 * 1024)
+    sizer.observe_bytes(1, 64 * 1024 * 1024)  # an item over the cap still goes, alone
+    assert sizer.next_size(None) == 1
+
+
+def test_item_cap() -> None:
+    sizer = ChunkSizer(1, None)
+    sizer.observe(1, 1e-12)
+    sizer.last = MAX_CHUNK_ITEMS
+    assert sizer.next_size(None) == MAX_CHUNK_ITEMS
+
+
+def test_n_workers_below_one_is_treated_as_one() -> None:
+    assert ChunkSizer(0, 10).n_workers == 1
