@@ -60,9 +60,9 @@ def _on_call_started(pool: Any, call: Any) -> None:
     if call.api not in PROGRESS_APIS:
         return
     if _in_kernel():
-        from .widgets import Dashboard
+        from .widgets import CallProgress
 
-        bar = Dashboard.for_pool(pool, call=call.id)
+        bar = CallProgress.for_pool(pool, call=call.id)
         bar.show()
         _cell_bars.append((bar, call))
     else:

@@ -17,7 +17,7 @@ import traitlets
 
 from .collector import Collector, collector_for
 
-__all__ = ["PANES", "Dashboard", "PopoutLink", "popout_url"]
+__all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "popout_url"]
 
 log = logging.getLogger("taskscope")
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -57,7 +57,13 @@ class Dashboard(anywidget.AnyWidget):
 
     @classmethod
     def for_pool(cls, pool: Any, **options: Any) -> Dashboard:
-        options.setdefault("popout_url", popout_url(pool))
+        """The dashboard of `pool`; with ``call=<call id>``, that call's compact progress
+        bar, as a `CallProgress` (the same view with a much smaller front-end bundle)."""
+        if options.get("call") is not None:
+            if cls is Dashboard:
+                cls = CallProgress
+        else:
+            options.setdefault("popout_url", popout_url(pool))
         return cls(collector_for(pool), **options)
 
     # ---------------------------------------------------------------- kernel -> browser
@@ -120,7 +126,9 @@ class Dashboard(anywidget.AnyWidget):
     def _handle_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         # Runs on the kernel's main thread, between cells; never raise into the user's cell.
         try:
-            if isinstance(content, dict) and content.get("type") == "request_full":
+            # A one-call bar draws no ring buffer: never send it the task stream.
+            if (isinstance(content, dict) and content.get("type") == "request_full"
+                    and self.call is None):
                 with self._collector.lock:
                     deltas = self._deltas(self._collector, reset=True)
                 with self._send_lock:
@@ -159,6 +167,24 @@ class Dashboard(anywidget.AnyWidget):
             with self._collector.lock:
                 data["text/html"] = static_html(self._collector.state.to_json(), self.call)
         return bundle
+
+
+class CallProgress(Dashboard):
+    """One call's compact progress bar: the bar shown under every cell that runs a `map`.
+
+    The kernel side is `Dashboard`'s with ``call=`` (the call's row only, no ring buffers);
+    the front end is a separate, small bundle (kernel_ext/static/progress-widget.js + .css,
+    built from js/src/progress-widget.js): anywidget sends `_esm` and `_css` with every
+    widget's comm_open, and the dashboard's full bundle is several times larger."""
+
+    _esm = STATIC / "progress-widget.js"
+    _css = STATIC / "progress-widget.css"
+
+    def __init__(self, collector: Collector, *, call: int, **kwargs: Any) -> None:
+        if call is None:
+            raise ValueError("taskscope: CallProgress needs the id of a call (call=...)")
+        kwargs.pop("panes", None)  # one compact row: there are no panes to choose
+        super().__init__(collector, call=call, **kwargs)
 
 
 def popout_url(pool: Any) -> str:

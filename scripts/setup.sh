@@ -9,9 +9,14 @@
 #   2. a virtual environment in .venv/ made with `python3` (override with PYTHON=...);
 #   3. the front end: `npm ci` in js/ (`npm install` without a lockfile), then `npm run build`,
 #      which writes kernel_ext/static/;
-#   4. taskscope itself, editable, with the test and benchmark extras: `pip install -e ".[test,bench]"`.
-# The front end is built before the pip step so that the wheel build's own npm hook finds it
-# fresh and skips.
+#   4. the JupyterLab sidebar extension: `npm ci` in js/lab/, then `npm run build` (webpack via
+#      @jupyterlab/builder), which writes kernel_ext/labextension/;
+#   5. taskscope itself, editable, with the test and benchmark extras: `pip install -e ".[test,bench]"`;
+#   6. the sidebar made visible to JupyterLab in .venv: a symlink
+#      .venv/share/jupyter/labextensions/taskscope-labextension -> kernel_ext/labextension/
+#      (an editable wheel carries no shared data for it: see hatch_build.py).
+# The front ends are built before the pip step so that the wheel build's hooks find them
+# fresh and skip.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +27,9 @@ VENV="$ROOT/.venv"
 # Stamp files: a hash of the inputs of the last successful step, to skip it when unchanged.
 PIP_STAMP="$VENV/.taskscope-pip-stamp"
 NPM_STAMP="$ROOT/js/node_modules/.taskscope-npm-stamp"
-STATIC_TARGETS=(kernel_ext/static/widget.js kernel_ext/static/widget.css kernel_ext/static/page.js)
+STATIC_TARGETS=(kernel_ext/static/widget.js kernel_ext/static/widget.css kernel_ext/static/progress-widget.js kernel_ext/static/progress-widget.css kernel_ext/static/page.js)
+LAB_NPM_STAMP="$ROOT/js/lab/node_modules/.taskscope-npm-stamp"
+LABEXT_NAME=taskscope-labextension
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
@@ -123,7 +130,27 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. taskscope, editable, with its test and benchmark extras
+# 4. the JupyterLab sidebar extension (js/lab/ -> kernel_ext/labextension/)
+# ---------------------------------------------------------------------------------------------
+if [ -f js/lab/package.json ]; then
+    want=$(stamp_of js/lab/package.json js/lab/package-lock.json)
+    if [ ! -d js/lab/node_modules ] || [ "$(cat "$LAB_NPM_STAMP" 2>/dev/null)" != "$want" ]; then
+        say "npm ci in js/lab/ (JupyterLab extension build tools; ~20 s cold)"
+        (cd js/lab && npm ci --loglevel=error)
+        echo "$want" > "$LAB_NPM_STAMP"
+    fi
+    # The same staleness rule as the wheel build (hatch_build.py: labextension_is_stale).
+    if [ ! -f kernel_ext/labextension/package.json ] || [ ! -f kernel_ext/labextension/install.json ] \
+        || [ -n "$(find js/lab/src js/lab/style js/lab/package.json js/lab/package-lock.json \
+                        js/lab/build.mjs js/lab/install.json \
+                        -type f -newer kernel_ext/labextension/package.json -print -quit)" ]; then
+        say "building the JupyterLab extension (npm run build in js/lab/, ~10 s)"
+        (cd js/lab && npm run build --silent)
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. taskscope, editable, with its test and benchmark extras
 # ---------------------------------------------------------------------------------------------
 want=$(stamp_of pyproject.toml hatch_build.py; "$VENV/bin/python" -VV)
 installed_ok() {
@@ -135,6 +162,23 @@ if [ "$(cat "$PIP_STAMP" 2>/dev/null)" != "$want" ] || ! installed_ok; then
     pip_quiet install -q -e ".[test,bench]"
     installed_ok || { say "taskscope does not import after installing it"; exit 1; }
     echo "$want" > "$PIP_STAMP"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 6. the sidebar in .venv's JupyterLab: link, as `jupyter labextension develop` would. An
+#    editable wheel installs no copy (a copy would be frozen at install time and owned by pip).
+# ---------------------------------------------------------------------------------------------
+if [ -d kernel_ext/labextension ]; then
+    labext_dir="$VENV/share/jupyter/labextensions"
+    link="$labext_dir/$LABEXT_NAME"
+    target="../../../../kernel_ext/labextension"  # relative: survives moving the checkout
+    if [ "$(readlink "$link" 2>/dev/null)" != "$target" ]; then
+        mkdir -p "$labext_dir"
+        # a copy left by an earlier non-editable install (pip owned it) is replaced by the link
+        rm -rf "$link"
+        ln -s "$target" "$link"
+        say "linked $link -> kernel_ext/labextension"
+    fi
 fi
 
 say "ready: $("$VENV/bin/python" -c 'import taskscope; print("taskscope", taskscope.__version__)')," \

@@ -13,6 +13,7 @@ import { h, setText, setData } from "./dom.js";
 import { statusColor } from "./colors.js";
 import * as fmt from "./format.js";
 import * as progress from "./progress.js";
+import { mountCompactRoot } from "./progress-compact.js";
 import * as taskStream from "./task-stream.js";
 import * as memory from "./memory.js";
 import * as workers from "./workers.js";
@@ -58,18 +59,11 @@ export function normalisePanes(panes) {
  * @param {HTMLElement} el @param {Store} store @param {DashboardOptions} [opts]
  */
 export function mountDashboard(el, store, opts = {}) {
-  const root = h("div", { class: "ts-root" });
-  el.append(root);
-
   if (opts.call != null) {
-    root.classList.add("ts-root-compact");
-    const pane = progress.mount(root, store, { call: opts.call });
-    const sync = () => setData(root, "poolStatus", store.view().state?.pool?.status ?? "");
-    sync();
-    const unsub = store.subscribe(sync);
+    const compact = mountCompactRoot(el, store, opts.call);
     return {
-      root,
-      panes: { progress: pane },
+      root: compact.root,
+      panes: { progress: compact.pane },
       /** @param {string} _k @param {string|null} _kind @param {string|null} _t */
       setNotice(_k, _kind, _t) {},
       /** @param {string|null} _u */
@@ -77,12 +71,13 @@ export function mountDashboard(el, store, opts = {}) {
       /** @param {string[]} _p */
       setPanes(_p) {},
       destroy() {
-        unsub();
-        pane.destroy();
-        root.remove();
+        compact.destroy();
       },
     };
   }
+
+  const root = h("div", { class: "ts-root" });
+  el.append(root);
 
   // ── header ─────────────────────────────────────────────────────────────
   const dot = h("span", { class: "ts-dot ts-dot-lg" });

@@ -2,7 +2,9 @@
  * Memory per worker (Dask's "Bytes per worker"): a horizontal bar of process
  * RSS split into managed (results held on the worker) and unmanaged (the
  * rest), a mark at the memory limit when one is set, and a colour change
- * above 80% / 95% of that limit. Total RSS is in the title.
+ * above 80% / 95% of that limit. Exited and dead workers stay, greyed, with
+ * their last RSS; the title's totals count live workers only ("pool closed"
+ * once none is left).
  */
 import { h, setText, setData, reconcile, paneShell } from "./dom.js";
 import { alpha } from "./colors.js";
@@ -11,6 +13,33 @@ import * as fmt from "./format.js";
 /** @typedef {import("./store.js").Store} Store */
 
 export const LEVEL_COLORS = { ok: "#4e79a7", high: "#f28e2b", critical: "#e5484d" };
+/** Bars of workers that exited or died: their last sample, in grey. */
+export const GONE_COLOR = "#8b949e";
+
+/** @param {any} w */
+export const isGone = (w) => w.status === "exited" || w.status === "died";
+
+/**
+ * The title-bar summary: totals over live workers only.
+ * @param {any[]} workers @param {string | undefined} poolStatus
+ * @returns {{text: string, rss: number, managed: number, live: number}}
+ */
+export function memorySummary(workers, poolStatus) {
+  let rss = 0;
+  let managed = 0;
+  let live = 0;
+  for (const w of workers) {
+    if (isGone(w)) continue;
+    live++;
+    rss += w.rss ?? 0;
+    managed += w.managed ?? 0;
+  }
+  const gone = workers.length - live;
+  let text = "";
+  if (workers.length && live === 0) text = poolStatus === "closed" ? "pool closed" : "no live workers";
+  else if (live) text = `${fmt.bytes(rss)} RSS · ${fmt.bytes(managed)} managed` + (gone ? ` · ${live} live` : "");
+  return { text, rss, managed, live };
+}
 export const HIGH = 0.8;
 export const CRITICAL = 0.95;
 
@@ -51,7 +80,10 @@ export function mount(el, store, _options = {}) {
       unmanaged: h("div", { class: "ts-mem-seg ts-mem-unmanaged" }),
       limit: h("div", { class: "ts-mem-limit", hidden: true }),
       value: h("span", { class: "ts-num ts-mem-value" }),
+      amount: h("span"),
+      state: h("span", { class: "ts-mem-state" }),
     };
+    r.value.append(r.amount, r.state);
     const track = h("div", { class: "ts-mem-track" }, [r.managed, r.unmanaged, r.limit]);
     const row = h("div", { class: "ts-mem-row", dataset: { worker: w.id } }, [r.label, track, r.value]);
     refs.set(row, { ...r, track });
@@ -65,7 +97,8 @@ export function mount(el, store, _options = {}) {
     const managed = Math.min(w.managed ?? 0, rss || (w.managed ?? 0));
     const limit = w.memory_limit ?? poolLimit;
     const level = memoryLevel(rss, limit);
-    const c = LEVEL_COLORS[level];
+    const gone = isGone(w);
+    const c = gone ? GONE_COLOR : LEVEL_COLORS[level];
     setText(r.label, `w${w.id}`);
     r.label.title = `worker ${w.id}, pid ${w.pid ?? "?"} (${w.status ?? "?"})`;
     r.managed.style.width = `${((100 * managed) / scale).toFixed(3)}%`;
@@ -77,11 +110,15 @@ export function mount(el, store, _options = {}) {
       r.limit.style.left = `${((100 * limit) / scale).toFixed(3)}%`;
       r.limit.title = `memory limit ${fmt.bytes(limit)}`;
     } else r.limit.hidden = true;
-    setText(r.value, limit ? `${fmt.bytes(rss)} / ${fmt.bytes(limit)}` : fmt.bytes(rss));
+    setText(r.amount, limit ? `${fmt.bytes(rss)} / ${fmt.bytes(limit)}` : fmt.bytes(rss));
+    setText(r.state, gone ? w.status : "");
+    setData(r.state, "status", gone ? w.status : "");
+    r.state.hidden = !gone;
     r.track.title =
-      `w${w.id} (pid ${w.pid ?? "?"})\nRSS ${fmt.bytes(rss)}\nmanaged ${fmt.bytes(managed)}\nunmanaged ${fmt.bytes(rss - managed)}` +
+      `w${w.id} (pid ${w.pid ?? "?"})${gone ? `, ${w.status}: last sample` : ""}\nRSS ${fmt.bytes(rss)}\nmanaged ${fmt.bytes(managed)}\nunmanaged ${fmt.bytes(rss - managed)}` +
       (limit ? `\nlimit ${fmt.bytes(limit)} (${fmt.percent(rss / limit)})` : "");
-    row.classList.toggle("ts-gone", w.status === "exited" || w.status === "died");
+    row.classList.toggle("ts-gone", gone);
+    setData(row, "status", w.status ?? "");
     setData(row, "rss", rss);
     setData(row, "managed", managed);
     setData(row, "limit", limit ?? "");
@@ -93,23 +130,16 @@ export function mount(el, store, _options = {}) {
     const ws = [...(st.workers ?? [])].sort((a, b) => a.id - b.id);
     poolLimit = st.pool?.memory_limit ?? null;
     let max = 1;
-    let total = 0;
-    let managed = 0;
-    for (const w of ws) {
-      const lim = w.memory_limit ?? poolLimit ?? 0;
-      max = Math.max(max, w.rss ?? 0, lim);
-      if (w.status !== "exited" && w.status !== "died") {
-        total += w.rss ?? 0;
-        managed += w.managed ?? 0;
-      }
-    }
+    for (const w of ws) max = Math.max(max, w.rss ?? 0, w.memory_limit ?? poolLimit ?? 0);
     scale = max * 1.08;
     reconcile(list, rows, ws, (w) => w.id, create, update);
     empty.hidden = ws.length > 0;
     /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-limit")).hidden = !ws.some((w) => (w.memory_limit ?? poolLimit));
-    setText(shell.extra, ws.length ? `${fmt.bytes(total)} RSS · ${fmt.bytes(managed)} managed` : "");
-    setData(shell.root, "totalRss", total);
-    setData(shell.root, "totalManaged", managed);
+    const sum = memorySummary(ws, st.pool?.status);
+    setText(shell.extra, sum.text);
+    setData(shell.root, "totalRss", sum.rss);
+    setData(shell.root, "totalManaged", sum.managed);
+    setData(shell.root, "live", sum.live);
   }
 
   draw();

@@ -10,61 +10,16 @@
  */
 import { h, setText, setData, reconcile, paneShell } from "./dom.js";
 import { createBar, updateBar, doneOf } from "./bars.js";
-import { color, statusColor } from "./colors.js";
+import { color } from "./colors.js";
 import * as fmt from "./format.js";
+import { callSummary, mountCompact, pctText, pill, setPill, setIssues } from "./progress-compact.js";
+
+export { callSummary, issuesText } from "./progress-compact.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
  * @typedef {{call?: number | null}} ProgressOptions
  */
-
-/** @param {any} call */
-function totalOf(call) {
-  return call.total ?? call.submitted ?? 0;
-}
-
-/** @param {any} call @param {number} now */
-function elapsedOf(call, now) {
-  if (call.started == null) return null;
-  return (call.ended ?? now) - call.started;
-}
-
-/** @param {string} status */
-function pill(status) {
-  return h("span", { class: "ts-pill", dataset: { status } }, [status]);
-}
-
-/** @param {HTMLElement} p @param {string} status */
-function setPill(p, status) {
-  setText(p, status);
-  setData(p, "status", status);
-  p.style.setProperty("--ts-pill", statusColor(status));
-}
-
-/**
- * Everything a call row shows, as numbers and strings.
- * @param {any} call @param {number} now
- */
-export function callSummary(call, now) {
-  const total = totalOf(call);
-  const done = doneOf(call.counts);
-  const erred = call.counts?.erred ?? 0;
-  const cancelled = call.counts?.cancelled ?? 0;
-  const finished = done + erred + cancelled;
-  const frac = call.total ? finished / call.total : null;
-  return {
-    total,
-    done,
-    erred,
-    finished,
-    frac,
-    countText: `${fmt.count(done)} / ${call.total == null ? "?" : fmt.count(call.total)}`,
-    pctText: frac == null ? "" : fmt.percent(frac, frac >= 0.1 ? 0 : 1),
-    rateText: call.status === "running" ? fmt.rate(call.rate) : "",
-    etaText: call.status === "running" ? fmt.eta(call.eta) : fmt.DASH,
-    elapsedText: fmt.clock(elapsedOf(call, now)),
-  };
-}
 
 /** @param {any} call */
 function detailsOf(call) {
@@ -84,7 +39,18 @@ function detailsOf(call) {
   return dl;
 }
 
-/** @typedef {{main: HTMLElement, swatch: HTMLElement, name: HTMLElement, bar: ReturnType<typeof createBar>, count: HTMLElement, pct: HTMLElement, rate: HTMLElement, eta: HTMLElement, elapsed: HTMLElement, status: HTMLElement, details: HTMLElement, detailsKey: string}} RowRefs */
+/** @typedef {{main: HTMLElement, swatch: HTMLElement, name: HTMLElement, bar: ReturnType<typeof createBar>, count: HTMLElement, pct: HTMLElement, issues: HTMLElement, rate: HTMLElement, eta: HTMLElement, elapsed: HTMLElement, status: HTMLElement, details: HTMLElement, detailsKey: string}} RowRefs */
+
+/**
+ * The cell between the percentage and the elapsed time: erred / cancelled
+ * counts first, then the rate and ETA. It is one line high; what does not fit
+ * wraps onto a hidden second line (ETA first, then the rate), so the counts
+ * that matter stay visible.
+ * @param {{issues: HTMLElement, rate: HTMLElement, eta: HTMLElement}} r
+ */
+function infoCell(r) {
+  return h("span", { class: "ts-prow-info" }, [r.issues, r.rate, r.eta]);
+}
 
 /**
  * @param {HTMLElement} el @param {Store} store @param {ProgressOptions} [options]
@@ -117,7 +83,8 @@ export function mount(el, store, options = {}) {
       name: h("span", { class: "ts-prow-name" }),
       bar,
       count: h("span", { class: "ts-num ts-prow-count" }),
-      pct: h("span", { class: "ts-num ts-prow-pct" }),
+      pct: h("span", { class: "ts-num ts-prow-pct", title: "items done (erred and cancelled items are not done)" }),
+      issues: h("span", { class: "ts-num ts-issues" }),
       rate: h("span", { class: "ts-num ts-prow-rate", title: "items per second (last few seconds)" }),
       eta: h("span", { class: "ts-num ts-prow-eta", title: "estimated time left" }),
       elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "elapsed" }),
@@ -128,7 +95,7 @@ export function mount(el, store, options = {}) {
     const main = h(
       "div",
       { class: "ts-prow-main", role: "button", tabindex: "0", "aria-expanded": "false" },
-      [h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, r.rate, r.eta, r.elapsed, r.status],
+      [h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status],
     );
     const row = h("div", { class: "ts-prow", dataset: { callId: call.id } }, [main, r.details]);
     const toggle = () => {
@@ -170,6 +137,7 @@ export function mount(el, store, options = {}) {
     updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`);
     setText(r.count, s.countText);
     setText(r.pct, s.pctText);
+    setIssues(r.issues, s.erred, s.cancelled);
     setText(r.rate, s.rateText);
     setText(r.eta, s.etaText === fmt.DASH ? "" : "ETA " + s.etaText);
     setText(r.elapsed, s.elapsedText);
@@ -178,6 +146,7 @@ export function mount(el, store, options = {}) {
     setData(row, "total", call.total ?? "");
     setData(row, "submitted", call.submitted ?? 0);
     setData(row, "erred", s.erred);
+    setData(row, "cancelled", s.cancelled);
     setData(row, "processing", call.counts?.processing ?? 0);
     setData(row, "queued", (call.counts?.queued ?? 0) + (call.counts?.waiting ?? 0));
     setData(row, "status", call.status ?? "");
@@ -201,7 +170,8 @@ export function mount(el, store, options = {}) {
       name: h("span", { class: "ts-prow-name" }),
       bar,
       count: h("span", { class: "ts-num ts-prow-count" }),
-      pct: h("span", { class: "ts-num ts-prow-pct" }),
+      pct: h("span", { class: "ts-num ts-prow-pct", title: "items done (erred and cancelled items are not done)" }),
+      issues: h("span", { class: "ts-num ts-issues" }),
       rate: h("span", { class: "ts-num ts-prow-rate" }),
       eta: h("span", { class: "ts-num ts-prow-eta" }),
       elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "total time spent running it (all workers)" }),
@@ -210,7 +180,7 @@ export function mount(el, store, options = {}) {
       detailsKey: "",
     };
     const main = h("div", { class: "ts-prow-main" }, [
-      h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, r.rate, r.eta, r.elapsed, r.status,
+      h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status,
     ]);
     const row = h("div", { class: "ts-prow ts-fnrow", dataset: { fn: fn.key } }, [main]);
     refs.set(row, { main, ...r });
@@ -231,15 +201,17 @@ export function mount(el, store, options = {}) {
     const total = Math.max(fn.submitted ?? 0, fin);
     updateBar(r.bar, fn.counts, total, ci, fn.key);
     setText(r.count, `${fmt.count(done)} / ${fmt.count(total)}`);
-    setText(r.pct, total ? fmt.percent(fin / total, 0) : "");
+    setText(r.pct, total ? pctText(done / total) : "");
     setText(r.rate, done && fn.time ? fmt.duration(fn.time / done) + "/it" : "");
     r.rate.title = "mean run time per item";
     setText(r.elapsed, fmt.duration(fn.time));
     const erred = fn.counts?.erred ?? 0;
-    setText(r.status, erred ? `${fmt.count(erred)} erred` : "");
+    const cancelled = fn.counts?.cancelled ?? 0;
+    setIssues(r.issues, erred, cancelled);
     setData(row, "done", done);
     setData(row, "total", total);
     setData(row, "erred", erred);
+    setData(row, "cancelled", cancelled);
   }
 
   function draw() {
@@ -281,76 +253,6 @@ export function mount(el, store, options = {}) {
     destroy() {
       unsub();
       shell.root.remove();
-    },
-  };
-}
-
-/**
- * One compact line for one call, like a tqdm bar:
- *   ● square map  [██████████░░░]  98%  985 / 1 000  00:12 < 00:01  812/s  running
- * @param {HTMLElement} el @param {Store} store @param {number} callId
- */
-function mountCompact(el, store, callId) {
-  const bar = createBar();
-  const swatch = h("span", { class: "ts-swatch" });
-  const name = h("span", { class: "ts-prow-name" });
-  const pct = h("span", { class: "ts-num ts-c-pct" });
-  const count = h("span", { class: "ts-num ts-c-count" });
-  const time = h("span", { class: "ts-num ts-c-time" });
-  const rate = h("span", { class: "ts-num ts-c-rate" });
-  const status = pill("running");
-  const err = h("span", { class: "ts-c-err" });
-  const row = h("div", { class: "ts-compact", dataset: { pane: "progress", compact: "1", callId } }, [
-    h("span", { class: "ts-prow-label" }, [swatch, name]), bar.el, pct, count, time, rate, h("span", { class: "ts-c-end" }, [err, status]),
-  ]);
-  el.append(row);
-
-  function draw() {
-    const st = store.view().state ?? {};
-    const call = (st.calls ?? []).find((/** @type {any} */ c) => c.id === callId);
-    if (!call) {
-      setText(name, `call #${callId}`);
-      setText(pct, "");
-      setText(count, "");
-      setText(time, "");
-      setText(rate, "waiting for the pool…");
-      setPill(status, "waiting");
-      setData(row, "status", "unknown");
-      return;
-    }
-    const s = callSummary(call, st.now ?? 0);
-    const ci = call.color ?? 0;
-    swatch.style.background = color(ci);
-    const nameKey = `${call.fn}|${call.api}`;
-    if (name.dataset.key !== nameKey) {
-      name.dataset.key = nameKey;
-      name.replaceChildren(h("span", { class: "ts-fn", text: call.fn ?? "?" }), h("span", { class: "ts-api", text: call.api ?? "" }));
-      const cs = call.callsite ?? {};
-      name.title = `${call.module}.${call.fn} (${call.file}:${call.line})\ncalled from ${cs.file}:${cs.line}: ${cs.code ?? ""}`;
-    }
-    updateBar(bar, call.counts, s.total, ci);
-    setText(pct, s.pctText);
-    setText(count, s.countText);
-    const running = call.status === "running";
-    setText(time, running ? `${s.elapsedText} < ${call.eta == null ? "?" : fmt.clock(call.eta)}` : s.elapsedText);
-    const el = elapsedOf(call, st.now ?? 0);
-    setText(rate, s.rateText || (el && el > 0 ? `${fmt.rate(s.done / el)} avg` : ""));
-    setText(err, s.erred ? `${fmt.count(s.erred)} erred` : "");
-    setPill(status, call.status ?? "running");
-    setData(row, "done", s.done);
-    setData(row, "total", call.total ?? "");
-    setData(row, "submitted", call.submitted ?? 0);
-    setData(row, "erred", s.erred);
-    setData(row, "status", call.status ?? "");
-    setData(row, "fn", call.fn ?? "");
-  }
-
-  draw();
-  const unsub = store.subscribe(draw);
-  return {
-    destroy() {
-      unsub();
-      row.remove();
     },
   };
 }

@@ -14,34 +14,79 @@ import * as fmt from "./format.js";
 /** @typedef {{field: number, color: string, label: string, fill?: boolean}} Series */
 
 const CHART_H = 104;
+
+/** "50.0 MiB" -> "50 MiB", "1.50 GiB" -> "1.5 GiB": axis labels without trailing zeros. */
+const trimZeros = (/** @type {string} */ s) => s.replace(/(\.\d*?)0+(?=\D|$)/, "$1").replace(/\.(?=\D|$)/, "");
+
 const CHARTS = [
-  { key: "cpu", title: "CPU", series: [{ field: 1, color: "#2f80ed", label: "CPU total", fill: true }], fmt: (/** @type {number} */ v) => fmt.cpu(v), axis: (/** @type {number} */ v) => `${Math.round(v)}%`, min: 100 },
+  {
+    key: "cpu", title: "CPU", series: [{ field: 1, color: "#2f80ed", label: "CPU total", fill: true }],
+    fmt: (/** @type {number} */ v) => fmt.cpu(v), axis: (/** @type {number} */ v) => `${Math.round(v)}%`, min: 100, cores: true,
+  },
   {
     key: "memory", title: "Memory",
     series: [
       { field: 2, color: "#9c6ade", label: "RSS total", fill: true },
       { field: 4, color: "#4e79a7", label: "managed", fill: true },
     ],
-    fmt: (/** @type {number} */ v) => fmt.bytes(v), min: 1024 * 1024, binary: true,
+    fmt: (/** @type {number} */ v) => fmt.bytes(v), axis: (/** @type {number} */ v) => trimZeros(fmt.bytes(v)), min: 1024 * 1024, binary: true,
   },
-  { key: "tasks", title: "Tasks / s", series: [{ field: 3, color: "#30a46c", label: "tasks per second", fill: true }], fmt: (/** @type {number} */ v) => fmt.rate(v, ""), min: 1 },
+  {
+    key: "tasks", title: "Tasks / s", series: [{ field: 3, color: "#30a46c", label: "tasks per second", fill: true }],
+    fmt: (/** @type {number} */ v) => fmt.rate(v, ""), axis: (/** @type {number} */ v) => trimZeros(fmt.rate(v, "")), min: 1,
+  },
 ];
 
+/** Whole numbers of cores an axis may end at (x 100%). */
+const NICE_CORES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+
 /**
- * A y axis from 0: a nice upper bound and its ticks. With `binary`, steps are
- * nice in the largest power-of-1024 unit below the maximum (so byte axes read
- * 0, 128 MiB, 256 MiB... rather than 0, 191 MiB, 381 MiB).
- * @param {number} max @param {number} floor @param {boolean} [binary]
+ * A y axis from 0: a nice upper bound just above the data, and its ticks.
+ * With `binary`, steps are nice in the largest power-of-1024 unit below the
+ * maximum (so byte axes read 0, 128 MiB, 256 MiB... rather than 0, 191 MiB,
+ * 381 MiB). With `cores` (CPU, percent of one core), the top is a nice whole
+ * number of cores: 100% for a 6% load, 200% for 150%, 400% for 350%.
+ * @param {number} max @param {number} floor @param {boolean} [binary] @param {boolean} [cores]
  * @returns {{ymax: number, values: number[]}}
  */
-export function yAxis(max, floor, binary = false) {
+export function yAxis(max, floor, binary = false, cores = false) {
   const m = Math.max(max, floor);
+  if (cores) {
+    const n = m / 100;
+    const k = NICE_CORES.find((c) => c >= n - 1e-9) ?? Math.ceil(n / 64) * 64;
+    const ymax = k * 100;
+    // half-core ticks for one core, then whole cores, then nice multiples of cores
+    const step = k === 1 ? 50 : k <= 4 ? 100 : niceCoreStep(k) * 100;
+    const values = [];
+    for (let v = 0; v <= ymax + step / 2; v += step) values.push(v);
+    return { ymax, values };
+  }
   const unit = binary ? Math.pow(1024, Math.max(0, Math.floor(Math.log(m) / Math.log(1024)))) : 1;
-  const step = niceStep((m * 1.05) / unit, 4) * unit;
-  const ymax = Math.ceil((m * 1.05) / step) * step;
+  // a little headroom so the line does not run along the top edge
+  const head = (m * 1.02) / unit;
+  // the lowest top over steps of 1, 2, 2.5 or 5 x 10^k with at most 4
+  // intervals (ties: more intervals), so 41 MiB gets 0-25-50 rather than 0-20-40-60
+  const p = Math.pow(10, Math.floor(Math.log10(head / 4)));
+  let best = { step: niceStep(head, 4), top: Infinity, k: 0 };
+  for (const base of [p, 10 * p]) {
+    for (const mul of [1, 2, 2.5, 5]) {
+      const st = base * mul;
+      const k = Math.max(1, Math.ceil(head / st - 1e-9));
+      const top = k * st;
+      if (k <= 4 && (top < best.top - 1e-9 || (Math.abs(top - best.top) <= 1e-9 && k > best.k))) best = { step: st, top, k };
+    }
+  }
+  const step = best.step * unit;
+  const ymax = best.top === Infinity ? Math.ceil(head / best.step) * step : best.top * unit;
   const values = [];
   for (let v = 0; v <= ymax + step / 2; v += step) values.push(v);
   return { ymax, values };
+}
+
+/** @param {number} k cores at the top of the axis: a step (in cores) that divides it */
+function niceCoreStep(k) {
+  for (const s of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]) if (k % s === 0 && k / s <= 4) return s;
+  return Math.ceil(k / 4);
 }
 
 /** @param {HTMLElement} el @param {Store} store @param {object} [_options] */
@@ -82,16 +127,28 @@ export function mount(el, store, _options = {}) {
     const tEnd = n ? Math.max(ring.get(n - 1, 0), st.now ?? -Infinity) : st.now ?? 0;
     const tStart = n ? ring.get(0, 0) : tEnd - 60;
     const span = Math.max(1, tEnd - tStart);
-    for (const c of charts) {
+    // y axes first: the widest label sets the left margin, the same for all
+    // charts so that stacked charts line up (and "50 MiB" is never clipped)
+    const font = `10px ${th.font}`;
+    const axes = charts.map((c) => {
+      let max = 0;
+      for (const s of c.series) for (let i = 0; i < n; i++) max = Math.max(max, ring.get(i, s.field));
+      return yAxis(max, c.min, "binary" in c && !!c.binary, "cores" in c && !!c.cores);
+    });
+    const measure = /** @type {CanvasRenderingContext2D} */ (charts[0].canvas.getContext("2d"));
+    measure.font = font;
+    let labelW = 0;
+    charts.forEach((c, k) => {
+      for (const v of axes[k].values) labelW = Math.max(labelW, measure.measureText(c.axis(v)).width);
+    });
+    const left = Math.ceil(labelW) + 8;
+    charts.forEach((c, k) => {
       const width = Math.max(120, c.box.clientWidth || 300);
       const ctx = fitCanvas(c.canvas, width, CHART_H);
       ctx.clearRect(0, 0, width, CHART_H);
-      ctx.font = `10px ${th.font}`;
-      let max = 0;
-      for (const s of c.series) for (let i = 0; i < n; i++) max = Math.max(max, ring.get(i, s.field));
-      const ax = yAxis(max, c.min, "binary" in c && !!c.binary);
+      ctx.font = font;
+      const ax = axes[k];
       const ymax = ax.ymax;
-      const left = 46;
       const right = width - 6;
       const top = 6;
       const bottom = CHART_H - 18;
@@ -111,12 +168,9 @@ export function mount(el, store, _options = {}) {
         ctx.lineTo(right, y);
       }
       ctx.stroke();
-      const axisFmt = "axis" in c && c.axis ? c.axis : c.fmt;
-      // label every tick when few, else every other one (always the top)
-      const every = ys.values.length > 4 ? 2 : 1;
-      ys.values.forEach((v, i) => {
-        if (i % every === 0 || i === ys.values.length - 1) ctx.fillText(axisFmt(v), left - 4, Y(v));
-      });
+      const axisFmt = c.axis;
+      // at most 5 ticks (yAxis): label them all
+      for (const v of ys.values) ctx.fillText(axisFmt(v), left - 4, Y(v));
       // x labels: seconds before the newest sample
       const xs = ticks(tStart - tEnd, 0, Math.max(2, Math.floor((right - left) / 70)), 0);
       ctx.textAlign = "center";
@@ -157,7 +211,8 @@ export function mount(el, store, _options = {}) {
       const last = n ? ring.get(n - 1, c.series[0].field) : null;
       setText(c.value, last == null ? "" : c.fmt(last));
       setData(c.canvas, "samples", n);
-    }
+      setData(c.canvas, "ymax", ymax);
+    });
     setData(shell.root, "samples", n);
     setText(shell.extra, n ? `last ${fmt.duration(span)}` : "");
   }

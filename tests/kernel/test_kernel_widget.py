@@ -131,7 +131,8 @@ def anywidget_opens(run: Run) -> dict[str, dict[str, Any]]:
     out = {}
     for m in run.of_type("comm_open"):
         state = m["content"]["data"].get("state", {})
-        if state.get("_anywidget_id") == "taskscope.widgets.Dashboard":
+        if state.get("_anywidget_id") in ("taskscope.widgets.Dashboard",
+                                          "taskscope.widgets.CallProgress"):
             out[m["content"]["comm_id"]] = state
     return out
 
@@ -184,6 +185,11 @@ def test_progress_bar_updates_live_while_the_cell_runs(kernel: Kernel) -> None:
     comm_id, initial = next(iter(bars.items()))
     call_id = initial["call"]
     assert initial["_esm"] and initial["_css"], "the bundled JS/CSS travel with the comm_open"
+    # ...so the per-call bar (one per `map` cell) carries the small bundle, not the dashboard's.
+    assert initial["_anywidget_id"] == "taskscope.widgets.CallProgress", initial["_anywidget_id"]
+    bar_bytes = len(initial["_esm"]) + len(initial["_css"])
+    print(f"\n[kernel] per-call progress bar comm_open carries {bar_bytes} bytes of JS+CSS")
+    assert bar_bytes < 30_000, bar_bytes
 
     # Live: state updates arrive while the cell is still executing (before its idle status).
     live = [call_row(s, call_id) for s in state_updates(run.before_idle(), comm_id)]

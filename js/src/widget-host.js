@@ -1,0 +1,113 @@
+/**
+ * anywidget glue shared by the two widget bundles (widget.js: the dashboard;
+ * progress-widget.js: the small per-call progress bar): one Store per model,
+ * fed by the `state`/`errors` traits and by custom messages carrying the
+ * stream/resources deltas of docs/state.md.
+ */
+import { createStore } from "./store.js";
+
+/**
+ * @typedef {object} AnyModel
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: any) => void} set
+ * @property {() => void} save_changes
+ * @property {(content: any, callbacks?: any, buffers?: any[]) => void} send
+ * @property {(name: string, cb: (...args: any[]) => void) => void} on
+ * @property {(name?: string | null, cb?: ((...args: any[]) => void) | null) => void} off
+ * @typedef {import("./store.js").Store} Store
+ */
+
+/**
+ * anywidget hands initialize() and render() different proxy objects for one
+ * model, so the store is found from render() by the identity of the model's
+ * current `state` value (the same object for both proxies), falling back to
+ * the proxy itself.
+ * @type {WeakMap<object, Store>}
+ */
+export const storesByKey = new WeakMap();
+
+/** @param {any} v */
+const isObj = (v) => v !== null && typeof v === "object";
+
+/**
+ * Create the model's store and wire it to the model's traits and messages.
+ * @param {AnyModel} model
+ * @param {import("./store.js").StoreOptions} [storeOptions]
+ * @returns {{store: Store, dispose: () => void}}
+ */
+export function attachStore(model, storeOptions = {}) {
+  const store = createStore({
+    ...storeOptions,
+    onGap: () => {
+      try {
+        model.send({ type: "request_full" });
+      } catch (e) {
+        console.warn("taskscope: could not ask the kernel for a full resync", e);
+      }
+    },
+  });
+  const remember = () => {
+    const s = model.get("state");
+    if (isObj(s)) storesByKey.set(s, store);
+  };
+  const merged = () => ({ ...(model.get("state") ?? {}), errors: model.get("errors") ?? [] });
+  const onState = () => {
+    store.setState(merged());
+    remember();
+  };
+  /** @param {any} msg @param {any[]} [buffers] */
+  const onMsg = (msg, buffers) => {
+    store.applyMessage(msg, buffers ?? []);
+  };
+  const onFrozen = () => {
+    store.frozen = !!model.get("frozen");
+  };
+  store.setState(merged());
+  store.frozen = !!model.get("frozen");
+  remember();
+  storesByKey.set(model, store);
+  model.on("change:state", onState);
+  model.on("change:errors", onState);
+  model.on("msg:custom", onMsg);
+  model.on("change:frozen", onFrozen);
+  return {
+    store,
+    dispose() {
+      model.off("change:state", onState);
+      model.off("change:errors", onState);
+      model.off("msg:custom", onMsg);
+      model.off("change:frozen", onFrozen);
+    },
+  };
+}
+
+/**
+ * The store initialize() made for a model (tests and debugging).
+ * @param {AnyModel} model
+ */
+export function storeFor(model) {
+  const s = model.get("state");
+  return storesByKey.get(model) ?? (isObj(s) ? storesByKey.get(s) : undefined);
+}
+
+/**
+ * The store of a model for render(): initialize()'s, or (a host without
+ * initialize()) a new one this view owns, with its dispose function.
+ * @param {AnyModel} model @param {import("./store.js").StoreOptions} [storeOptions]
+ * @param {boolean} [requestFull] ask the kernel for the ring buffers
+ * @returns {{store: Store, ownDispose: (() => void) | null}}
+ */
+export function storeForRender(model, storeOptions = {}, requestFull = true) {
+  const s = model.get("state");
+  const store = storesByKey.get(model) ?? (isObj(s) ? storesByKey.get(s) : undefined);
+  if (store) return { store, ownDispose: null };
+  const own = attachStore(model, storeOptions);
+  if (requestFull) {
+    try {
+      model.send({ type: "request_full" });
+    } catch {
+      /* ignore */
+    }
+  }
+  return { store: own.store, ownDispose: own.dispose };
+}
