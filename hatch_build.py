@@ -21,12 +21,23 @@ editable builds only, two small files to the editable wheel:
 
 The mapping is read from ``[tool.hatch.build.targets.wheel.sources]``, so it is written down
 once, in pyproject.toml.
+
+The hook also ships the JupyterLab sidebar (js/lab/, a prebuilt JupyterLab 4 extension built
+into kernel_ext/labextension/): for ordinary wheels it builds it when missing or older than
+js/lab/ (``npm ci`` when js/lab/node_modules is missing, then ``npm run build``; node only,
+no jupyterlab Python package needed) and adds it as shared data,
+``share/jupyter/labextensions/taskscope-labextension``, where JupyterLab finds prebuilt
+extensions. Editable wheels leave it out on purpose: hatchling's shared data is a *copy*,
+frozen at install time, and pip would record it for uninstall. scripts/setup.sh instead links
+``<venv>/share/jupyter/labextensions/taskscope-labextension`` to kernel_ext/labextension/ (what
+``jupyter labextension develop`` does), so a rebuild shows up on the next page load.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from typing import Any
 
@@ -72,6 +83,55 @@ if not any(getattr(f, "__name__", "") == "TaskscopeEditableFinder" for f in sys.
 '''
 
 
+LABEXT_NAME = "taskscope-labextension"  # js/lab/package.json "name"
+LABEXT_SRC = "js/lab"
+LABEXT_OUT = "kernel_ext/labextension"  # js/lab/package.json "jupyterlab.outputDir"
+LABEXT_DEST = f"share/jupyter/labextensions/{LABEXT_NAME}"
+# Build inputs of the lab extension: newer than the built package.json means stale.
+LABEXT_INPUTS = ("src", "style", "package.json", "package-lock.json", "build.mjs", "install.json")
+
+
+def _newest_mtime(paths: list[str]) -> float:
+    newest = 0.0
+    for p in paths:
+        if os.path.isdir(p):
+            for dirpath, _dirs, files in os.walk(p):
+                for f in files:
+                    newest = max(newest, os.path.getmtime(os.path.join(dirpath, f)))
+        elif os.path.exists(p):
+            newest = max(newest, os.path.getmtime(p))
+    return newest
+
+
+def labextension_is_stale(root: str) -> bool:
+    """True when kernel_ext/labextension/ is missing or older than its sources in js/lab/."""
+    built = os.path.join(root, LABEXT_OUT, "package.json")
+    if not os.path.isfile(built) or not os.path.isfile(os.path.join(root, LABEXT_OUT, "install.json")):
+        return True
+    src = os.path.join(root, LABEXT_SRC)
+    if not os.path.isfile(os.path.join(src, "package.json")):
+        return False  # an sdist without js/lab/: ship what was built
+    return _newest_mtime([os.path.join(src, x) for x in LABEXT_INPUTS]) > os.path.getmtime(built)
+
+
+def build_labextension(root: str, log: Any = print) -> None:
+    """npm ci (when node_modules is missing) + npm run build in js/lab/."""
+    src = os.path.join(root, LABEXT_SRC)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"taskscope: building the JupyterLab extension in {LABEXT_SRC}/ needs Node.js 20+ and "
+            f"npm on PATH ({LABEXT_OUT}/ is missing or older than its sources)."
+        )
+    if not os.path.isdir(os.path.join(src, "node_modules", "@jupyterlab", "builder")):
+        log(f"taskscope: npm ci in {LABEXT_SRC}/")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=src, check=True)
+    log(f"taskscope: npm run build in {LABEXT_SRC}/ -> {LABEXT_OUT}/")
+    subprocess.run([npm, "run", "build"], cwd=src, check=True)
+    if labextension_is_stale(root):
+        raise RuntimeError(f"taskscope: `npm run build` in {LABEXT_SRC}/ did not produce {LABEXT_OUT}/")
+
+
 class EditableRemapHook(BuildHookInterface):
     """Add the live-import finder to editable wheels; do nothing for ordinary wheels."""
 
@@ -80,7 +140,12 @@ class EditableRemapHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         self._tmpdir: str | None = None
         if version != "editable":
-            return  # the standard wheel is remapped by hatchling's own `sources`
+            # The standard wheel is remapped by hatchling's own `sources`; it only needs the
+            # JupyterLab extension, built if need be, as shared data.
+            if labextension_is_stale(self.root):
+                build_labextension(self.root, log=self.app.display_info)
+            build_data["shared_data"][os.path.join(self.root, LABEXT_OUT)] = LABEXT_DEST
+            return
 
         sources: dict[str, str] = self.build_config.target_config.get("sources", {})
         if not sources:

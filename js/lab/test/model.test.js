@@ -1,0 +1,30 @@
+// Unit tests of the sidebar's pure helpers: node --test test/
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { describeOrigin, paneLabel, PANES, poolProgress } from "../src/model.js";
+
+test("pane names match the server's PANES, plus the full dashboard", () => {
+  assert.deepEqual(PANES.map(([p]) => p),
+    ["progress", "task-stream", "memory", "workers", "errors", "resources", ""]);
+  assert.equal(paneLabel("task-stream"), "task stream");
+  assert.equal(paneLabel(""), "dashboard");
+  assert.equal(paneLabel(undefined), "dashboard");
+});
+
+test("origin: notebook path from the session list, else notebook/script with pid", () => {
+  const paths = new Map([["k1", "work/analysis.ipynb"]]);
+  assert.equal(describeOrigin({ origin: "notebook", kernel_id: "k1", pid: 7 }, paths).text,
+    "notebook · analysis.ipynb");
+  assert.equal(describeOrigin({ origin: "notebook", kernel_id: "k2", pid: 7 }, paths).text, "notebook · pid 7");
+  assert.equal(describeOrigin({ origin: "script", kernel_id: null, pid: 9 }).text, "script · pid 9");
+});
+
+test("progress: running calls first, then everything the pool ran", () => {
+  assert.deepEqual(poolProgress({ progress: { calls_running: 1, running_done: 5, running_total: 20 } }),
+    { fraction: 0.25, text: "5 / 20" });
+  assert.equal(poolProgress({ progress: { calls_running: 1, running_done: 5, running_total: null } }).fraction, null);
+  assert.deepEqual(poolProgress({ progress: { calls_running: 0, submitted: 10, finished: 10, erred: 2 } }),
+    { fraction: 1, text: "10 / 10 done · 2 erred" });
+  assert.deepEqual(poolProgress({ progress: { submitted: 0 } }), { fraction: null, text: "no tasks yet" });
+});
