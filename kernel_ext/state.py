@@ -189,16 +189,42 @@ class State:
             fn["counts"][key] = max(0, fn["counts"][key] + n)
         return call
 
+    def _count_submitted(self, call: dict[str, Any], n: int) -> None:
+        call["submitted"] += n
+        if call["api"] == "submit":
+            call["total"] = (call["total"] or 0) + n
+        fn = self.functions.get(call["_fkey"])
+        if fn is not None:
+            fn["submitted"] += n
+        self.totals["submitted"] += n
+
+    def _on_task_waiting(self, ts: float, b: dict[str, Any]) -> None:
+        call = self._bump(b["call"], "waiting", b["n"])
+        if call is not None:
+            self._count_submitted(call, b["n"])
+
     def _on_task_queued(self, ts: float, b: dict[str, Any]) -> None:
         call = self._bump(b["call"], "queued", b["n"])
-        if call is not None and not b.get("retry"):
-            call["submitted"] += b["n"]
-            if call["api"] == "submit":
-                call["total"] = (call["total"] or 0) + b["n"]
-            fn = self.functions.get(call["_fkey"])
-            if fn is not None:
-                fn["submitted"] += b["n"]
-            self.totals["submitted"] += b["n"]
+        if call is None:
+            return
+        was = b.get("was")
+        if was:  # a task moving back or on: out of the state it was in
+            self._leave(b["task"], b["call"], was, b["n"])
+        elif b.get("lost"):  # its result was lost with a worker: computed again
+            self._bump(b["call"], "memory", -b["n"])
+        elif not b.get("retry"):
+            self._count_submitted(call, b["n"])
+
+    def _leave(self, task: int, call_id: int, was: str, n: int) -> None:
+        """Take n items of a task out of the count of the state it was in."""
+        if was == "processing":
+            known = self._processing.pop(task, None)
+            if known is not None:
+                w = self.workers.get(known[1])
+                if w is not None:
+                    w["inflight"] = max(0, w["inflight"] - 1)
+        if was in ("waiting", "queued", "processing", "memory"):
+            self._bump(call_id, was, -n)
 
     def _on_task_processing(self, ts: float, b: dict[str, Any]) -> None:
         self._bump(b["call"], "queued", -b["n"])
@@ -212,11 +238,14 @@ class State:
 
     def _on_task_finished(self, ts: float, b: dict[str, Any]) -> None:
         n, n_erred, call_id = b["n"], b["n_erred"], b["call"]
+        was = b.get("was")
         known = self._processing.pop(b["task"], None)
         call = self.calls.get(call_id)
-        if known is not None or (call is not None and call["counts"]["processing"] >= n):
+        if was and was != "processing":
+            self._bump(call_id, was, -n)  # it failed before reaching a worker
+        elif known is not None or (call is not None and call["counts"]["processing"] >= n):
             self._bump(call_id, "processing", -n)
-        else:  # it failed before reaching a worker
+        else:
             self._bump(call_id, "queued", -n)
         ok_state = "memory" if b["state"] == "memory" else "released"
         self._bump(call_id, ok_state, n - n_erred)
@@ -276,8 +305,8 @@ class State:
                             "index": b["index"], "ts": ts})
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
-        if b["task"]:  # a queued task; task 0 stands for input never read
-            self._bump(b["call"], "queued", -b["n"])
+        if b["task"]:  # a waiting or queued task; task 0 stands for input never read
+            self._bump(b["call"], b.get("was") or "queued", -b["n"])
         self._bump(b["call"], "cancelled", b["n"])
         self.totals["cancelled"] += b["n"]
         call = self.calls.get(b["call"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -19,20 +20,51 @@ BACKPRESSURE_ITEMS = 50_000  # an imap whose reader lags by this many results st
 
 
 class Task:
-    """One unit on the wire: ``n`` consecutive items of a call, or one submitted function call."""
+    """One unit on the wire: ``n`` consecutive items of a call, or one submitted function call.
 
-    __slots__ = ("call", "frames", "future", "id", "index0", "n", "retries", "worker")
+    Submitted tasks are also nodes of the task graph (graph.py): the fields after ``worker``
+    are theirs.
+    """
+
+    __slots__ = ("_future", "call", "data_refs", "dependents", "deps", "error", "frames",
+                 "holders", "id", "index0", "keep", "key", "n", "nbytes", "priority",
+                 "record_refs", "result_frames", "retries", "state", "waiting_on", "worker")
 
     def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: list[Any],
-                 future: Future | None = None, retries: int = 0) -> None:
+                 future: Future | None = None, retries: int = 0, *, key: str = "",
+                 priority: int = 0, keep: bool = False) -> None:
         self.id = task_id
         self.call = call
         self.index0 = index0
         self.n = n
-        self.frames = frames  # kept until the task ends, so it can be re-run elsewhere
-        self.future = future
+        self.frames = frames  # kept while the task may have to run (again) elsewhere
+        # Weakly held: the caller dropping its Future is what releases the task (graph.py).
+        self._future = weakref.ref(future) if future is not None else None
         self.retries = retries
         self.worker: int | None = None
+        self.key = key or f"{call.info['fn']}-{task_id}"
+        self.priority = priority
+        self.keep = keep  # the worker keeps the result (submit) instead of only sending it
+        self.state = "queued"  # waiting, queued, processing, memory, erred, cancelled, released
+        self.deps: list[Task] = []
+        self.dependents: list[Task] = []
+        self.waiting_on = 0
+        self.holders: set[int] = set()  # workers holding the result
+        self.nbytes = 0
+        self.result_frames: list[bytes] | None = None  # the driver's copy of a small result
+        self.data_refs = 0
+        self.record_refs = 0
+        self.error: BaseException | None = None
+
+    @property
+    def future(self) -> Future | None:
+        """The caller's Future, while the caller keeps it."""
+        return self._future() if self._future is not None else None
+
+    @property
+    def is_submit(self) -> bool:
+        """A submitted task (a node of the task graph), not a chunk of a map call."""
+        return self.call.mode == "call"
 
 
 class CallResults:

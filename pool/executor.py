@@ -131,7 +131,8 @@ class ProcessPoolExecutor(Executor):
         if _interpreter_exiting:
             raise RuntimeError("cannot schedule new futures after interpreter shutdown")
         try:
-            return self._pool.submit(fn, *args, **kwargs)
+            # keep=False: the result comes straight back, as the stdlib's does (no task graph).
+            return self._pool._submit(fn, args, kwargs, keep=False)
         except PoolClosedError as exc:
             raise self._refused(exc) from None
         except SerializationError as exc:

@@ -21,7 +21,9 @@ from . import _hooks, _pickle, registry
 from .calls import Call, CallResults, Task
 from .callsite import describe_function, find_callsite
 from .chunking import ChunkSizer
+from ._deps import replace_futures
 from .errors import PoolClosedError, SerializationError, TaskCancelledError
+from .futures import TaskFuture
 from .scheduler import Driver, release_on_collect
 from .signing import new_key
 
@@ -137,6 +139,7 @@ class Pool:
         self._key = new_key()
         self._call_ids = itertools.count(1)
         self._submit_calls: dict[Any, Call] = {}
+        self._futures: weakref.WeakValueDictionary[str, TaskFuture] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._closed = False
         self.errors: list[Any] = []  # failed tasks of this pool, newest last (see FailedTask)
@@ -284,17 +287,65 @@ class Pool:
             _pickle.dumps_for(arg, f"keyword argument {name!r}")
         return _pickle.dumps_for([(fn, args, kwargs)], "the task")
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        """Run ``fn(*args, **kwargs)`` in a worker; returns a `concurrent.futures.Future`."""
+    def submit(self, fn: Callable[..., Any], /, *args: Any, key: str | None = None,
+               priority: int = 0, retries: int = 0, **kwargs: Any) -> TaskFuture:
+        """Run ``fn(*args, **kwargs)`` in a worker; returns a `TaskFuture`.
+
+        Futures among the arguments (also inside lists, tuples and dicts) are dependencies:
+        the task runs once they are done, on the worker holding most of their bytes, and gets
+        their values. The result stays on the worker ("memory") until `result()` fetches it or
+        a dependent needs it, and is freed when neither the Future nor a pending dependent
+        refers to it.
+
+        Parameters
+        ----------
+        key:
+            a name for the task (default ``"<function>-<id>"``); `get_future` finds it.
+        priority:
+            higher runs first among ready tasks.
+        retries:
+            run again this many times if it raises or its worker dies.
+        """
+        return self._submit(fn, args, kwargs, key=key, priority=priority, retries=retries)
+
+    def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+                key: str | None = None, priority: int = 0, retries: int = 0,
+                keep: bool = True) -> TaskFuture:
         _check_callable(fn, "submit")
         self._check_open()
+        if not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"taskscope: retries must be an int >= 0, not {retries!r}")
+        if not isinstance(priority, int):
+            raise TypeError(f"taskscope: priority must be an int, not {priority!r}")
+        deps: dict[int, Future] = {}
+        if keep:
+            args = replace_futures(args, deps, self)
+            kwargs = replace_futures(kwargs, deps, self)
         frames = self._pickle_submit(fn, args, kwargs)
         call = self._submit_call(fn)
-        future: Future = Future()
-        task = Task(self._driver.new_task_id(), call, 0, 1, frames, future=future)
-        release_on_collect(future, weakref.ref(self._driver), call.id, task.id)
-        self._driver.command("submit", task)
+        task_id = self._driver.new_task_id()
+        key = str(key) if key is not None else f"{call.info['fn']}-{task_id}"
+        future = TaskFuture(self, task_id, key)
+        task = Task(task_id, call, 0, 1, frames, future=future, retries=retries, key=key,
+                    priority=priority, keep=keep)
+        release_on_collect(future, weakref.ref(self._driver), call.id, task_id)
+        self._futures[key] = future
+        self._driver.command("submit", task, list(deps))
         return future
+
+    def get_future(self, key: str) -> TaskFuture | None:
+        """The Future of the task named `key`, while something still refers to it."""
+        return self._futures.get(key)
+
+    def gather(self, futures: Iterable[Future]) -> list[Any]:
+        """The results of `futures`, in order: fetched from the workers all at once."""
+        futures = list(futures)
+        for fut in futures:
+            if isinstance(fut, TaskFuture):
+                done = fut.done()  # ask for every remote value first, then wait for each
+                if done:
+                    fut._ask_fetch()
+        return [fut.result() for fut in futures]
 
     def apply(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in a worker, waiting for its result."""

@@ -37,7 +37,7 @@ __all__ = [
     "check_event",
 ]
 
-PROTOCOL_VERSION = (1, 0)  # major: incompatible change; minor: new optional fields or kinds
+PROTOCOL_VERSION = (1, 1)  # major: incompatible change; minor: new optional fields or kinds
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # a snapshot of a big pool fits; anything larger is hostile
 
 # Every event kind and the body fields it always carries (more may be present: readers
@@ -51,6 +51,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "call.started": ("call", "api", "fn", "module", "file", "line", "callsite", "total"),
     "call.ended": ("call", "status"),  # done | erred | cancelled | interrupted
     "call.total": ("call", "total"),  # the length of a lazy input, once known
+    "task.waiting": ("call", "task", "n"),  # submitted; its inputs are not all ready (1.1)
     "task.queued": ("call", "task", "n"),
     "task.processing": ("call", "task", "worker", "n"),
     "task.finished": ("call", "task", "worker", "n", "n_erred", "start", "end", "state",

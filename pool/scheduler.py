@@ -25,59 +25,30 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
-import psutil
-
 from . import _pickle, _transport
 from .calls import BACKPRESSURE_ITEMS, Call, Task
 from .chunking import TARGET_CHUNK_S
-from .errors import (PoolBrokenError, PoolClosedError, ProtocolError, RemoteTraceback,
-                     SerializationError, TaskCancelledError, WorkerDiedError)
+from .errors import (PoolClosedError, ProtocolError, RemoteTraceback, SerializationError,
+                     TaskCancelledError)
 from .events import EventPublisher
+from .graph import GraphScheduling
+from .lifecycle import WorkerLifecycle, WorkerRecord
 from .protocol import Codec
-from .worker import WorkerConfig, worker_main
 
 __all__ = ["Driver"]
 
-PREFETCH = 2  # tasks queued at a worker: one running, one ready, so it never waits on us
 SAMPLE_INTERVAL_S = 0.5  # worker RSS/CPU sampled twice a second
 SNAPSHOT_INTERVAL_S = 5.0  # periodic snapshot, so a subscriber that missed events recovers
-STOP_GRACE_S = 3.0  # a worker told to stop gets this long before it is killed
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
 MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
 
 
-class _Worker:
-    __slots__ = ("budget", "exited", "fns_sent", "id", "identity", "inflight", "insights",
-                 "launched", "pid", "process", "ps", "ready", "sentinel", "stop_sent", "stopping",
-                 "tasks_done")
+class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
+    """The pool's manager thread. Public methods are safe to call from any thread.
 
-    def __init__(self, worker_id: int, process: Any, budget: int | None) -> None:
-        self.id = worker_id
-        self.identity = f"w{worker_id}".encode()
-        self.process = process
-        self.pid: int | None = process.pid
-        self.sentinel: int = process.sentinel
-        self.launched = time.monotonic()
-        self.ready = False
-        self.stopping = False
-        self.stop_sent = 0.0
-        self.exited = False
-        self.inflight: dict[int, Task] = {}
-        self.fns_sent: set[int] = set()
-        self.tasks_done = 0
-        self.budget = budget  # items left before recycling (max_tasks_per_worker)
-        self.insights: dict[str, float] = {"startup": 0.0, "init": 0.0, "waiting": 0.0,
-                                           "working": 0.0, "exit": 0.0}
-        self.ps: psutil.Process | None = None
-
-    def summary(self) -> dict[str, Any]:
-        return {"worker": self.id, "pid": self.pid, "ready": self.ready, "exited": self.exited,
-                "tasks_done": self.tasks_done, "insights": dict(self.insights),
-                "inflight": len(self.inflight)}
-
-
-class Driver(threading.Thread):
-    """The pool's manager thread. Public methods are safe to call from any thread."""
+    Its methods are in three files: this one (loop, commands, calls, placing, results),
+    graph.py (submitted tasks and their dependencies) and lifecycle.py (worker processes).
+    """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
                  setup: bytes | tuple[Any, ...], max_tasks_per_worker: int | None,
@@ -98,14 +69,14 @@ class Driver(threading.Thread):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self.workers: dict[int, _Worker] = {}
-        self._by_identity: dict[bytes, _Worker] = {}
-        self._by_sentinel: dict[int, _Worker] = {}
+        self.workers: dict[int, WorkerRecord] = {}
+        self._by_identity: dict[bytes, WorkerRecord] = {}
+        self._by_sentinel: dict[int, WorkerRecord] = {}
         self._worker_ids = itertools.count()
         self._task_ids = itertools.count(1)
         self.calls: dict[int, Call] = {}
         self._producing: deque[Call] = deque()  # calls with input left to read, oldest first
-        self._ready: deque[Task] = deque()  # submitted tasks and retries, ready to place
+        self.init_graph()  # submitted tasks, and the heap of tasks ready to place
         self.closing = False
         self.status = "running"
         self.broken: BaseException | None = None
@@ -151,18 +122,6 @@ class Driver(threading.Thread):
         finally:
             self.teardown()
 
-    def launch_workers(self) -> None:
-        """Announce the pool and start its workers: first thing in `run`, or before `start()`
-        in the caller's thread (Pool does so for the fork start method)."""
-        self._launched = True
-        self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
-                         pid=os.getpid(), n_workers=self.n_workers,
-                         start_method=self.context.get_start_method(),
-                         memory_limit=self.memory_limit)
-        self.events.emit("pool.status", status="running")
-        for _ in range(self.n_workers):
-            self.start_worker()
-
     def wait_for_messages_or_wakeup(self) -> None:
         poller = _transport.Poller()
         poller.register(self.endpoints.router, _transport.POLLIN)
@@ -200,23 +159,11 @@ class Driver(threading.Thread):
         if now >= self._next_snapshot:
             self._next_snapshot = now + SNAPSHOT_INTERVAL_S
             self.emit_snapshot()
+        self.flush_releases()
         if self.events.due(now):
             self.events.flush()
 
-    # ------------------------------------------------------------------ workers
-    def start_worker(self) -> None:
-        wid = next(self._worker_ids)
-        cfg = WorkerConfig(worker_id=wid, endpoint=self.endpoints.tasks_endpoint, key=self._key,
-                           driver_pid=os.getpid(), setup=self.setup)
-        process = self.context.Process(target=worker_main, args=(cfg,),
-                                       name=f"taskscope-{self.pool_name}-w{wid}")
-        process.start()
-        w = _Worker(wid, process, self.max_tasks_per_worker)
-        self.workers[wid] = w
-        self._by_identity[w.identity] = w
-        self._by_sentinel[w.sentinel] = w
-        self.events.emit("worker.started", worker=wid, pid=process.pid)
-
+    # ------------------------------------------------------------------ messages
     def handle_worker_messages(self) -> None:
         router = self.endpoints.router
         while True:
@@ -234,80 +181,10 @@ class Driver(threading.Thread):
                 continue  # a message claiming another worker's name
             if msg.kind == "results":
                 self.handle_results(w, msg.body, msg.payload)
-            elif msg.kind == "hello":
-                w.insights["startup"] = msg.ts - w.launched
-            elif msg.kind == "ready":
-                w.ready = True
-                w.insights["init"] = float(msg.body.get("init", 0.0))
-                self.events.emit("worker.ready", worker=w.id, pid=w.pid,
-                                 startup=w.insights["startup"], init=w.insights["init"])
-            elif msg.kind == "init_failed":
-                self.handle_init_failure(w, msg.body)
-            elif msg.kind == "bye":
-                w.insights.update(msg.body.get("insights", {}))
-
-    def handle_init_failure(self, w: _Worker, body: dict[str, Any]) -> None:
-        exc = PoolBrokenError(f"taskscope: the initializer failed in worker {w.id} (pid {w.pid}) "
-                           f"with {body.get('exc_type')}: {body.get('message')}; fix the "
-                           "initializer and create a new Pool")
-        exc.__cause__ = RemoteTraceback(str(body.get("traceback", "")))
-        self.broken = exc
-        self.status = "broken"
-        self.events.emit("pool.status", status="broken", message=str(exc))
-        self.fail_everything(exc)
-
-    def handle_worker_exit(self, w: _Worker) -> None:
-        w.process.join(0.1)
-        code = w.process.exitcode
-        w.exited = True
-        w.insights["exit"] = time.monotonic() - w.stop_sent if w.stopping else 0.0
-        sig = -code if code is not None and code < 0 else None
-        expected = w.stopping
-        reason = "recycled" if expected and not self.closing else ("shutdown" if expected else "died")
-        self.events.emit("worker.exited", worker=w.id, pid=w.pid, exitcode=code, signal=sig,
-                         reason=reason, insights=dict(w.insights))
-        self._by_identity.pop(w.identity, None)
-        self._by_sentinel.pop(w.sentinel, None)
-        del self.workers[w.id]
-        lost = list(w.inflight.values())
-        w.inflight.clear()
-        for task in lost:
-            task.call.processing -= task.n
-            task.worker = None
-            if task.retries > 0:
-                task.retries -= 1
-                self._ready.appendleft(task)
-                self.events.emit("task.queued", call=task.call.id, task=task.id, n=task.n,
-                                 retry=True)
+            elif msg.kind == "data":
+                self.handle_data(w, msg.body, msg.payload)
             else:
-                how = f"signal {sig}" if sig else f"exit code {code}"
-                hint = (" (SIGKILL: often the operating system's out-of-memory killer)"
-                        if sig == 9 else "")
-                err = WorkerDiedError(
-                    f"taskscope: worker {w.id} (pid {w.pid}) died with {how}{hint} while running "
-                    f"{task.call.info['fn']!r} (task {task.id}, {task.n} item(s)); the pool "
-                    "replaced the worker. Pass retries= to submit to re-run such tasks.",
-                    worker=w.id, pid=w.pid, exitcode=code, signal=sig)
-                self.fail_task(task, err, w)
-        # Replace it; while shutting down too if work is left (a worker recycled by
-        # max_tasks_per_worker after shutdown() was called), or that work would never run.
-        if self.broken is None and (not self.closing or self.work_left()):
-            self.start_worker()
-
-    def sample_workers(self) -> None:
-        samples = []
-        for w in self.workers.values():
-            if w.exited or w.pid is None:
-                continue
-            try:
-                if w.ps is None:
-                    w.ps = psutil.Process(w.pid)
-                    w.ps.cpu_percent(None)  # the first reading primes the counter
-                samples.append([w.id, w.ps.cpu_percent(None), w.ps.memory_info().rss, 0])
-            except psutil.Error:
-                continue
-        if samples:
-            self.events.emit("worker.samples", samples=samples)
+                self.handle_hello(w, msg)
 
     def emit_snapshot(self) -> None:
         self.events.emit(
@@ -326,11 +203,20 @@ class Driver(threading.Thread):
             if kind == "call":
                 self.start_call(cmd[1])
             elif kind == "submit":
-                self.add_submitted(cmd[1])
+                self.add_submitted(cmd[1], cmd[2])
             elif kind == "cancel_call":
                 self.cancel_call(cmd[1], cmd[2])
             elif kind == "release":
-                self.events.emit("task.released", call=cmd[1], task=cmd[2], n=1)
+                self.release_future(cmd[2])
+            elif kind == "fetch":
+                task = self.graph.get(cmd[1])
+                future = task.future if task is not None else None
+                if future is not None:
+                    self.request_fetch(task.id, ("future", future))
+            elif kind == "cancel_task":
+                task = self.graph.get(cmd[1])
+                if task is not None:
+                    self.cancel_graph_task(task, "cancelled by its Future")
             elif kind == "status":
                 self.status = cmd[1]
                 self.events.emit("pool.status", status=cmd[1])
@@ -362,22 +248,24 @@ class Driver(threading.Thread):
         self.announce(call)
         self._producing.append(call)
 
-    def add_submitted(self, task: Task) -> None:
+    def add_submitted(self, task: Task, dep_ids: list[int]) -> None:
         call = task.call
         if call.id not in self.calls:
             self.announce(call)
         if self.closing or self.broken is not None:
             err = self.broken or PoolClosedError("taskscope: the pool is shutting down")
-            if task.future is not None and task.future.set_running_or_notify_cancel():
-                task.future.set_exception(err)
+            future = task.future
+            if future is not None and future.set_running_or_notify_cancel():
+                future.set_exception(err)
             return
         self.resume_after_interrupt()
         call.submitted += 1
         call.outstanding += 1
         if call.total is not None:
             call.total += 1
-        self._ready.append(task)
-        self.events.emit("task.queued", call=call.id, task=task.id, n=1)
+        self.add_graph_task(task, dep_ids)
+        kind = "task.waiting" if task.state == "waiting" else "task.queued"
+        self.events.emit(kind, call=call.id, task=task.id, n=1)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
         call = self.calls.get(call_id)
@@ -395,18 +283,15 @@ class Driver(threading.Thread):
             return
         call.stopped = True
         call.ended_reason = reason
-        kept: deque[Task] = deque()
         n_cancelled = 0
-        for task in self._ready:
-            if task.call is call:
-                n_cancelled += task.n
-                call.outstanding -= 1
-                if task.future is not None:
-                    task.future.cancel()
-                self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n)
-            else:
-                kept.append(task)
-        self._ready = kept
+        for task in self.remove_ready(lambda t: t.call is call):
+            n_cancelled += task.n
+            call.outstanding -= 1
+            task.state = "cancelled"
+            future = task.future
+            if future is not None:
+                future.cancel()
+            self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was="queued")
         unread = len(call.pushback)
         if call.total is not None:
             unread = call.total - call.submitted
@@ -417,31 +302,62 @@ class Driver(threading.Thread):
 
     # ------------------------------------------------------------------ placing work
     def dispatch(self) -> None:
+        """Place ready tasks (highest priority first, each on its best worker), then fill
+        what room is left with chunks of running map calls."""
         if self.closing and self._stop_deadline is not None:
             return
+        while self.has_ready():
+            free = [w for w in self.workers.values() if w.has_room()]
+            if not free:
+                break
+            self.place(self.pop_ready(), free)
         for w in sorted(self.workers.values(), key=lambda w: len(w.inflight)):
-            # A worker whose max_tasks_per_worker budget is spent gets nothing more: it must
-            # drain its inflight tasks so it can be recycled below.
-            while w.ready and not w.stopping and len(w.inflight) < PREFETCH \
-                    and (w.budget is None or w.budget > 0):
-                tasks = self.next_tasks(w)
-                if not tasks:
+            while w.has_room():
+                task = self.next_chunk(w)
+                if task is None:
                     break
-                self.send_tasks(w, tasks)
+                self.send_tasks(w, [task])
             if w.budget is not None and w.budget <= 0 and not w.inflight and not w.stopping:
                 self.stop_worker(w)  # max_tasks_per_worker reached: recycle it
         if self.closing:
             self.cancel_pending_work()
             self.maybe_stop_workers()
 
-    def next_tasks(self, w: _Worker) -> list[Task]:
-        while self._ready:
-            task = self._ready[0]
-            if task.future is not None and task.future.cancelled():
-                self._ready.popleft()
-                self.end_cancelled(task)
-                continue
-            return self.take_ready_batch(w)
+    def place(self, task: Task, free: list[WorkerRecord]) -> None:
+        future = task.future
+        if future is not None and not future.set_running_or_notify_cancel():
+            self.end_cancelled(task)  # cancelled while it waited in the queue
+            return
+        w = self.choose_worker(task, free)
+        if task.deps:
+            specs, frames, missing = self.inputs_for(task, w)
+            if missing:
+                self.park_for_inputs(task, w, missing)
+            else:
+                self.send_tasks(w, [task], specs, frames)
+            return
+        batch = [task]
+        per_item = task.call.sizer.per_item_s
+        if per_item is not None and per_item < TARGET_CHUNK_S / 4:
+            # Tiny submitted tasks: batch them, but leave a share for the other workers.
+            share = self.ready_count() // max(1, len(self.workers))
+            limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
+            if w.budget is not None:
+                limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
+            while self.has_ready() and len(batch) < limit:
+                nxt = self.peek_ready()
+                if nxt.deps or nxt.call is not task.call:
+                    break
+                self.pop_ready()
+                nxt_future = nxt.future
+                if nxt_future is not None and not nxt_future.set_running_or_notify_cancel():
+                    self.end_cancelled(nxt)
+                    continue
+                batch.append(nxt)
+        self.send_tasks(w, batch)
+
+    def next_chunk(self, w: WorkerRecord) -> Task | None:
+        """The next chunk of the oldest map call that can make one."""
         while self._producing:
             call = self._producing[0]
             if not call.producing:
@@ -449,39 +365,18 @@ class Driver(threading.Thread):
                 self.maybe_end_call(call)
                 continue
             if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS \
-                    and call.results.ordered is not None and call.api in ("imap", "imap_unordered"):
+                    and call.api in ("imap", "imap_unordered"):
                 call.results.paused = True  # the reader lags: stop reading its input
                 self._producing.rotate(-1)
                 if all(c.results is not None and c.results.paused for c in self._producing):
-                    return []
+                    return None
                 continue
             task = self.make_chunk(call, w)
             if task is not None:
-                return [task]
-        return []
+                return task
+        return None
 
-    def take_ready_batch(self, w: _Worker) -> list[Task]:
-        first = self._ready.popleft()
-        batch = [first]
-        per_item = first.call.sizer.per_item_s
-        if per_item is not None and per_item < TARGET_CHUNK_S / 4:
-            # Tiny submitted tasks: batch them, but leave a share for the other workers.
-            share = len(self._ready) // max(1, len(self.workers))
-            limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
-            if w.budget is not None:
-                limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
-            while self._ready and len(batch) < limit:
-                task = self._ready[0]
-                if task.future is not None and task.future.cancelled():
-                    break
-                batch.append(self._ready.popleft())
-        for task in batch:
-            if task.future is not None and not task.future.set_running_or_notify_cancel():
-                batch.remove(task)
-                self.end_cancelled(task)
-        return batch
-
-    def make_chunk(self, call: Call, w: _Worker) -> Task | None:
+    def make_chunk(self, call: Call, w: WorkerRecord) -> Task | None:
         remaining = None if call.total is None else call.total - call.submitted
         size = call.sizer.next_size(remaining)
         if w.budget is not None:
@@ -541,8 +436,15 @@ class Driver(threading.Thread):
                 return [], []
         return _pickle.dumps(items), items  # pragma: no cover - a flaky pickler
 
-    def send_tasks(self, w: _Worker, tasks: list[Task]) -> None:
-        fns, payload, units = [], [], []
+    def send_tasks(self, w: WorkerRecord, tasks: list[Task], data_specs: list[Any] = (),
+                   data_frames: list[Any] = ()) -> None:
+        """One "run" message: inputs it lacks, functions it has not seen, then the units."""
+        fns, payload, units = [], list(data_frames), []
+        for spec in data_specs:  # it will hold a copy of these inputs from now on
+            dep = self.graph.get(spec["task"])
+            if dep is not None and w.id not in dep.holders:
+                dep.holders.add(w.id)
+                w.managed += dep.nbytes
         for task in tasks:
             call = task.call
             if call.mode != "call" and call.id not in w.fns_sent:
@@ -550,24 +452,34 @@ class Driver(threading.Thread):
                 payload.extend(call.fn_frames)
                 w.fns_sent.add(call.id)
         for task in tasks:
-            units.append({"task": task.id, "call": task.call.id, "mode": task.call.mode,
-                          "n": task.n, "nf": len(task.frames)})
+            unit = {"task": task.id, "call": task.call.id, "mode": task.call.mode,
+                    "n": task.n, "nf": len(task.frames)}
+            if task.keep:
+                unit["keep"] = True
+            if task.deps:
+                unit["deps"] = [d.id for d in task.deps]
+            units.append(unit)
             payload.extend(task.frames)
             task.worker = w.id
+            task.state = "processing"
             w.inflight[task.id] = task
             task.call.processing += task.n
             if w.budget is not None:
                 w.budget -= task.n
             self.events.emit("task.processing", call=task.call.id, task=task.id, worker=w.id,
                              n=task.n)
+        w.messages.append([t.id for t in tasks])
         _transport.send_frames(self.endpoints.router, self.codec.encode(
-            "run", {"fns": fns, "units": units}, payload), identity=w.identity)
+            "run", {"data": list(data_specs), "fns": fns, "units": units}, payload),
+            identity=w.identity)
 
     # ------------------------------------------------------------------ results
-    def handle_results(self, w: _Worker, body: dict[str, Any], payload: list[Any]) -> None:
+    def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
         insights = body.get("insights", {})
         w.insights["working"] = float(insights.get("working", w.insights["working"]))
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
+        if w.messages:
+            w.messages.popleft()
         pos = 0
         for rec in body.get("results", ()):
             nf = rec["nf"]
@@ -578,15 +490,19 @@ class Driver(threading.Thread):
                 continue  # a result we no longer wait for (its call was cancelled)
             self.finish_task(w, task, rec, frames)
 
-    def finish_task(self, w: _Worker, task: Task, rec: dict[str, Any], frames: list[Any]) -> None:
+    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any]) -> None:
         call = task.call
         call.processing -= task.n
-        call.outstanding -= 1
-        if rec.get("n_erred") and task.future is None:
-            self.keep_failed_inputs(task, rec.get("errors", ()))
-        task.frames = []
         w.tasks_done += task.n
         call.sizer.observe(task.n, rec["end"] - rec["start"])
+        if task.is_submit and not rec.get("n_erred"):
+            self.finish_submitted(w, task, rec, frames)
+            return
+        call.outstanding -= 1
+        if rec.get("n_erred") and not task.is_submit:
+            self.keep_failed_inputs(task, rec.get("errors", ()))
+        if not task.is_submit:
+            task.frames = []
         try:
             values, excs = _pickle.loads(frames)
         except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
@@ -609,13 +525,16 @@ class Driver(threading.Thread):
                              f"in worker {w.id} (pid {w.pid}); item {task.index0 + index} "
                              f"of call {call.id} ({call.api})")
         n_erred = len(excs)
+        if task.is_submit and task.retries > 0:  # a submitted task that may try again
+            call.outstanding += 1
+            self.requeue(task, retry=True)
+            return
         call.erred += n_erred
         call.done += task.n - n_erred
-        state = "memory" if task.future is not None and not excs else "released"
         self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
-                         n_erred=n_erred, start=rec["start"], end=rec["end"], state=state,
+                         n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
                          nbytes=sum(_nbytes(f) for f in frames), insights=dict(w.insights),
-                         longest=rec.get("longest"))
+                         longest=rec.get("longest"), was="processing")
         sent = self._call_error_events.get(call.id, 0)
         for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
             info = errors[index]
@@ -624,15 +543,25 @@ class Driver(threading.Thread):
                              message=info["message"], traceback=info["traceback"],
                              arg=info["arg"])
         self._call_error_events[call.id] = sent + len(errors)
-        if task.future is not None:
-            if excs:
-                task.future.set_exception(excs[0])
-            else:
-                task.future.set_result(values[0])
+        if task.is_submit:
+            self.fail_graph_task(task, excs[0])
         elif call.results is not None:
             call.results.put(task.index0, values, excs)
             if excs and call.fail_fast:
                 self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def finish_submitted(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
+                         frames: list[Any]) -> None:
+        """A submitted task succeeded: its result is in memory on `w` (and maybe here)."""
+        call = task.call
+        call.outstanding -= 1
+        call.done += 1
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=1,
+                         n_erred=0, start=rec["start"], end=rec["end"], state="memory",
+                         nbytes=int(rec.get("nbytes", 0)), insights=dict(w.insights),
+                         longest=rec.get("longest"), was="processing")
+        self.graph_task_done(task, w, rec, frames)
         self.maybe_end_call(call)
 
     def keep_failed_inputs(self, task: Task, errors: Any) -> None:
@@ -646,34 +575,38 @@ class Driver(threading.Thread):
         for err in errors:
             task.call.failed_inputs[task.index0 + err["index"]] = items[err["index"]]
 
-    def fail_task(self, task: Task, exc: BaseException, w: _Worker | None, arg: str = "") -> None:
-        """End a whole task with one error (its worker died, or it could not be sent)."""
+    def fail_task(self, task: Task, exc: BaseException, w: WorkerRecord | None, arg: str = "") -> None:
+        """End a whole task with one error (its worker died, an input failed, or it could not
+        be sent)."""
         call = task.call
+        was = task.state
         call.outstanding -= 1
         call.erred += task.n
-        task.frames = []
+        now = time.monotonic()
         self.events.emit("task.finished", call=call.id, task=task.id,
                          worker=w.id if w else -1, n=task.n, n_erred=task.n,
-                         start=time.monotonic(), end=time.monotonic(), state="erred",
-                         nbytes=0, insights={})
+                         start=now, end=now, state="erred", nbytes=0, insights={}, was=was)
         self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id if w else -1,
                          pid=w.pid if w else None, index=task.index0,
                          exc_type=type(exc).__name__, message=str(exc),
                          traceback=f"{type(exc).__name__}: {exc}\n", arg=arg)
-        if task.future is not None:
-            if not task.future.done():
-                task.future.set_exception(exc)
-        elif call.results is not None:
-            call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
-            if call.fail_fast:
-                self.stop_call(call, "erred")
+        if task.is_submit:
+            self.fail_graph_task(task, exc)
+        else:
+            task.frames = []
+            if call.results is not None:
+                call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
+                if call.fail_fast:
+                    self.stop_call(call, "erred")
         self.maybe_end_call(call)
 
     def end_cancelled(self, task: Task) -> None:
         call = task.call
+        was = task.state
+        task.state = "cancelled"
         call.outstanding -= 1
         call.cancelled += task.n
-        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n)
+        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
         self.maybe_end_call(call)
 
     def maybe_end_call(self, call: Call) -> None:
@@ -719,43 +652,15 @@ class Driver(threading.Thread):
                 self.maybe_end_call(call)
 
     def work_left(self) -> bool:
-        return bool(self._ready) or any(c.producing for c in self._producing) or any(
-            w.inflight for w in self.workers.values())
-
-    def maybe_stop_workers(self) -> None:
-        if self._stop_deadline is None and not self.work_left():
-            self._stop_deadline = time.monotonic() + STOP_GRACE_S
-            for w in list(self.workers.values()):
-                self.stop_worker(w)
-
-    def stop_worker(self, w: _Worker) -> None:
-        w.stopping = True
-        w.stop_sent = time.monotonic()
-        try:
-            _transport.send_frames(self.endpoints.router, self.codec.encode("stop"),
-                                   identity=w.identity)
-        except Exception:
-            w.process.terminate()  # not connected yet: it has nothing to finish
-
-    def finished_stopping(self) -> bool:
-        if self.broken is not None and not self.closing:
-            return False
-        if self._stop_deadline is None:
-            return False
-        if not self.workers:
-            return True
-        if time.monotonic() > self._stop_deadline:
-            for w in list(self.workers.values()):
-                w.process.kill()
-                w.process.join(1)
-                self.handle_worker_exit(w)
-            return True
-        return False
+        return self.has_ready() or bool(self._parked) or any(
+            c.producing for c in self._producing) or any(w.inflight for w in self.workers.values())
 
     def fail_everything(self, exc: BaseException) -> None:
-        for task in list(self._ready):
-            self._ready.remove(task)
+        for task in self.remove_ready(lambda t: True):
             self.fail_task(task, exc, None)
+        for task in list(self.graph.values()):
+            if task.state == "waiting":
+                self.fail_task(task, exc, None)
         for call in list(self.calls.values()):
             if not call.complete:
                 self.stop_call(call, "erred")
@@ -792,7 +697,8 @@ def _nbytes(frame: Any) -> int:
 
 
 def release_on_collect(future: Future, driver_ref: weakref.ref, call_id: int, task_id: int) -> None:
-    """Publish ``task.released`` when the caller drops its last reference to a Future."""
+    """Tell the driver when the caller drops its last reference to a Future: the task's
+    result may then be freed on the workers (see graph.py)."""
     def release() -> None:
         driver = driver_ref()
         if driver is not None and not driver.closed.is_set():

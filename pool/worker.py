@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _pickle, _transport
+from ._deps import substitute
 from .errors import SerializationError, TaskError
 from .protocol import Codec, Message
 
@@ -31,6 +32,8 @@ __all__ = ["WorkerConfig", "worker_main"]
 WATCHDOG_INTERVAL_S = 0.2  # the driver's death is noticed well within the promised 2 s
 FN_CACHE_SIZE = 64  # functions of recent calls kept per worker (sent once per call)
 LONGEST_KEPT = 5  # MPIRE-style "longest tasks" insight
+TIME_EACH_ITEM_ABOVE_S = 100e-6  # below this per item, timing each one costs more than it tells
+EAGER_RESULT_BYTES = 64 * 1024  # a kept result this small also rides back with its completion
 
 
 @dataclass
@@ -78,6 +81,12 @@ class _Worker:
         self.working = 0.0
         self.waiting = 0.0
         self.longest: list[tuple[float, str]] = []
+        # Results of submitted tasks this worker holds (the task graph's "memory" state),
+        # and their pickled sizes: what the memory bars call managed memory.
+        self.store: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+        self.managed = 0
+        self.per_item_s = 0.0  # average item time of the last unit: decides per-item timing
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
@@ -110,6 +119,14 @@ class _Worker:
                 continue  # unsigned, tampered or replayed: dropped unread (counted in codec)
             if msg.kind == "stop":
                 break
+            if msg.kind == "fetch":
+                self.send_data(msg.body.get("tasks", ()))
+                continue
+            if msg.kind == "release":
+                for task_id in msg.body.get("tasks", ()):
+                    self.store.pop(task_id, None)
+                    self.managed -= self.sizes.pop(task_id, 0)
+                continue
             if msg.kind != "run":
                 continue
             began = time.monotonic()
@@ -117,14 +134,32 @@ class _Worker:
             body, payload = self.run_batch(msg)
             idle_since = time.monotonic()
             self.working += idle_since - began
-            body["insights"] = {"working": self.working, "waiting": self.waiting}
+            body["insights"] = {"working": self.working, "waiting": self.waiting,
+                                "managed": self.managed}
             self.send("results", body, payload)
         self.send("bye", {"insights": {"working": self.working, "waiting": self.waiting}})
         return 0
 
+    def send_data(self, task_ids: Any) -> None:
+        """Answer a fetch: the pickled results asked for (``missing`` if no longer held)."""
+        items, payload = [], []
+        for task_id in task_ids:
+            if task_id not in self.store:
+                items.append({"task": task_id, "nf": 0, "missing": True})
+                continue
+            frames = _pickle.dumps(self.store[task_id])
+            items.append({"task": task_id, "nf": len(frames)})
+            payload.extend(frames)
+        self.send("data", {"items": items}, payload)
+
     def run_batch(self, msg: Message) -> tuple[dict[str, Any], list[Any]]:
         frames = msg.payload
         pos = 0
+        for spec in msg.body.get("data", ()):  # inputs of dependent tasks, relayed
+            nf = spec["nf"]
+            self.hold(spec["task"], _pickle.loads(frames[pos:pos + nf]),
+                      sum(_nbytes(f) for f in frames[pos:pos + nf]))
+            pos += nf
         for fn_spec in msg.body.get("fns", ()):
             nf = fn_spec["nf"]
             self.fns[fn_spec["call"]] = _pickle.loads(frames[pos:pos + nf])
@@ -143,6 +178,12 @@ class _Worker:
             out.extend(result_frames)
         return {"results": results}, out
 
+    def hold(self, task_id: int, value: Any, nbytes: int) -> None:
+        if task_id not in self.store:
+            self.managed += nbytes
+        self.store[task_id] = value
+        self.sizes[task_id] = nbytes
+
     def run_unit(self, unit: dict[str, Any], frames: list[Any]) -> tuple[dict[str, Any], list[Any]]:
         start = time.monotonic()
         mode = unit["mode"]
@@ -152,6 +193,8 @@ class _Worker:
         try:
             items = _pickle.loads(frames)
             fn = self.fns.get(unit["call"]) if mode != "call" else None
+            if unit.get("deps"):  # futures among the arguments: put their values in
+                items = [substitute(item, self.store) for item in items]
         except BaseException as exc:  # unpickling the task failed: every item fails with it
             err = SerializationError(
                 f"taskscope: the worker could not unpickle task {unit['task']}: "
@@ -163,23 +206,33 @@ class _Worker:
             items = ()
         prefix = (self.state,) if self.has_state else ()
         longest, longest_i = -1.0, -1
-        for i, item in enumerate(items):
-            t_item = time.monotonic()
-            try:
-                if mode == "map":
-                    values.append(fn(*prefix, item))
-                elif mode == "star":
-                    values.append(fn(*prefix, *item))
-                else:  # "call": the item is (fn, args, kwargs)
-                    f, args, kwargs = item
-                    values.append(f(*prefix, *args, **kwargs))
-            except BaseException as exc:
-                values.append(None)
-                self._record_error(errors, excs, i, exc, _call_args(item) if mode == "call" else item)
-            took = time.monotonic() - t_item
-            if took > longest:
-                longest, longest_i = took, i
+        if mode != "call" and self.per_item_s < TIME_EACH_ITEM_ABOVE_S:
+            # Tiny items: no clock reads around each one (they would cost more than the item);
+            # the unit's average stands in for the longest.
+            self._run_fast(fn, prefix, items, mode == "star", values, errors, excs)
+            if items:
+                longest, longest_i = (time.monotonic() - start) / len(items), 0
+        else:
+            for i, item in enumerate(items):
+                t_item = time.monotonic()
+                try:
+                    if mode == "map":
+                        values.append(fn(*prefix, item))
+                    elif mode == "star":
+                        values.append(fn(*prefix, *item))
+                    else:  # "call": the item is (fn, args, kwargs)
+                        f, args, kwargs = item
+                        values.append(f(*prefix, *args, **kwargs))
+                except BaseException as exc:
+                    values.append(None)
+                    self._record_error(errors, excs, i, exc,
+                                       _call_args(item) if mode == "call" else item)
+                took = time.monotonic() - t_item
+                if took > longest:
+                    longest, longest_i = took, i
         end = time.monotonic()
+        if items:
+            self.per_item_s = (end - start) / len(items)
         record: dict[str, Any] = {"task": unit["task"], "n": unit["n"], "n_erred": len(errors),
                                   "start": start, "end": end, "errors": errors}
         if longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0]):
@@ -188,9 +241,51 @@ class _Worker:
             self.longest = sorted([*self.longest, (longest, _pickle.bounded_repr(arg))],
                                   reverse=True)[:LONGEST_KEPT]
             record["longest"] = [longest, _pickle.bounded_repr(arg)]
+        if mode == "call" and not errors and len(values) == 1:
+            return record, self._single_result(unit["task"], values[0], record, errors, excs,
+                                               items, keep=bool(unit.get("keep")))
         result_frames = self._pickle_results(values, excs, errors, items, mode)
         record["n_erred"] = len(errors)  # results that failed to pickle are errors too
         return record, result_frames
+
+    def _run_fast(self, fn: Any, prefix: tuple[Any, ...], items: Any, star: bool,
+                  values: list[Any], errors: list[dict[str, Any]],
+                  excs: dict[int, BaseException]) -> None:
+        append = values.append
+        it = iter(items)
+        while True:
+            try:
+                if star:
+                    for item in it:
+                        append(fn(*prefix, *item))
+                else:
+                    for item in it:
+                        append(fn(*prefix, item))
+                return
+            except BaseException as exc:  # the iterator is past the failed item: go on after it
+                i = len(values)
+                append(None)
+                self._record_error(errors, excs, i, exc, items[i])
+
+    def _single_result(self, task_id: int, value: Any, record: dict[str, Any],
+                       errors: list[dict[str, Any]], excs: dict[int, BaseException],
+                       items: Any, keep: bool) -> list[Any]:
+        """A submitted task's value, pickled alone. With `keep` (Pool.submit) it stays here and
+        only a small one goes back at once; without (the executor), it all goes back."""
+        try:
+            frames = _pickle.dumps(value)
+        except BaseException:
+            # Not picklable: fail it the usual way (the error names the value).
+            frames = self._pickle_results([value], excs, errors, items, "call")
+            record["n_erred"] = len(errors)
+            return frames
+        nbytes = sum(_nbytes(f) for f in frames)
+        record["nbytes"] = nbytes
+        if not keep:
+            return frames
+        self.hold(task_id, value, nbytes)
+        record["kept"] = True
+        return frames if nbytes <= EAGER_RESULT_BYTES else []
 
     def _record_error(self, errors: list[dict[str, Any]], excs: dict[int, BaseException], index: int,
                       exc: BaseException, item: Any, with_tb: bool = True) -> None:
@@ -245,6 +340,13 @@ class _CallArgs:
         parts = [_pickle.bounded_repr(a, 80) for a in self.args]
         parts += [f"{k}={_pickle.bounded_repr(v, 80)}" for k, v in self.kwargs.items()]
         return ", ".join(parts)
+
+
+def _nbytes(frame: Any) -> int:
+    try:
+        return memoryview(frame).nbytes
+    except TypeError:
+        return len(frame)
 
 
 def _call_args(item: Any) -> Any:

@@ -1,0 +1,91 @@
+"""`TaskFuture`: the Future of a submitted task, whose result may still live on a worker.
+
+A task's result stays in the memory of the worker that computed it (the "memory" state) until
+someone asks: `result()` fetches it through the driver, once, and keeps it. Small results
+travel with the completion message anyway, so most `result()` calls never wait for a fetch.
+The stdlib's `wait`, `as_completed` and callbacks work unchanged: the Future is *done* as soon
+as the task is.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = ["TaskFuture"]
+
+
+class TaskFuture(Future):
+    """A `concurrent.futures.Future` with a task key, remote results and cascading cancel."""
+
+    def __init__(self, owner: Any, task_id: int, key: str) -> None:
+        super().__init__()
+        self.owner = owner  # the Pool whose workers hold the result
+        self.task_id = task_id
+        self.key = key
+        self._remote = False  # done, but the value is still on a worker
+        self._fetch_asked = False
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("<Future", f"<TaskFuture {self.key!r}", 1)
+
+    # -- called by the driver thread -------------------------------------------------------
+    def _finish_remote(self) -> None:
+        """The task is done; its value stays on the worker until fetched."""
+        with self._condition:
+            self._remote = True
+        self.set_result(None)
+
+    def _deliver(self, value: Any = None, error: BaseException | None = None) -> None:
+        """A fetched value (or why it could not be fetched) arrived."""
+        with self._condition:
+            if error is not None:
+                self._exception = error
+            else:
+                self._result = value
+            self._remote = False
+            self._condition.notify_all()
+
+    # -- caller side -------------------------------------------------------------------------
+    def _ask_fetch(self) -> None:
+        with self._condition:
+            if not self._remote or self._fetch_asked:
+                return
+            self._fetch_asked = True
+        self.owner._driver.command("fetch", self.task_id)
+
+    def result(self, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        value = super().result(timeout)
+        if not self._remote:
+            return value
+        self._ask_fetch()
+        with self._condition:
+            while self._remote:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"taskscope: fetching the result of {self.key!r} timed out")
+                self._condition.wait(0.1 if remaining is None else min(remaining, 0.1))
+            if self._exception is not None:
+                raise self._exception
+            return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        exc = super().exception(timeout)
+        if exc is None and self._remote:
+            try:
+                self.result(timeout)
+            except TimeoutError:
+                raise
+            except BaseException as err:  # the fetch failed (its worker died)
+                return err
+        return exc
+
+    def cancel(self) -> bool:
+        cancelled = super().cancel()
+        if cancelled:  # its dependents cannot run either
+            try:
+                self.owner._driver.command("cancel_task", self.task_id)
+            except Exception:
+                pass  # the pool is closed: nothing depends on anything any more
+        return cancelled
