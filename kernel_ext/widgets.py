@@ -256,7 +256,10 @@ def static_html(state: dict[str, Any], call: int | None = None) -> str:
             f"<td>{esc(c['status'])}</td></tr>")
     workers = "" if call is not None else (
         f"<p>{len(state.get('workers', []))} workers · {state.get('errors_total', 0)} errors</p>")
+    # A per-call bar speaks of its call (done, erred, ...); the dashboard of its pool.
+    status = next((c["status"] for c in state.get("calls", []) if c["id"] == call), "") \
+        if call is not None else pool.get("status", "")
     return (f"<div class='taskscope-static' data-pool-status='{esc(str(pool.get('status')))}'>"
             f"<b>taskscope · {esc(str(pool.get('name', '')))}</b> "
-            f"<small>({esc(str(pool.get('status', '')))}; static snapshot: run the notebook "
+            f"<small>({esc(str(status))}; static snapshot: run the notebook "
             f"for the live view)</small><table>{''.join(rows)}</table>{workers}</div>")
