@@ -19,8 +19,11 @@ torn down before this (autouse, hence outermost) fixture checks.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -122,3 +125,33 @@ def _fail_on_leaked_child_processes() -> Iterator[None]:
         "fixtures:\n  " + "\n  ".join(described),
         pytrace=False,
     )
+
+
+# ---------------------------------------------------------------- browser tests
+CHROMIUM = os.environ.get("TASKSCOPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright hook: Debian's chromium, headless (Playwright's own browser
+    download does not work here). A missing browser fails the tests, never skips them."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: run `bash scripts/setup.sh` (it installs "
+                    "Debian's chromium), or set TASKSCOPE_CHROMIUM")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS,
+            "headless": True}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 1000}}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: pytest-playwright keeps an event loop running in the main thread
+    for the rest of the session, after which `asyncio.run` (the server tests' websocket
+    clients) refuses to start."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
