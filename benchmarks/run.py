@@ -441,6 +441,127 @@ def run_workload(wl: Workload, rival_types: list[type[Rival]], workers: int, rep
 
 
 # --------------------------------------------------------------------------------------- report
+
+# ------------------------------------------------------------------------------ graph section
+GRAPH_LEAVES = {"quick": 10_000, "default": 10_000, "full": 10_000}
+ROUND_TRIPS = 200  # samples of one trivial submit(...).result(), after a warm-up
+
+
+def tree_reduce(submit: Callable[..., Any], leaves: int) -> Any:
+    """Submit-based pairwise tree reduction of `leaves` inc() leaves: 2 * leaves - 1 tasks."""
+    level = [submit(workloads.inc, i) for i in range(leaves)]
+    while len(level) > 1:
+        level = [submit(workloads.add, level[i], level[i + 1]) if i + 1 < len(level)
+                 else level[i] for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def round_trips(submit: Callable[..., Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        submit(workloads.inc, 1).result()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+@dataclass
+class GraphRow:
+    rival: str
+    tree_s: list[float] = field(default_factory=list)
+    rtt_s: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+def run_graph(profile_name: str, workers: int, reps: int, timeout: float,
+              rival_names: set[str]) -> tuple[int, list[GraphRow]]:
+    """taskscope's Pool.submit against dask.distributed's client.submit, the same workers:
+    each side started once and warmed up; repetitions alternate which side goes first."""
+    from dask.distributed import Client, LocalCluster
+
+    from taskscope.pool import Pool
+
+    leaves = GRAPH_LEAVES[profile_name]
+    expected = sum(range(1, leaves + 1))
+    sides: dict[str, Any] = {}
+    closers: list[Callable[[], None]] = []
+    try:
+        if "taskscope" in rival_names:
+            pool = Pool(workers, name="bench-graph")
+            closers.append(pool.shutdown)
+            sides["taskscope"] = pool.submit
+        if "dask" in rival_names:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+            closers[:0] = [client.close, cluster.close]
+
+            def dask_submit(fn: Callable[..., Any], *args: Any) -> Any:
+                return client.submit(fn, *args, pure=False)
+
+            sides["dask"] = dask_submit
+        rows = {name: GraphRow(name) for name in sides}
+        for submit in sides.values():  # warm-up: workers started, functions imported
+            with time_limit(timeout):
+                check([tree_reduce(submit, 500).result()], [sum(range(1, 501))])
+                round_trips(submit, 50)
+        names = list(sides)
+        for rep in range(reps):
+            for name in names[rep % len(names):] + names[:rep % len(names)]:
+                row = rows[name]
+                if row.error:
+                    continue
+                say(f"  graph rep {rep + 1}/{reps}: {name}")
+                gc.collect()
+                try:
+                    with time_limit(timeout):
+                        t = time.perf_counter()
+                        value = tree_reduce(sides[name], leaves).result()
+                        row.tree_s.append(time.perf_counter() - t)
+                        check([value], [expected])
+                        row.rtt_s.extend(round_trips(sides[name], ROUND_TRIPS))
+                except Exception as exc:
+                    row.error = f"{type(exc).__name__}: {exc}"[:200]
+        return leaves, list(rows.values())
+    finally:
+        for close in closers:
+            with contextlib.suppress(Exception):
+                close()
+
+
+def render_graph(leaves: int, rows: list[GraphRow], reps: int) -> tuple[list[str], list[str]]:
+    n_tasks = 2 * leaves - 1
+    out = [f"## graph: {leaves:,}-leaf tree reduction ({n_tasks:,} submitted tasks, pairwise "
+           f"add) and one trivial submit(inc, 1).result() round trip", "",
+           "| rival | tree median s | tasks/s | vs dask | round trip median ms | "
+           "round trip p90 ms | spread tree (min-max s) |", "|---|---|---|---|---|---|---|"]
+    rate = {r.rival: n_tasks / statistics.median(r.tree_s) for r in rows if r.tree_s}
+    rtt = {r.rival: statistics.median(r.rtt_s) for r in rows if r.rtt_s}
+    for r in rows:
+        if not r.tree_s:
+            out.append(f"| {r.rival} | n/a | n/a | n/a | n/a | n/a | n/a: {r.error} |")
+            continue
+        ratio = f"{rate[r.rival] / rate['dask']:.2f}x" if "dask" in rate else "-"
+        p90 = sorted(r.rtt_s)[int(0.9 * len(r.rtt_s))] if r.rtt_s else float("nan")
+        name = f"**{r.rival}**" if r.rival == "taskscope" else r.rival
+        out.append(f"| {name} | {statistics.median(r.tree_s):.3f} | {fmt_rate(rate[r.rival])} | "
+                   f"{ratio} | {rtt.get(r.rival, float('nan')) * 1e3:.3f} | {p90 * 1e3:.3f} | "
+                   f"{min(r.tree_s):.3f}-{max(r.tree_s):.3f} |")
+    out += ["", f"- both sides submit every task from the caller (dask: `client.submit(add, a, "
+            f"b)`, `pure=False`); medians of {reps} trees and {ROUND_TRIPS} x {reps} round "
+            "trips (after a warm-up)", ""]
+    verdicts = []
+    if "taskscope" in rate and "dask" in rate:
+        ratio = rate["taskscope"] / rate["dask"]
+        verdicts.append(f"(4) graph: taskscope at {ratio:.2f}x dask's tree-reduction "
+                        f"throughput; target >= 5x: {'met' if ratio >= 5 else 'MISSED'}")
+    if "taskscope" in rtt:
+        ms = rtt["taskscope"] * 1e3
+        verdicts.append(f"(5) graph: taskscope round trip {ms:.3f} ms (dask "
+                        f"{rtt.get('dask', float('nan')) * 1e3:.3f} ms); target < 1 ms: "
+                        f"{'met' if ms < 1 else 'MISSED'}")
+    return out, verdicts
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -494,7 +615,8 @@ def fmt_rate(r: float | None) -> str:
 
 
 def render(results: list[tuple[Workload, list[Row], tuple[list[float], list[float]]]],
-           header: list[str], workers: int) -> tuple[str, list[str]]:
+           header: list[str], workers: int,
+           graph_parts: Sequence[tuple[list[str], list[str]]] = ()) -> tuple[str, list[str]]:
     out = ["# taskscope benchmarks", "", *header, ""]
     verdicts: list[str] = []
     for wl, rows, (serial, serial_cpu) in results:
@@ -564,6 +686,9 @@ def render(results: list[tuple[Workload, list[Row], tuple[list[float], list[floa
                     verdicts.append(f"(3) numpy: taskscope at {m:.2f}x MPIRE ({ratio:.2f}x the "
                                     f"best rival, {best.rival}); target >= 1.00x MPIRE: "
                                     f"{'met' if m >= 1 else 'MISSED'}")
+    for lines, extra in graph_parts:
+        out += lines
+        verdicts += extra
     if verdicts:
         out += ["## Targets", ""] + [f"- {v}" for v in verdicts] + [""]
     return "\n".join(out), verdicts
@@ -576,8 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="median of 3 (~4 minutes)")
     size.add_argument("--full", action="store_true", help="larger inputs, median of 5")
     ap.add_argument("--only", metavar="NAME", help="comma-separated workloads (tiny, cpu, "
-                    "numpy or 1, 2, 3) and/or rivals (taskscope, multiprocessing, futures, "
-                    "loky, joblib, mpire, dask) to run")
+                    "numpy, graph or 1, 2, 3, 4) and/or rivals (taskscope, multiprocessing, "
+                    "futures, loky, joblib, mpire, dask) to run")
     ap.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
     ap.add_argument("--workers", type=int, default=None, help="workers per rival "
                     "(default: usable CPUs)")
@@ -589,10 +714,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.reps:
         profile["reps"] = args.reps
     workers = args.workers or usable_cpus()
-    wl_names = {"tiny", "cpu", "numpy"}
+    wl_names = {"tiny", "cpu", "numpy", "graph"}
     rival_types = list(RIVALS)
     if args.only:
-        aliases = {"1": "tiny", "2": "cpu", "3": "numpy"}
+        aliases = {"1": "tiny", "2": "cpu", "3": "numpy", "4": "graph"}
         wanted = {aliases.get(w.strip().lower(), w.strip().lower()) for w in args.only.split(",")}
         known = wl_names | {r.name for r in RIVALS}
         unknown = wanted - known
@@ -600,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only: unknown name(s) {sorted(unknown)}; choose from {sorted(known)}")
         if wanted & wl_names:
             wl_names &= wanted
-        if wanted - {"tiny", "cpu", "numpy"}:
+        if wanted - {"tiny", "cpu", "numpy", "graph"}:
             rival_types = [r for r in RIVALS if r.name in wanted]
 
     warnings.simplefilter("ignore")  # dask's "large graph" and similar chatter
@@ -613,9 +738,16 @@ def main(argv: list[str] | None = None) -> int:
         results.append((wl, rows, serial))
         wl.items = wl.expected = wl.warmup = []  # free the numpy arrays before the next one
         gc.collect()
+    graph_parts = []
+    graph_rivals = {r.name for r in rival_types} & {"taskscope", "dask"}
+    if "graph" in wl_names and graph_rivals:
+        say("graph: tree reduction and round trip, taskscope vs dask.distributed")
+        leaves, rows = run_graph(profile_name, workers, profile["reps"], profile["timeout"],
+                                 graph_rivals)
+        graph_parts.append(render_graph(leaves, rows, profile["reps"]))
     header = machine_lines(workers, profile_name, profile["reps"], load_before)
     header.append(f"- Whole run: {time.perf_counter() - t_start:.0f} s")
-    text, _ = render(results, header, workers)
+    text, _ = render(results, header, workers, graph_parts)
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

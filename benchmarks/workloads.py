@@ -62,3 +62,13 @@ def calibrate_spin(target_s: float, rounds: int = 7) -> tuple[int, float]:
         checks.append(time.process_time() - t0)
     checks.sort()
     return n_target, checks[len(checks) // 2]
+
+
+def inc(x: int) -> int:
+    """Graph section: the leaves of the tree reduction, and the round-trip task."""
+    return x + 1
+
+
+def add(a: int, b: int) -> int:
+    """Graph section: the pairwise reduction step."""
+    return a + b

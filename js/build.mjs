@@ -1,10 +1,15 @@
 // Bundle the front end into ../kernel_ext/static/:
-//   widget.js + widget.css                  the dashboard anywidget (Dashboard)
-//   progress-widget.js + progress-widget.css the small per-call progress bar (CallProgress)
-//   page.js                                 the pop-out page (loads widget.css itself)
-// anywidget sends a widget's whole module + stylesheet with every comm_open, and a
-// progress bar is opened under every `map` cell: keep progress-widget.* small, and
-// minify everything. `node build.mjs --dev` builds unminified (readable) copies;
+//   carrier.js       both widget modules (dashboard + progress bar), sent ONCE per kernel by
+//                    the hidden code-carrier model, which registers them page-wide
+//   loader.js        the `_esm` of every Dashboard / CallProgress: a tiny stand-in that waits
+//                    for the carrier's modules and delegates to them
+//   widget.css       the stylesheet (dashboard + progress bar); the carrier adds it once, and
+//                    the pop-out page loads it itself
+//   widget.js, progress-widget.js + .css   the two widget modules on their own (standalone
+//                    anywidget modules; the dev harness and tests use them)
+//   page.js          the pop-out page
+// anywidget sends a widget's `_esm` + `_css` with every comm_open, and a progress bar is
+// opened under every `map` cell: keep loader.js tiny (checked below), and minify everything. `node build.mjs --dev` builds unminified (readable) copies;
 // `node build.mjs --watch` rebuilds on change (unminified too).
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -27,6 +32,8 @@ const builds = [
       widget: path.join(here, "src/widget.js"),
       "progress-widget": path.join(here, "src/progress-widget.js"),
       page: path.join(here, "src/page.js"),
+      carrier: path.join(here, "src/carrier.js"),
+      loader: path.join(here, "src/loader.js"),
     },
     format: "esm",
     target: "es2020",
@@ -50,7 +57,12 @@ if (watch) {
   console.log(`taskscope: watching src/ -> ${path.relative(process.cwd(), outdir)}`);
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  const sizes = ["widget.js", "widget.css", "progress-widget.js", "progress-widget.css", "page.js"]
+  const sizes = ["loader.js", "carrier.js", "widget.js", "widget.css", "progress-widget.js", "progress-widget.css", "page.js"]
     .map((f) => `${f} ${(statSync(path.join(outdir, f)).size / 1024).toFixed(1)} KiB`).join(", ");
+  const loaderSize = statSync(path.join(outdir, "loader.js")).size;
+  if (!dev && loaderSize > 2048) {
+    console.error(`taskscope: loader.js is ${loaderSize} bytes; it travels with every widget's comm_open: keep it under 2 KiB`);
+    process.exit(1);
+  }
   console.log(`taskscope: built${dev ? " (dev, unminified)" : ""} in ${(performance.now() - t0).toFixed(0)} ms -> ${path.relative(process.cwd(), outdir)}: ${sizes}`);
 }

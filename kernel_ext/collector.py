@@ -4,7 +4,8 @@
 
     pool XPUB --signed batches--> Subscriber (verify, decode) --> State.apply
                                                                     |
-        views (widgets, text bars) <-- push() at most PUSH_INTERVAL_S, only when changed
+        views (widgets, text bars) <-- push() at most every view.push_interval (default
+                                       PUSH_INTERVAL_S), only when changed
 
 One collector per pool per process, on its own daemon thread, so views update while the
 cell that runs the `map` is still blocking the kernel's main thread.
@@ -25,10 +26,16 @@ __all__ = ["Collector", "collector_for"]
 log = logging.getLogger("taskscope")
 
 PUSH_INTERVAL_S = 0.1  # ten view updates a second: smooth to the eye, cheap on the comm
+# The dashboard's state is several KB (workers, calls, functions): four updates a second.
+DASHBOARD_PUSH_INTERVAL_S = 0.25
+PUSH_SLACK_S = 0.01  # a view is due this much early: the loop wakes at least every 50 ms
 LINGER_AFTER_CLOSE_S = 1.0  # keep listening briefly after "closed": the last batch may trail
 
 
 class View(Protocol):
+    """Anything with push(); an optional `push_interval` attribute (seconds) sets how often
+    the collector pushes it at most (PUSH_INTERVAL_S when absent)."""
+
     def push(self, collector: Collector) -> None: ...
 
 
@@ -41,7 +48,8 @@ class Collector:
         self._sub = subscribe(endpoint, key)
         self._views: list[View] = []
         self._stop = threading.Event()
-        self._pushed_version = -1
+        # id(view) -> (State.version pushed, monotonic time of that push)
+        self._pushed: dict[int, tuple[int, float]] = {}
         self.closed = threading.Event()  # set once the pool's final state is in
         self._thread = threading.Thread(target=self._run, name=f"taskscope-collector-{name}",
                                          daemon=True)
@@ -56,6 +64,7 @@ class Collector:
         with self.lock:
             if view in self._views:
                 self._views.remove(view)
+            self._pushed.pop(id(view), None)
 
     @property
     def dropped(self) -> int:
@@ -63,7 +72,6 @@ class Collector:
 
     def _run(self) -> None:
         closed_at: float | None = None
-        last_push = 0.0
         try:
             while not self._stop.is_set():
                 events = self._sub.recv(timeout=PUSH_INTERVAL_S / 2)
@@ -72,9 +80,7 @@ class Collector:
                         self.state.apply_all(events)
                         self.state.gaps = max(self.state.gaps, self._sub.gaps)
                 now = time.monotonic()
-                if now - last_push >= PUSH_INTERVAL_S:
-                    last_push = now
-                    self.push_all()
+                self.push_all(due_only=True)  # each view at its own rate
                 if closed_at is None and self.state.pool["status"] == "closed":
                     closed_at = now
                 if closed_at is not None and now - closed_at > LINGER_AFTER_CLOSE_S:
@@ -86,16 +92,27 @@ class Collector:
             self.closed.set()
             self._sub.close()
 
-    def push_all(self) -> None:
-        if self.state.version == self._pushed_version:
-            return
-        self._pushed_version = self.state.version
+    def push_all(self, due_only: bool = False) -> None:
+        """Push every view whose State changed since its last push; with `due_only`, only
+        those whose own push interval has also passed."""
+        now = time.monotonic()
         with self.lock:
-            views = list(self._views)
+            version = self.state.version
+            views = []
+            for view in self._views:
+                pushed_version, pushed_at = self._pushed.get(id(view), (-1, 0.0))
+                if pushed_version == version:
+                    continue
+                interval = getattr(view, "push_interval", PUSH_INTERVAL_S)
+                if due_only and now - pushed_at < interval - PUSH_SLACK_S:
+                    continue
+                views.append(view)
         for view in views:
             self._push_one(view)
 
     def _push_one(self, view: View) -> None:
+        with self.lock:
+            self._pushed[id(view)] = (self.state.version, time.monotonic())
         try:
             view.push(self)
         except Exception:

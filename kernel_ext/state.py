@@ -122,7 +122,8 @@ class State:
                 "insights": {"startup": 0.0, "init": 0.0, "waiting": 0.0, "working": 0.0,
                              "exit": 0.0},
                 "utilisation": 0.0, "longest": [], "started": None, "ended": None,
-                "exitcode": None, "signal": None, "inflight": 0}
+                "exitcode": None, "signal": None, "cause": None, "exit_message": None,
+                "inflight": 0}
         return w
 
     def _on_worker_started(self, ts: float, b: dict[str, Any]) -> None:
@@ -140,8 +141,13 @@ class State:
 
     def _on_worker_exited(self, ts: float, b: dict[str, Any]) -> None:
         w = self._worker(b["worker"])
-        w.update(status="died" if b["reason"] == "died" else "exited", ended=ts,
-                 exitcode=b["exitcode"], signal=b["signal"], current=None, inflight=0, cpu=0.0)
+        # "killed": the pool stopped it on purpose; over its memory limit or a task's timeout
+        # is shown as a death, an interrupt as an ordinary exit.
+        cause = b.get("cause")
+        died = b["reason"] == "died" or cause in ("memory_limit", "timeout")
+        w.update(status="died" if died else "exited", ended=ts, exitcode=b["exitcode"],
+                 signal=b["signal"], current=None, inflight=0, cpu=0.0, cause=cause,
+                 exit_message=b.get("message"))
         w["insights"].update(b.get("insights") or {})
 
     def _function_key(self, b: dict[str, Any]) -> str:
@@ -200,7 +206,11 @@ class State:
 
     def _on_task_waiting(self, ts: float, b: dict[str, Any]) -> None:
         call = self._bump(b["call"], "waiting", b["n"])
-        if call is not None:
+        if call is None:
+            return
+        if b.get("was"):  # waiting again (an input was lost with a worker): not a new task
+            self._leave(b["task"], b["call"], b["was"], b["n"])
+        else:
             self._count_submitted(call, b["n"])
 
     def _on_task_queued(self, ts: float, b: dict[str, Any]) -> None:
@@ -223,7 +233,7 @@ class State:
                 w = self.workers.get(known[1])
                 if w is not None:
                     w["inflight"] = max(0, w["inflight"] - 1)
-        if was in ("waiting", "queued", "processing", "memory"):
+        if was in ("waiting", "queued", "processing", "memory", "released"):
             self._bump(call_id, was, -n)
 
     def _on_task_processing(self, ts: float, b: dict[str, Any]) -> None:
@@ -305,8 +315,9 @@ class State:
                             "index": b["index"], "ts": ts})
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
-        if b["task"]:  # a waiting or queued task; task 0 stands for input never read
-            self._bump(b["call"], b.get("was") or "queued", -b["n"])
+        if b["task"]:  # a waiting, queued or (interrupted) processing task; task 0 stands for
+            # input never read
+            self._leave(b["task"], b["call"], b.get("was") or "queued", b["n"])
         self._bump(b["call"], "cancelled", b["n"])
         self.totals["cancelled"] += b["n"]
         call = self.calls.get(b["call"])
@@ -361,7 +372,7 @@ class State:
             c.update(processing=s["processing"], erred=s["erred"], cancelled=s["cancelled"],
                      memory=min(kept, done), released=done - min(kept, done))
             c["queued"] = max(0, s["submitted"] - s["processing"] - done - s["erred"]
-                              - s["cancelled"])
+                              - s["cancelled"] - c["waiting"])
             call.update(total=s["total"], submitted=s["submitted"])
             if s["status"] != "running":
                 call["status"] = s["status"]
@@ -377,8 +388,10 @@ class State:
             out = {k: v for k, v in call.items() if not k.startswith("_")}
             counts = dict(call["counts"])
             if call["total"] is not None:
+                # Items not yet made into tasks (a map's unread input) wait too; submitted
+                # tasks that wait for their inputs are counted already.
                 accounted = sum(counts.values())
-                counts["waiting"] = max(0, call["total"] - accounted)
+                counts["waiting"] += max(0, call["total"] - accounted)
             out["counts"] = counts
             calls.append(out)
         workers = []

@@ -2,9 +2,26 @@
 
 Bulk data (task-stream rectangles, resource samples) does not go through traits: it is sent
 as binary deltas in custom messages (docs/state.md), so each update carries only what is new.
+
+The widget code travels once per kernel. anywidget (0.11) sends a widget's `_esm`/`_css` in
+every comm_open and imports it again for every model; a progress bar is opened under every
+`map` cell, and a big map takes well under a second, so a 15 KB bundle per bar was most of
+the comm traffic. Instead, one hidden `_CodeCarrier` model per kernel process (created before
+the first taskscope widget, never displayed, kept alive here) carries the whole front end
+(static/carrier.js) and the stylesheet; anywidget runs its module when the front end *creates*
+the model (on comm_open, and again when a reloaded page restores the kernel's models), and it
+registers the real modules page-wide under a hash of the bundle. `Dashboard` and
+`CallProgress` carry only static/loader.js (~1 KB), which waits for that registration and
+delegates `initialize`/`render` to the real module (js/src/loader.js, registry.js).
+An ESM URL (which anywidget also accepts) is not used: it must be an absolute http(s) URL,
+the kernel does not know the browser's origin, and the kernel may run in an environment
+without the Jupyter server extension that serves taskscope/static/.
+All taskscope widgets also share one `Layout` model, so a bar does not open a second comm.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
 import logging
 import pathlib
@@ -13,25 +30,91 @@ import time
 from typing import Any
 
 import anywidget
+import ipywidgets
 import traitlets
 
-from .collector import Collector, collector_for
+from .collector import DASHBOARD_PUSH_INTERVAL_S, PUSH_INTERVAL_S, Collector, collector_for
 
-__all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "popout_url"]
+__all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "code_carrier", "popout_url"]
 
 log = logging.getLogger("taskscope")
 STATIC = pathlib.Path(__file__).parent / "static"
 PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources")
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
+# What a one-call progress bar draws from the State (js/src/progress-compact.js): its row,
+# the clock and the pool's status. The rest (workers, functions, totals) is not sent to it.
+CALL_VIEW_KEYS = ("v", "now")
+CALL_VIEW_POOL_KEYS = ("name", "status")
+CARRIER_ESM = STATIC / "carrier.js"
+LOADER_ESM = STATIC / "loader.js"
+WIDGET_CSS = STATIC / "widget.css"
+
+
+@functools.cache
+def bundle_key() -> str:
+    """A hash of the carrier's code and stylesheet: the page-wide registry key, so kernels
+    running different taskscope builds in one page never use each other's code."""
+    h = hashlib.sha256()
+    for path in (CARRIER_ESM, WIDGET_CSS):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class _CodeCarrier(anywidget.AnyWidget):
+    """The front-end code of every taskscope widget, sent once per kernel (see the module
+    docstring). Never displayed; `code_carrier()` keeps it open."""
+
+    _esm = CARRIER_ESM
+    _ts_bundle = traitlets.Unicode("").tag(sync=True)
+    _ts_css = traitlets.Unicode("").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return "<taskscope widget code (hidden)>"
+
+
+_shared: dict[str, Any] = {}
+_shared_lock = threading.RLock()
+
+
+def _is_open(widget: Any) -> bool:
+    return widget is not None and getattr(widget, "comm", None) is not None
+
+
+def _shared_layout() -> ipywidgets.Layout:
+    """One `Layout` model for all taskscope widgets (every DOMWidget otherwise opens its own
+    comm for one). Nothing in taskscope changes it; setting ``w.layout.width`` changes all."""
+    with _shared_lock:
+        layout = _shared.get("layout")
+        if not _is_open(layout):
+            layout = _shared["layout"] = ipywidgets.Layout()
+        return layout
+
+
+def code_carrier() -> _CodeCarrier:
+    """This kernel's code carrier, opened on first use (and again if it was closed, e.g. by
+    ``Widget.close_all()``)."""
+    with _shared_lock:
+        carrier = _shared.get("carrier")
+        if not _is_open(carrier):
+            carrier = _shared["carrier"] = _CodeCarrier(
+                _ts_bundle=bundle_key(), _ts_css=WIDGET_CSS.read_text(encoding="utf-8"),
+                layout=_shared_layout())
+        return carrier
 
 
 class Dashboard(anywidget.AnyWidget):
     """The live dashboard of one pool (or, with ``call=``, one call's compact progress bar)."""
 
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    _esm = LOADER_ESM  # the real module comes from the code carrier
+    _ts_view = traitlets.Unicode("dashboard").tag(sync=True)  # which module draws it
+    _ts_bundle = traitlets.Unicode("").tag(sync=True)  # the carrier's registry key
 
+    # The State (docs/state.md) in traits that change at different rates: traitlets only
+    # sends a trait whose value changed. `state` is what moves at every push (its `calls`
+    # holds the calls still running); `calls_done` the finished calls, which do not change;
+    # `errors` the tracebacks. The JS merges them into one state (js/src/widget-host.js).
     state = traitlets.Dict().tag(sync=True)
+    calls_done = traitlets.List().tag(sync=True)
     errors = traitlets.List().tag(sync=True)
     panes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     call = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -43,7 +126,10 @@ class Dashboard(anywidget.AnyWidget):
         unknown = [p for p in panes or () if p not in PANES]
         if unknown:
             raise ValueError(f"taskscope: unknown pane(s) {unknown}; choose from {list(PANES)}")
-        super().__init__(panes=list(panes or []), call=call, **kwargs)
+        carrier = code_carrier()  # opened first, so the front end gets the code first
+        kwargs.setdefault("layout", carrier.layout)
+        super().__init__(panes=list(panes or []), call=call, _ts_bundle=carrier._ts_bundle,
+                         **kwargs)
         self._collector = collector
         self._sent = {"stream": 0, "resources": 0}
         self._errors_version = -1
@@ -52,7 +138,7 @@ class Dashboard(anywidget.AnyWidget):
         self._handle: Any = None  # the display handle, to leave a final static snapshot
         self._final_shown = False
         self._last_calls: list[dict[str, Any]] | None = None
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
         collector.add_view(self)
 
     @classmethod
@@ -75,12 +161,15 @@ class Dashboard(anywidget.AnyWidget):
             self._push(collector)
 
     def _push(self, collector: Collector) -> None:
+        calls_done = None
         with collector.lock:
             st = collector.state
             state = st.to_json(include_errors=False)
             if self.call is not None:  # a one-call progress bar needs its row only
-                state["calls"] = [c for c in state["calls"] if c["id"] == self.call]
-                state["workers"] = []
+                calls = [c for c in state["calls"] if c["id"] == self.call]
+                pool = {k: state["pool"].get(k) for k in CALL_VIEW_POOL_KEYS}
+                state = {k: state[k] for k in CALL_VIEW_KEYS if k in state}
+                state.update(pool=pool, calls=calls)
                 errors = None
                 # A finished bar never changes again: do not resend it the pool's every tick
                 # (resource samples alone would otherwise resend each old bar twice a second).
@@ -95,16 +184,29 @@ class Dashboard(anywidget.AnyWidget):
                         or st.pool["status"] == "closed"):
                     self._errors_version, self._errors_at = st.errors_version, now
                     errors = list(st.errors)
+                calls_done = [c for c in state["calls"] if c["status"] != "running"]
+                state["calls"] = [c for c in state["calls"] if c["status"] == "running"]
             deltas = [] if self.call is not None else self._deltas(collector, reset=False)
         if errors is not None:
             self.errors = errors
-        self.state = state
+        # One message for all changed traits (hold_sync), finished calls first, so that the
+        # browser never sees a call leave `state.calls` before it is in `calls_done`.
+        with self.hold_sync():
+            if calls_done is not None:
+                self.calls_done = calls_done
+            self.state = state
         for msg, buf in deltas:
             self.send(msg, buffers=[buf] if buf else None)
         if self._handle is not None and not self._final_shown and self._finished(state):
             self._final_shown = True
             data, metadata = self._bundle()
             self._handle.update(data, metadata=metadata, raw=True)
+
+    @property
+    def push_interval(self) -> float:
+        """Seconds between two pushes from the collector: a progress bar moves at 10 Hz; the
+        dashboard's much larger state at 4 Hz."""
+        return PUSH_INTERVAL_S if self.call is not None else DASHBOARD_PUSH_INTERVAL_S
 
     def _finished(self, state: dict[str, Any]) -> bool:
         if self.call is not None:
@@ -123,7 +225,9 @@ class Dashboard(anywidget.AnyWidget):
             self._sent[name] = ring.total
         return out
 
-    def _handle_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # Not `_handle_msg`: that is ipywidgets' own entry point for every message from the
+        # browser (trait changes too); overriding it broke them all, request_full included.
         # Runs on the kernel's main thread, between cells; never raise into the user's cell.
         try:
             # A one-call bar draws no ring buffer: never send it the task stream.
@@ -173,12 +277,10 @@ class CallProgress(Dashboard):
     """One call's compact progress bar: the bar shown under every cell that runs a `map`.
 
     The kernel side is `Dashboard`'s with ``call=`` (the call's row only, no ring buffers);
-    the front end is a separate, small bundle (kernel_ext/static/progress-widget.js + .css,
-    built from js/src/progress-widget.js): anywidget sends `_esm` and `_css` with every
-    widget's comm_open, and the dashboard's full bundle is several times larger."""
+    the front end is the small progress-bar module (js/src/progress-widget.js), delivered by
+    the code carrier like the dashboard's: its comm_open carries only the ~1 KB loader."""
 
-    _esm = STATIC / "progress-widget.js"
-    _css = STATIC / "progress-widget.css"
+    _ts_view = traitlets.Unicode("progress").tag(sync=True)
 
     def __init__(self, collector: Collector, *, call: int, **kwargs: Any) -> None:
         if call is None:

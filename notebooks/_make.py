@@ -1,6 +1,7 @@
 """Write the example notebooks of this folder, with outputs cleared.
 
-    python notebooks/_make.py            # rewrites quickstart.ipynb and failing-tasks.ipynb
+    python notebooks/_make.py            # rewrites quickstart.ipynb, failing-tasks.ipynb
+                                         # and scheduler-graph.ipynb
 
 The notebooks are generated so that they stay reproducible and reviewable: edit the cells
 here, not in Jupyter. Each one runs top to bottom in well under 20 s on 2 cores; the
@@ -253,7 +254,95 @@ pool.shutdown()
 """),
 ]
 
-NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "failing-tasks.ipynb": FAILING_TASKS}
+
+SCHEDULER_GRAPH = [
+    md("""
+# Task graphs: futures that depend on futures
+
+`pool.submit` is a small task scheduler: pass a Future (or a list, tuple or dict holding
+Futures) as an argument and the task waits for it, then receives its **value**. Results stay
+in the memory of the worker that computed them until someone needs them, and are freed when
+no Future and no pending task refers to them, as in dask.distributed.
+
+Runs in a few seconds (*Run → Run All Cells*).
+"""),
+    code("""
+%load_ext taskscope
+import gc
+from taskscope import Pool
+
+pool = Pool(2, name="scheduler-graph")
+
+def inc(x):
+    return x + 1
+
+def add(a, b):
+    return a + b
+
+%taskscope
+"""),
+    md("""
+## 1. A diamond
+
+`b` and `c` both need `a`; `d` needs both. Every Future has a **key** (a name you can give
+with `key=`); `pool.get_future(key)` finds it again while something refers to it.
+"""),
+    code("""
+a = pool.submit(inc, 1, key="a")
+b = pool.submit(inc, a, key="b")
+c = pool.submit(add, a, 10, key="c")
+d = pool.submit(add, b, c, key="d")
+print(d.result(), [f.key for f in (a, b, c, d)], pool.get_future("c") is c)
+"""),
+    md("""
+## 2. A tree reduction
+
+1,024 leaves added pairwise: 2,047 tasks, each placed on the worker that already holds most
+of its inputs. The dashboard above counts them by state (waiting, queued, processing,
+memory, released) in the `add` and `inc` rows.
+"""),
+    code("""
+level = [pool.submit(inc, i) for i in range(1024)]
+while len(level) > 1:
+    level = [pool.submit(add, level[i], level[i + 1]) for i in range(0, len(level), 2)]
+total = level[0]
+total.result(), sum(range(1, 1025))
+"""),
+    md("""
+Futures can also sit inside containers: `pool.submit(sum, [pool.submit(inc, i) for i in
+range(100)])` waits for all hundred.
+"""),
+    code("""
+pool.submit(sum, [pool.submit(inc, i) for i in range(100)]).result()
+"""),
+    md("""
+## 3. Release
+
+A result lives on its worker ("managed" memory in the memory pane) while its Future does.
+Dropping the Future frees it there.
+"""),
+    code("""
+import time
+
+big = pool.submit(bytes, 20_000_000)  # 20 MB kept on a worker
+big.result(timeout=30) and None
+held = {w.id: w.managed for w in pool._driver.workers.values()}
+del big
+gc.collect()
+time.sleep(1.0)  # the release reaches the worker with the driver's next round
+after = {w.id: w.managed for w in pool._driver.workers.values()}
+print("managed bytes per worker, held:", held, "after release:", after)
+"""),
+    md("""
+## Clean up
+"""),
+    code("""
+pool.shutdown()
+"""),
+]
+
+NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "failing-tasks.ipynb": FAILING_TASKS,
+             "scheduler-graph.ipynb": SCHEDULER_GRAPH}
 
 
 def build(cells: list[nbformat.NotebookNode], name: str) -> nbformat.NotebookNode:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from .callsite import set_stacklevel
 from .errors import (BadSignatureError, PoolBrokenError, PoolClosedError, ProtocolError,
                      RemoteTraceback, SerializationError, TaskCancelledError, TaskError,
-                     TaskscopeError, WorkerDiedError)
+                     TaskscopeError, TaskTimeoutError, WorkerDiedError,
+                     WorkerMemoryError)
 from .events import Subscriber, subscribe
 from .executor import ProcessPoolExecutor
 from .failures import FailedTask
@@ -28,8 +29,10 @@ __all__ = [
     "Subscriber",
     "TaskCancelledError",
     "TaskError",
+    "TaskTimeoutError",
     "TaskscopeError",
     "WorkerDiedError",
+    "WorkerMemoryError",
     "set_stacklevel",
     "subscribe",
 ]

@@ -2,10 +2,14 @@
 
 Endpoints are ipc sockets in a private directory (mode 0700, made by mkdtemp), so only this
 user's processes can connect; where ipc is unavailable, TCP on 127.0.0.1 with a random port.
+The directory's name records the driver's pid (``taskscope-<pid>-<random>``): a driver killed
+with SIGKILL cannot remove it, so new pools and registry readers remove such directories
+whose process is gone (`sweep_stale_dirs`).
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -46,7 +50,9 @@ class Endpoints:
         self.events.setsockopt(zmq.XPUB_VERBOSE, 1)  # tell us about every (re)subscription
         self.events.setsockopt(zmq.SNDHWM, 10_000)
         if sys.platform != "win32" and zmq.has("ipc"):
-            self.dir = tempfile.mkdtemp(prefix="taskscope-")  # 0700: private to this user
+            sweep_stale_dirs()
+            # 0700: private to this user; the pid lets others clean up after a killed driver
+            self.dir = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-")
             self.tasks_endpoint = f"ipc://{self.dir}/tasks"
             self.events_endpoint = f"ipc://{self.dir}/events"
             self.router.bind(self.tasks_endpoint)
@@ -63,6 +69,48 @@ class Endpoints:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+
+DIR_PREFIX = "taskscope-"
+_DIR_RE = re.compile(r"taskscope-(\d+)-[A-Za-z0-9_]+\Z")
+
+
+def sweep_stale_dirs(parent: str | None = None) -> list[str]:
+    """Remove this user's ``taskscope-<pid>-*`` ipc directories whose driver is gone (killed
+    without cleaning up); returns the paths removed. Cheap: one listdir of the temp dir."""
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        m = _DIR_RE.match(name)
+        if m is None:
+            continue
+        path = os.path.join(parent, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.getuid():
+            continue
+        pid = int(m.group(1))
+        if pid_alive(pid) and not _started_after(pid, st.st_mtime):
+            continue  # its driver (or at least a process that old with its pid) still runs
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _started_after(pid: int, when: float) -> bool:
+    """True if process `pid` started after `when` (so it reuses a dead driver's pid)."""
+    try:
+        import psutil
+
+        return float(psutil.Process(pid).create_time()) > when + 1.0
+    except Exception:
+        return False
 
 
 def connect_dealer(endpoint: str, identity: bytes) -> zmq.Socket:
@@ -85,10 +133,19 @@ def connect_sub(endpoint: str) -> zmq.Socket:
     return sock
 
 
-def send_frames(sock: zmq.Socket, frames: Sequence[Any], identity: bytes | None = None) -> None:
+def send_frames(sock: zmq.Socket, frames: Sequence[Any], identity: bytes | None = None) -> bool:
+    """Send one message; to a ROUTER peer `identity` if given. Returns False (nothing sent)
+    when that peer is not connected: a worker that died a moment ago, before the driver saw
+    its process sentinel, which then accounts for what it had."""
     parts = [identity, *frames] if identity is not None else list(frames)
     copy = all(_nbytes(f) < COPY_THRESHOLD for f in parts)
-    sock.send_multipart(parts, copy=copy)
+    try:
+        sock.send_multipart(parts, copy=copy)
+    except zmq.ZMQError as exc:
+        if identity is None or exc.errno != zmq.EHOSTUNREACH:
+            raise
+        return False
+    return True
 
 
 def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[Any]:
@@ -110,10 +167,17 @@ def fileno_of(sock: zmq.Socket) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie (dead, waiting for its parent to
+    reap it: a killed kernel stays one until the Jupyter server notices)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True  # no /proc (not Linux): existence is all we can tell
+    return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")

@@ -28,11 +28,12 @@ class Task:
 
     __slots__ = ("_future", "call", "data_refs", "dependents", "deps", "error", "frames",
                  "holders", "id", "index0", "keep", "key", "n", "nbytes", "priority",
-                 "record_refs", "result_frames", "retries", "state", "waiting_on", "worker")
+                 "record_refs", "result_frames", "retries", "state", "timeout", "waiting_on",
+                 "worker")
 
     def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: list[Any],
                  future: Future | None = None, retries: int = 0, *, key: str = "",
-                 priority: int = 0, keep: bool = False) -> None:
+                 priority: int = 0, keep: bool = False, timeout: float | None = None) -> None:
         self.id = task_id
         self.call = call
         self.index0 = index0
@@ -41,6 +42,7 @@ class Task:
         # Weakly held: the caller dropping its Future is what releases the task (graph.py).
         self._future = weakref.ref(future) if future is not None else None
         self.retries = retries
+        self.timeout = timeout  # seconds it may run before its worker is killed (faults.py)
         self.worker: int | None = None
         self.key = key or f"{call.info['fn']}-{task_id}"
         self.priority = priority
@@ -150,7 +152,7 @@ class Call:
     def __init__(self, call_id: int, api: str, mode: str, info: dict[str, Any], *,
                  fn_frames: list[Any] | None, source: Iterator[Any] | None, total: int | None,
                  sizer: ChunkSizer, results: CallResults | None, fail_fast: bool,
-                 retries: int = 0) -> None:
+                 retries: int = 0, timeout: float | None = None) -> None:
         self.id = call_id
         self.api = api
         self.mode = mode  # "map": fn(item) | "star": fn(*item) | "call": item is (fn, args, kwargs)
@@ -162,6 +164,7 @@ class Call:
         self.results = results
         self.fail_fast = fail_fast
         self.retries = retries
+        self.timeout = timeout  # per chunk, for map calls given timeout= (faults.py)
         self.failed_inputs: dict[int, Any] = {}  # item index -> input, for FailedTask.rerun
         self.pushback: list[Any] = []  # items read but not yet sent (after a pickling failure)
         self.read = 0  # items taken from the input

@@ -15,8 +15,10 @@ __all__ = [
     "SerializationError",
     "TaskCancelledError",
     "TaskError",
+    "TaskTimeoutError",
     "TaskscopeError",
     "WorkerDiedError",
+    "WorkerMemoryError",
 ]
 
 
@@ -92,6 +94,51 @@ class WorkerDiedError(TaskscopeError, BrokenProcessPool):
 
 def _rebuild_worker_died(message, worker, pid, exitcode, signal):
     return WorkerDiedError(message, worker=worker, pid=pid, exitcode=exitcode, signal=signal)
+
+
+class WorkerMemoryError(WorkerDiedError):
+    """Raised for a task whose worker went over the pool's ``memory_limit`` and was restarted.
+
+    ``limit`` and ``rss`` (bytes) are the limit and the worker's resident memory when seen.
+    """
+
+    def __init__(self, message: str, *, worker: int | None = None, pid: int | None = None,
+                 exitcode: int | None = None, signal: int | None = None,
+                 limit: int | None = None, rss: int | None = None) -> None:
+        super().__init__(message, worker=worker, pid=pid, exitcode=exitcode, signal=signal)
+        self.limit = limit
+        self.rss = rss
+
+    def __reduce__(self):
+        return (_rebuild_worker_memory, (str(self), self.worker, self.pid, self.exitcode,
+                                         self.signal, self.limit, self.rss))
+
+
+def _rebuild_worker_memory(message, worker, pid, exitcode, signal, limit, rss):
+    return WorkerMemoryError(message, worker=worker, pid=pid, exitcode=exitcode, signal=signal,
+                             limit=limit, rss=rss)
+
+
+class TaskTimeoutError(TaskscopeError, TimeoutError):
+    """Raised for a task that ran longer than its ``timeout=``: its worker was killed (and
+    replaced) to stop it. A subclass of the builtin `TimeoutError`.
+
+    ``timeout`` is the limit in seconds, ``worker`` and ``pid`` the worker that ran it.
+    """
+
+    def __init__(self, message: str, *, timeout: float | None = None, worker: int | None = None,
+                 pid: int | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.worker = worker
+        self.pid = pid
+
+    def __reduce__(self):
+        return (_rebuild_timeout, (str(self), self.timeout, self.worker, self.pid))
+
+
+def _rebuild_timeout(message, timeout, worker, pid):
+    return TaskTimeoutError(message, timeout=timeout, worker=worker, pid=pid)
 
 
 class TaskCancelledError(TaskscopeError):

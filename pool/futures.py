@@ -27,9 +27,18 @@ class TaskFuture(Future):
         self._fetch_asked = False
 
     def __repr__(self) -> str:
-        return super().__repr__().replace("<Future", f"<TaskFuture {self.key!r}", 1)
+        return super().__repr__().replace(" at ", f" {self.key!r} at ", 1)
 
     # -- called by the driver thread -------------------------------------------------------
+    def set_running_or_notify_cancel(self) -> bool:
+        """As the stdlib's, but a task placed again finds its Future running (a retry, a
+        task whose worker died, or one that waits again for an input lost with a worker), or
+        even finished (a result lost with its worker, computed again): both are fine."""
+        with self._condition:
+            if self._state in ("RUNNING", "FINISHED"):
+                return True
+        return super().set_running_or_notify_cancel()
+
     def _finish_remote(self) -> None:
         """The task is done; its value stays on the worker until fetched."""
         with self._condition:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
@@ -39,6 +40,9 @@ class GraphScheduling:
         self._seq = itertools.count()
         self._fetches: dict[int, list[tuple[str, Any]]] = {}  # task id -> who waits for its data
         self._parked: dict[int, tuple[Task, Any, set[int]]] = {}  # dependent -> (task, worker, missing)
+        self._fetch_from: dict[int, int] = {}  # task id -> the worker asked for its data
+        self._cascade: list[Task] = []  # failed tasks whose dependents are still to fail
+        self._cascading = False
 
     # ------------------------------------------------------------------ ready heap
     def push_ready(self, task: Task) -> None:
@@ -67,39 +71,56 @@ class GraphScheduling:
 
     # ------------------------------------------------------------------ adding
     def add_graph_task(self, task: Task, dep_ids: list[int]) -> None:
-        """A submitted task arrives: link it to its inputs; queue it if they are all ready."""
+        """A submitted task arrives: link it to its inputs; queue it if they are all ready.
+
+        Publishes the task's first state (task.waiting or task.queued) itself, before any
+        failure or cancellation it may meet at once, so every view counts it exactly once.
+        """
         self.graph[task.id] = task
         task.data_refs = task.record_refs = 1  # its Future
-        task.state = "waiting"
-        deps = []
+        deps, gone = [], []
         for dep_id in dep_ids:
             dep = self.graph.get(dep_id)
             if dep is None:  # cannot happen while the caller holds the Future; be safe
-                self.fail_graph_task(task, TaskError(
-                    f"taskscope: task {task.key!r} depends on task {dep_id}, which was released"))
-                return
-            deps.append(dep)
+                gone.append(dep_id)
+            else:
+                deps.append(dep)
         task.deps = deps
         for dep in deps:
             dep.dependents.append(task)
             dep.data_refs += 1
             dep.record_refs += 1
+        task.waiting_on = sum(1 for d in deps if d.state != "memory")
+        task.state = "waiting" if task.waiting_on or gone else "queued"
+        call = task.call
+        self.events.emit("task." + task.state, call=call.id, task=task.id, n=1)
+        if gone:
+            self.fail_task(task, TaskError(
+                f"taskscope: task {task.key!r} depends on task {gone[0]}, which was released"), None)
+            return
         for dep in deps:
             if dep.state == "erred":
-                self.fail_graph_task(task, self.upstream_error(task, dep))
+                self.fail_task(task, self.upstream_error(task, dep), None)
                 return
             if dep.state == "cancelled":
                 self.cancel_graph_task(task, f"its input {dep.key!r} was cancelled")
                 return
-        task.waiting_on = sum(1 for d in deps if d.state != "memory")
         if task.waiting_on == 0:
             self.push_ready(task)
 
     def upstream_error(self, task: Task, dep: Task) -> BaseException:
-        cause = dep.error
-        err = TaskError(f"taskscope: task {task.key!r} did not run: its input {dep.key!r} "
-                        f"failed with {type(cause).__name__}: {cause}")
+        """The error of a task that cannot run because its input `dep` failed: it names `dep`
+        (and the task the failure started at, when that is further up), and its __cause__ is
+        the exception that task raised (with the worker's traceback as its own cause)."""
+        root_key, cause = getattr(dep.error, "_taskscope_upstream", None) or (dep.key, dep.error)
+        if root_key == dep.key:
+            what = f"its input {dep.key!r} failed"
+        else:
+            what = f"its input {dep.key!r} did not run, as its input {root_key!r} failed"
+        err = TaskError(f"taskscope: task {task.key!r} did not run: {what} with "
+                        f"{type(cause).__name__}: {str(cause)[:500]}")
         err.__cause__ = cause
+        err._taskscope_upstream = (root_key, cause)  # type: ignore[attr-defined]
         return err
 
     # ------------------------------------------------------------------ placing
@@ -128,24 +149,74 @@ class GraphScheduling:
         return specs, frames, missing
 
     def park_for_inputs(self, task: Task, w: Any, missing: set[int]) -> None:
-        """Hold `task` for `w` until its missing inputs are fetched from their holders."""
+        """Hold `task` for `w` until its missing inputs are fetched from their holders.
+
+        An input that is not in memory any more (lost with a worker and being recomputed)
+        sends the task back to waiting instead: it is placed again once the input is back,
+        and holds no slot of `w` meanwhile.
+        """
+        if any(self.graph[d].state != "memory" for d in missing if d in self.graph):
+            self.back_to_waiting(task)
+            return
         self._parked[task.id] = (task, w, missing)
         w.reserved += 1  # counts against the worker's capacity while we wait
-        for dep_id in missing:
+        for dep_id in list(missing):
             self.request_fetch(dep_id, ("transfer", task.id))
+
+    def send_with_inputs(self, task: Task, w: Any) -> None:
+        """Send `task` to `w` with the inputs `w` lacks, or park it until they are fetched."""
+        specs, frames, missing = self.inputs_for(task, w)
+        if missing:
+            self.park_for_inputs(task, w, missing)
+        else:
+            self.send_tasks(w, [task], specs, frames)
+
+    def unpark(self, task: Task) -> None:
+        parked = self._parked.pop(task.id, None)
+        if parked is not None:
+            parked[1].reserved -= 1
+
+    def unqueue(self, task: Task) -> None:
+        """Take a queued task out of the ready heap, or out of the parked ones."""
+        if task.id in self._parked:
+            self.unpark(task)
+        elif task.state == "queued":
+            self.remove_ready(lambda t: t is task)
+
+    def back_to_waiting(self, task: Task) -> None:
+        """A queued task one of whose inputs is no longer in memory waits again."""
+        was = task.state
+        self.unqueue(task)
+        task.state = "waiting"
+        task.waiting_on = sum(1 for d in task.deps if d.state != "memory")
+        self.events.emit("task.waiting", call=task.call.id, task=task.id, n=1, was=was)
+        if task.waiting_on == 0:  # (cannot happen; be safe)
+            self.make_ready(task)
+
+    def make_ready(self, task: Task) -> None:
+        """A waiting task's inputs are all in memory: queue it."""
+        self.push_ready(task)
+        self.events.emit("task.queued", call=task.call.id, task=task.id, n=1, was="waiting")
 
     # ------------------------------------------------------------------ fetching
     def request_fetch(self, task_id: int, waiter: tuple[str, Any]) -> None:
         task = self.graph.get(task_id)
+        if task is not None and task.state == "memory" and task.result_frames is not None:
+            self.deliver(task_id, waiter, task.result_frames, None)
+            return
         if task is None or task.state != "memory" or not task.holders:
             self.fetch_failed(task_id, waiter, task)
             return
         first = task_id not in self._fetches
         self._fetches.setdefault(task_id, []).append(waiter)
         if first:
-            holder = self.workers.get(next(iter(task.holders)))
-            _transport.send_frames(self.endpoints.router, self.codec.encode(
-                "fetch", {"tasks": [task_id]}), identity=holder.identity)
+            self.send_fetch(task)
+
+    def send_fetch(self, task: Task) -> None:
+        holder = self.workers.get(next(iter(task.holders)))
+        self._fetch_from[task.id] = holder.id
+        _transport.send_frames(self.endpoints.router, self.codec.encode(
+            "fetch", {"tasks": [task.id]}), identity=holder.identity)
 
     def fetch_failed(self, task_id: int, waiter: tuple[str, Any], task: Task | None) -> None:
         err = TaskError(f"taskscope: the result of task {task.key if task else task_id!r} is "
@@ -159,6 +230,9 @@ class GraphScheduling:
             pos += item["nf"]
             task_id = item["task"]
             task = self.graph.get(task_id)
+            if self._fetch_from.get(task_id) != w.id:
+                continue  # an answer nobody waits for (the fetch went elsewhere since)
+            del self._fetch_from[task_id]
             waiters = self._fetches.pop(task_id, [])
             if item.get("missing") or task is None:
                 for waiter in waiters:
@@ -172,7 +246,6 @@ class GraphScheduling:
     def deliver(self, task_id: int, waiter: tuple[str, Any], frames: list[Any] | None,
                 error: BaseException | None) -> None:
         kind, target = waiter
-        task = self.graph.get(task_id)
         if kind in ("future", "complete"):
             future = target
             value = None
@@ -194,19 +267,16 @@ class GraphScheduling:
                 return
             dependent, w, missing = parked
             if error is not None:
-                self._parked.pop(target)
-                w.reserved -= 1
-                self.fail_graph_task(dependent, error)
+                self.unpark(dependent)
+                self.fail_task(dependent, error, None)
                 return
             missing.discard(task_id)
             if not missing:
-                self._parked.pop(target)
-                w.reserved -= 1
+                self.unpark(dependent)
                 if w.exited:
                     self.push_ready(dependent)
-                else:
-                    self.send_tasks(w, [dependent])
-        del task
+                else:  # the fetched inputs are the driver's copies now: sent with the task
+                    self.send_with_inputs(dependent, w)
 
     # ------------------------------------------------------------------ completion
     def graph_task_done(self, task: Task, w: Any, rec: dict[str, Any], frames: list[Any]) -> None:
@@ -219,10 +289,8 @@ class GraphScheduling:
         if frames and task.keep:  # the driver's copy serves dependents and the Future
             frames = task.result_frames = [f if isinstance(f, bytes) else bytes(f) for f in frames]
         for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
-            if task.result_frames is not None:
-                self.deliver(task.id, waiter, task.result_frames, None)
-            else:
-                self.request_fetch(task.id, waiter)
+            self._fetch_from.pop(task.id, None)
+            self.request_fetch(task.id, waiter)
         future = task.future
         if future is not None and not future.done():
             if frames:
@@ -240,14 +308,20 @@ class GraphScheduling:
             if child.state == "waiting":
                 child.waiting_on -= 1
                 if child.waiting_on == 0:
-                    self.push_ready(child)
+                    self.make_ready(child)
         if task.data_refs <= 0:
             self.release_data(task)
 
     def fail_graph_task(self, task: Task, exc: BaseException) -> None:
-        """End a submitted task with an error; its dependents fail with an upstream error."""
-        if task.state in ("erred", "cancelled", "memory"):
+        """End a submitted task with an error; its dependents fail with an upstream error.
+
+        Called by the driver's `fail_task` (which counts and publishes); the cascade to the
+        dependents is a loop, not a recursion, so a failure at the head of a 10,000-long chain
+        fails the chain without running out of stack.
+        """
+        if task.state in ("erred", "cancelled", "memory", "released"):
             return
+        self.unqueue(task)
         task.state = "erred"
         task.error = exc
         task.frames = []
@@ -256,28 +330,39 @@ class GraphScheduling:
             future.set_exception(exc)
         for dep in task.deps:
             self.drop_data_ref(dep)
-        for child in list(task.dependents):
-            if child.state in ("waiting", "queued"):
-                if child.state == "queued":
-                    self.remove_ready(lambda t, c=child: t is c)
-                self.fail_task(child, self.upstream_error(child, task), None)
+        self._cascade.append(task)
+        if self._cascading:
+            return  # the loop below, further up the stack, fails its dependents
+        self._cascading = True
+        try:
+            while self._cascade:
+                failed = self._cascade.pop()
+                for child in list(failed.dependents):
+                    if child.state in ("waiting", "queued"):
+                        self.fail_task(child, self.upstream_error(child, failed), None)
+        finally:
+            self._cascading = False
 
     def cancel_graph_task(self, task: Task, why: str) -> None:
-        """Cancel a task not yet running, and everything that depends on it."""
-        if task.state not in ("waiting", "queued"):
-            return
-        if task.state == "queued":
-            self.remove_ready(lambda t: t is task)
-        task.frames = []
-        future = task.future
-        if future is not None and not future.cancelled():
-            if not future.cancel():
+        """Cancel a task not yet running, and everything that depends on it (a loop, not a
+        recursion: long chains cancel too)."""
+        todo = [(task, why)]
+        while todo:
+            task, why = todo.pop()
+            if task.state not in ("waiting", "queued"):
+                continue
+            self.unqueue(task)
+            task.frames = []
+            future = task.future
+            # Future.cancel, not TaskFuture.cancel: we are the driver, no command needed.
+            if future is not None and not future.cancelled() and not Future.cancel(future) \
+                    and not future.done():
                 future.set_exception(TaskCancelledError(f"taskscope: {task.key!r}: {why}"))
-        self.end_cancelled(task)  # (sets the state, after publishing the one it leaves)
-        for dep in task.deps:
-            self.drop_data_ref(dep)
-        for child in list(task.dependents):
-            self.cancel_graph_task(child, f"its input {task.key!r} was cancelled")
+            self.end_cancelled(task)  # (sets the state, after publishing the one it leaves)
+            for dep in task.deps:
+                self.drop_data_ref(dep)
+            for child in task.dependents:
+                todo.append((child, f"its input {task.key!r} was cancelled"))
 
     # ------------------------------------------------------------------ releasing
     def release_future(self, task_id: int) -> None:
@@ -285,8 +370,9 @@ class GraphScheduling:
         task = self.graph.get(task_id)
         if task is None:
             return
-        if task.record_refs == 1 and task.state in ("waiting", "queued"):
-            # Nobody can ever see its result: do not run it (as Dask does).
+        if task.keep and task.record_refs == 1 and task.state in ("waiting", "queued"):
+            # Nobody can ever see its result: do not run it (as Dask does). Not for the
+            # executor's tasks (keep=False): the stdlib runs work whose Future was dropped.
             self.cancel_graph_task(task, "its Future was released")
         self.drop_data_ref(task)
         self.drop_record_ref(task)
@@ -311,14 +397,19 @@ class GraphScheduling:
         self.events.emit("task.released", call=task.call.id, task=task.id, n=1)
 
     def drop_record_ref(self, task: Task) -> None:
-        task.record_refs -= 1
-        if task.record_refs > 0:
-            return
-        self.graph.pop(task.id, None)
-        task.frames = []
-        for dep in task.deps:
-            dep.dependents.remove(task)
-            self.drop_record_ref(dep)
+        """(A loop, not a recursion: dropping the end of a 10,000-long chain drops it all.)"""
+        todo = [task]
+        while todo:
+            task = todo.pop()
+            task.record_refs -= 1
+            if task.record_refs > 0:
+                continue
+            self.graph.pop(task.id, None)
+            if task.state in ("memory", "released", "erred", "cancelled"):
+                task.frames = []  # a task still to run keeps its spec until it has run
+            for dep in task.deps:
+                dep.dependents.remove(task)
+                todo.append(dep)
 
     def flush_releases(self) -> None:
         """Tell workers which results to drop, one message per worker."""
@@ -331,41 +422,87 @@ class GraphScheduling:
     # ------------------------------------------------------------------ lost workers
     def results_lost(self, w: Any) -> None:
         """Worker `w` died: results only it held and still needed are recomputed."""
-        for task in list(self.graph.values()):
-            if w.id not in task.holders:
-                continue
-            task.holders.discard(w.id)
-            if task.holders or task.state != "memory":
-                continue
-            if task.result_frames is not None:
-                continue  # the driver has a copy: dependents can be served from it
-            if task.data_refs > 0:
-                self.recompute(task)
-            else:
-                task.state = "released"
-        for dependent_id, (task, pw, missing) in list(self._parked.items()):
+        orphaned = []
+        for task in self.graph.values():  # first forget every copy `w` held...
+            if w.id in task.holders:
+                task.holders.discard(w.id)
+                if not task.holders and task.state == "memory" and task.result_frames is None:
+                    orphaned.append(task)
+        for dependent_id, (task, pw, _missing) in list(self._parked.items()):
             if pw is w:
                 self._parked.pop(dependent_id)
                 self.push_ready(task)
+        for task in orphaned:  # ...then recompute what is still needed
+            if task.state != "memory":
+                continue  # recomputed already, as an input of another orphan
+            if task.data_refs > 0:
+                self.recompute(task)
+            else:
+                self.release_data(task)
+        for task_id, wid in list(self._fetch_from.items()):  # fetches `w` will never answer
+            if wid != w.id:
+                continue
+            del self._fetch_from[task_id]
+            task = self.graph.get(task_id)
+            if task is not None and task.state == "memory":
+                waiters = self._fetches.pop(task_id, [])
+                for waiter in waiters:  # another holder, or the driver's copy, serves them
+                    self.request_fetch(task_id, waiter)
+            # else: being recomputed; graph_task_done serves the waiters in _fetches
 
     def recompute(self, task: Task) -> None:
-        """Run a lost task again from its inputs (recomputing lost inputs first)."""
-        if task.state in ("waiting", "queued", "processing"):
-            return
-        if not task.frames:
-            self.fail_graph_task(task, TaskError(
-                f"taskscope: the result of {task.key!r} was lost with its worker and cannot be "
-                "recomputed"))
-            return
-        task.state = "waiting"
-        task.call.outstanding += 1
-        task.call.done -= 1
-        for dep in task.deps:
-            dep.data_refs += 1
-            if dep.state != "memory" or (not dep.holders and dep.result_frames is None):
-                self.recompute(dep)
-        task.waiting_on = sum(1 for d in task.deps if d.state != "memory")
-        self.events.emit("task.queued", call=task.call.id, task=task.id, n=1, retry=True,
-                         lost=True)
-        if task.waiting_on == 0:
-            self.push_ready(task)
+        """Run a lost task again from its inputs (recomputing lost inputs first).
+
+        A loop over the lost ancestry, not a recursion: a lost 10,000-long chain is fine.
+        Each task leaves the state it was in (memory, or released) with a task.waiting or
+        task.queued event carrying `was`; its queued dependents wait again.
+        """
+        todo, order = [task], []
+        while todo:
+            t = todo.pop()
+            if t.state not in ("memory", "released"):
+                continue  # already waiting, queued or running again
+            if not t.frames:
+                self.lost_for_good(t)
+                continue
+            t.call.outstanding += 1
+            t.call.done -= 1
+            order.append((t, t.state))
+            t.state = "waiting"
+            for dep in t.deps:
+                dep.data_refs += 1
+                if dep.state == "released" or (dep.state == "memory" and not dep.holders
+                                                and dep.result_frames is None):
+                    todo.append(dep)
+        for t, was in order:
+            t.waiting_on = sum(1 for d in t.deps if d.state != "memory")
+            ready = t.waiting_on == 0
+            self.events.emit("task.queued" if ready else "task.waiting", call=t.call.id,
+                             task=t.id, n=1, was=was, retry=True, lost=True)
+            if ready:
+                self.push_ready(t)
+        for t, _was in order:
+            for child in t.dependents:
+                if child.state == "waiting":
+                    child.waiting_on = sum(1 for d in child.deps if d.state != "memory")
+                elif child.state == "queued":
+                    self.back_to_waiting(child)
+
+    def lost_for_good(self, task: Task) -> None:
+        """A needed result was lost and cannot be computed again: whoever waits fails."""
+        task.state = "erred"
+        task.error = TaskError(f"taskscope: the result of {task.key!r} was lost with its "
+                               "worker and cannot be recomputed")
+        for waiter in self._fetches.pop(task.id, []):
+            self.deliver(task.id, waiter, None, task.error)
+        self._cascade.append(task)
+        if not self._cascading:
+            self._cascading = True
+            try:
+                while self._cascade:
+                    failed = self._cascade.pop()
+                    for child in list(failed.dependents):
+                        if child.state in ("waiting", "queued"):
+                            self.fail_task(child, self.upstream_error(child, failed), None)
+            finally:
+                self._cascading = False

@@ -18,10 +18,12 @@ import psutil
 from . import _transport
 from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
+from .faults import describe_task
 from .worker import WorkerConfig, worker_main
 
 __all__ = ["WorkerLifecycle", "WorkerRecord"]
 
+MAX_STARTUP_DEATHS = 5  # workers in a row that die before they are ready: the pool is broken
 PREFETCH = 2  # tasks queued at a worker: one running, one ready, so it never waits on us
 STOP_GRACE_S = 3.0  # a worker told to stop gets this long before it is killed
 
@@ -29,9 +31,10 @@ STOP_GRACE_S = 3.0  # a worker told to stop gets this long before it is killed
 class WorkerRecord:
     """The driver's record of one worker process."""
 
-    __slots__ = ("budget", "exited", "fns_sent", "id", "identity", "inflight", "insights",
-                 "launched", "managed", "messages", "pid", "process", "ps", "ready", "reserved",
-                 "sentinel", "stop_sent", "stopping", "tasks_done", "to_release")
+    __slots__ = ("budget", "deadline", "exited", "fault", "fns_sent", "id", "identity",
+                 "inflight", "insights", "launched", "managed", "messages", "pid", "process",
+                 "ps", "ready", "reserved", "sentinel", "stop_sent", "stopping", "tasks_done",
+                 "to_release")
 
     def __init__(self, worker_id: int, process: Any, budget: int | None, launched: float) -> None:
         self.id = worker_id
@@ -57,9 +60,11 @@ class WorkerRecord:
         self.insights: dict[str, float] = {"startup": 0.0, "init": 0.0, "waiting": 0.0,
                                            "working": 0.0, "exit": 0.0}
         self.ps: psutil.Process | None = None
+        self.deadline: float | None = None  # its running task's timeout ends then (faults.py)
+        self.fault: Any = None  # a faults.Fault once the pool kills it on purpose
 
     def has_room(self) -> bool:
-        return (self.ready and not self.stopping and not self.exited
+        return (self.ready and not self.stopping and not self.exited and self.fault is None
                 and len(self.inflight) + self.reserved < PREFETCH
                 and (self.budget is None or self.budget > 0))
 
@@ -107,6 +112,7 @@ class WorkerLifecycle:
             w.insights["startup"] = msg.ts - w.launched
         elif msg.kind == "ready":
             w.ready = True
+            self._startup_deaths = 0
             w.insights["init"] = float(msg.body.get("init", 0.0))
             self.events.emit("worker.ready", worker=w.id, pid=w.pid,
                              startup=w.insights["startup"], init=w.insights["init"])
@@ -132,9 +138,16 @@ class WorkerLifecycle:
         w.insights["exit"] = time.monotonic() - w.stop_sent if w.stopping else 0.0
         sig = -code if code is not None and code < 0 else None
         expected = w.stopping
-        reason = "recycled" if expected and not self.closing else ("shutdown" if expected else "died")
+        fault = w.fault
+        if fault is not None:
+            reason = "killed"  # by the pool, on purpose: memory limit, timeout, interrupt
+        elif expected:
+            reason = "recycled" if not self.closing else "shutdown"
+        else:
+            reason = "died"
+        extra = {"cause": fault.cause, "message": fault.message} if fault is not None else {}
         self.events.emit("worker.exited", worker=w.id, pid=w.pid, exitcode=code, signal=sig,
-                         reason=reason, insights=dict(w.insights))
+                         reason=reason, insights=dict(w.insights), **extra)
         self._by_identity.pop(w.identity, None)
         self._by_sentinel.pop(w.sentinel, None)
         del self.workers[w.id]
@@ -146,22 +159,45 @@ class WorkerLifecycle:
         for task in lost:
             task.call.processing -= task.n
             task.worker = None
-            if task.id not in started:
-                self.requeue(task, retry=False)  # queued behind the running one: never started
+            if fault is not None and fault.cause == "interrupted" and task.id in fault.targets:
+                self.end_interrupted(task)  # running or queued there: the caller gave up on it
+            elif task.id not in started or (fault is not None and task.id not in fault.targets):
+                # Never started (queued behind the running one), or started only after the
+                # task the worker was killed for had finished: not its fault, run it again.
+                if task.call.stopped and not task.is_submit:
+                    self.end_cancelled(task)  # its call was cancelled, failed or interrupted
+                else:
+                    self.requeue(task, retry=False)
             elif task.retries > 0:
                 self.requeue(task, retry=True)
             else:
                 self.fail_task(task, self.death_error(w, task, code, sig), w)
+        if not w.ready and fault is None and not expected and self.broken is None:
+            # Dying before it is ready is no task's doing: replacing it again and again would
+            # spin forever (e.g. the main module cannot be imported under spawn/forkserver).
+            self._startup_deaths = getattr(self, "_startup_deaths", 0) + 1
+            if self._startup_deaths >= MAX_STARTUP_DEATHS:
+                how = f"signal {sig}" if sig else f"exit code {code}"
+                exc = PoolBrokenError(
+                    f"taskscope: {self._startup_deaths} workers in a row died while starting "
+                    f"(the last, pid {w.pid}, with {how}); see their output (stderr) for why, "
+                    "e.g. a main module the workers cannot import. Fix it and create a new Pool")
+                self.broken = exc
+                self.status = "broken"
+                self.events.emit("pool.status", status="broken", message=str(exc))
+                self.fail_everything(exc)
         # Replace it; while shutting down too if work is left (a worker recycled by
         # max_tasks_per_worker after shutdown() was called), or that work would never run.
         if self.broken is None and (not self.closing or self.work_left()):
             self.start_worker()
 
     def death_error(self, w: WorkerRecord, task: Task, code: int | None,
-                    sig: int | None) -> WorkerDiedError:
+                    sig: int | None) -> BaseException:
+        if w.fault is not None and w.fault.error is not None:
+            return w.fault.error(task, w, code, sig)  # killed on purpose: say why
         how = f"signal {sig}" if sig else f"exit code {code}"
         hint = " (SIGKILL: often the operating system's out-of-memory killer)" if sig == 9 else ""
-        what = f"task {task.key!r}" if task.is_submit else f"task {task.id}, {task.n} item(s)"
+        what = describe_task(task)
         return WorkerDiedError(
             f"taskscope: worker {w.id} (pid {w.pid}) died with {how}{hint} while running "
             f"{task.call.info['fn']!r} ({what}); the pool replaced the worker. Pass "
@@ -184,9 +220,12 @@ class WorkerLifecycle:
                 if w.ps is None:
                     w.ps = psutil.Process(w.pid)
                     w.ps.cpu_percent(None)  # the first reading primes the counter
-                samples.append([w.id, w.ps.cpu_percent(None), w.ps.memory_info().rss, w.managed])
+                rss = w.ps.memory_info().rss
+                samples.append([w.id, w.ps.cpu_percent(None), rss, w.managed])
             except psutil.Error:
                 continue
+            if self.memory_limit is not None and rss > self.memory_limit and w.fault is None:
+                self.kill_for_memory(w, rss)
         if samples:
             self.events.emit("worker.samples", samples=samples)
 
@@ -200,10 +239,12 @@ class WorkerLifecycle:
         w.stopping = True
         w.stop_sent = time.monotonic()
         try:
-            _transport.send_frames(self.endpoints.router, self.codec.encode("stop"),
-                                   identity=w.identity)
+            sent = _transport.send_frames(self.endpoints.router, self.codec.encode("stop"),
+                                          identity=w.identity)
         except Exception:
-            w.process.terminate()  # not connected yet: it has nothing to finish
+            sent = False
+        if not sent:
+            w.process.terminate()  # not connected (yet, or any more): it has nothing to finish
 
     def finished_stopping(self) -> bool:
         if self.broken is not None and not self.closing:

@@ -18,11 +18,12 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _hooks, _pickle, registry
+from ._deps import replace_futures
 from .calls import Call, CallResults, Task
 from .callsite import describe_function, find_callsite
 from .chunking import ChunkSizer
-from ._deps import replace_futures
 from .errors import PoolClosedError, SerializationError, TaskCancelledError
+from .faults import check_timeout, parse_memory_limit
 from .futures import TaskFuture
 from .scheduler import Driver, release_on_collect
 from .signing import new_key
@@ -88,6 +89,10 @@ class Pool:
         replace a worker after it ran this many items (leaky libraries).
     name:
         shown in dashboards and the sidebar; default ``pool-N``.
+    memory_limit:
+        per worker, in bytes or as text (``"500MB"``, ``"2GiB"``): a worker whose resident
+        memory goes over it (checked ten times a second) is killed and replaced, and the task
+        it ran fails with `WorkerMemoryError` naming the limit and the memory seen.
 
     Examples
     --------
@@ -99,7 +104,7 @@ class Pool:
     def __init__(self, n_workers: int | None = None, *, start_method: str | None = None,
                  initializer: Callable[..., Any] | None = None, initargs: Iterable[Any] = (),
                  worker_state: Any = None, max_tasks_per_worker: int | None = None,
-                 name: str | None = None, memory_limit: int | None = None) -> None:
+                 name: str | None = None, memory_limit: int | str | None = None) -> None:
         if n_workers is None:
             n_workers = _usable_cpus()
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
@@ -116,6 +121,7 @@ class Pool:
                                                  or max_tasks_per_worker < 1):
             raise ValueError("taskscope: max_tasks_per_worker must be an int >= 1 or None, not "
                              f"{max_tasks_per_worker!r}")
+        memory_limit = parse_memory_limit(memory_limit)
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             # Workers fork from a server that has already imported the worker's modules.
@@ -174,7 +180,8 @@ class Pool:
         Treat the key as a secret: it lets its holder read this pool's events.
         """
         return {"id": self.id, "name": self.name, "pid": os.getpid(),
-                "events": self._driver.endpoints.events_endpoint, "key": self._key.hex()}
+                "events": self._driver.endpoints.events_endpoint,
+                "control": self._driver.endpoints.tasks_endpoint, "key": self._key.hex()}
 
     @property
     def status(self) -> str:
@@ -182,9 +189,13 @@ class Pool:
 
     # ---------------------------------------------------------------- map family
     def _start_call(self, api: str, fn: Any, iterable: Any, chunksize: int | None, *,
-                    mode: str, ordered: bool, fail_fast: bool = True) -> tuple[Call, CallResults]:
+                    mode: str, ordered: bool, fail_fast: bool = True,
+                    timeout: float | None = None) -> tuple[Call, CallResults]:
         _check_callable(fn, api)
         source = _check_iterable(iterable, api)
+        timeout = check_timeout(timeout)
+        if timeout is not None and chunksize is None:
+            chunksize = 1  # the timeout is then each item's own
         self._check_open()
         total = _length(iterable)
         info = describe_function(fn)
@@ -193,7 +204,7 @@ class Pool:
         results = CallResults(ordered=ordered, on_drained=self._driver.wake)
         call = Call(next(self._call_ids), api, mode, info, fn_frames=fn_frames, source=source,
                     total=total, sizer=ChunkSizer(self.n_workers, total, chunksize),
-                    results=results, fail_fast=fail_fast)
+                    results=results, fail_fast=fail_fast, timeout=timeout)
         self._driver.command("call", call)
         _hooks.run("call_started", self, call)
         return call, results
@@ -232,33 +243,44 @@ class Pool:
                 self._driver.command("cancel_call", call.id, "cancelled")
 
     def map(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
-            chunksize: int | None = None) -> list[Any]:
+            chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
         """``[fn(x) for x in iterable]``, in parallel, in order.
 
         If an item raises, the call's queued items are cancelled, the running ones finish,
         and the first failing item's exception is raised here, with the worker's traceback
         as its ``__cause__``. ``chunksize=None`` adapts chunks to the measured task time.
+
+        ``timeout`` (seconds) limits how long each chunk may run: one past it is stopped by
+        killing its worker (which is replaced) and its items fail with `TaskTimeoutError` (a
+        `TimeoutError`). With a timeout and no ``chunksize``, items are sent one at a time,
+        so the timeout is each item's; with ``chunksize=k`` it covers each chunk of k items.
+
+        Interrupting the call (Ctrl-C, the notebook's stop button) raises KeyboardInterrupt
+        at once, cancels the call's queued items and kills the workers running its items
+        (they are replaced); the pool is usable for the next call.
         """
         return self._collect(*self._start_call("map", fn, iterable, chunksize, mode="map",
-                                                ordered=True))
+                                                ordered=True, timeout=timeout))
 
     def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]], *,
-                chunksize: int | None = None) -> list[Any]:
-        """``[fn(*args) for args in iterable]``, in parallel, in order."""
+                chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+        """``[fn(*args) for args in iterable]``, in parallel, in order (``timeout`` as `map`)."""
         return self._collect(*self._start_call("starmap", fn, iterable, chunksize, mode="star",
-                                                ordered=True))
+                                                ordered=True, timeout=timeout))
 
     def imap(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
-             chunksize: int | None = None) -> Iterator[Any]:
-        """Lazy, ordered ``map``: results as they are ready; a lazy input is read as needed."""
+             chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+        """Lazy, ordered ``map``: results as they are ready; a lazy input is read as needed
+        (``timeout`` as `map`)."""
         return self._iterate(*self._start_call("imap", fn, iterable, chunksize, mode="map",
-                                                ordered=True))
+                                                ordered=True, timeout=timeout))
 
     def imap_unordered(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
-                       chunksize: int | None = None) -> Iterator[Any]:
-        """Like `imap`, but results come in the order they finish."""
+                       chunksize: int | None = None,
+                       timeout: float | None = None) -> Iterator[Any]:
+        """Like `imap`, but results come in the order they finish (``timeout`` as `map`)."""
         return self._iterate(*self._start_call("imap_unordered", fn, iterable, chunksize,
-                                                mode="map", ordered=False))
+                                                mode="map", ordered=False, timeout=timeout))
 
     # ---------------------------------------------------------------- submit family
     def _submit_call(self, fn: Any, api: str = "submit") -> Call:
@@ -288,7 +310,8 @@ class Pool:
         return _pickle.dumps_for([(fn, args, kwargs)], "the task")
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, key: str | None = None,
-               priority: int = 0, retries: int = 0, **kwargs: Any) -> TaskFuture:
+               priority: int = 0, retries: int = 0, timeout: float | None = None,
+               **kwargs: Any) -> TaskFuture:
         """Run ``fn(*args, **kwargs)`` in a worker; returns a `TaskFuture`.
 
         Futures among the arguments (also inside lists, tuples and dicts) are dependencies:
@@ -304,15 +327,25 @@ class Pool:
         priority:
             higher runs first among ready tasks.
         retries:
-            run again this many times if it raises or its worker dies.
+            run again this many times if it raises or its worker dies (also when killed for
+            its timeout or the memory limit).
+        timeout:
+            seconds the task may run; past it, its worker is killed (and replaced) and the
+            Future fails with `TaskTimeoutError` (a `TimeoutError`).
+
+        Interrupting ``result()`` or `gather` (Ctrl-C, the notebook's stop button) raises
+        KeyboardInterrupt at once and cancels the tasks waited for: queued ones are cancelled,
+        running ones stopped by killing their workers (which are replaced).
         """
-        return self._submit(fn, args, kwargs, key=key, priority=priority, retries=retries)
+        return self._submit(fn, args, kwargs, key=key, priority=priority, retries=retries,
+                            timeout=timeout)
 
     def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *,
                 key: str | None = None, priority: int = 0, retries: int = 0,
-                keep: bool = True) -> TaskFuture:
+                keep: bool = True, timeout: float | None = None) -> TaskFuture:
         _check_callable(fn, "submit")
         self._check_open()
+        timeout = check_timeout(timeout)
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"taskscope: retries must be an int >= 0, not {retries!r}")
         if not isinstance(priority, int):
@@ -325,9 +358,9 @@ class Pool:
         call = self._submit_call(fn)
         task_id = self._driver.new_task_id()
         key = str(key) if key is not None else f"{call.info['fn']}-{task_id}"
-        future = TaskFuture(self, task_id, key)
+        future = _InterruptibleFuture(self, task_id, key)
         task = Task(task_id, call, 0, 1, frames, future=future, retries=retries, key=key,
-                    priority=priority, keep=keep)
+                    priority=priority, keep=keep, timeout=timeout)
         release_on_collect(future, weakref.ref(self._driver), call.id, task_id)
         self._futures[key] = future
         self._driver.command("submit", task, list(deps))
@@ -345,7 +378,23 @@ class Pool:
                 done = fut.done()  # ask for every remote value first, then wait for each
                 if done:
                     fut._ask_fetch()
-        return [fut.result() for fut in futures]
+        try:
+            return [fut.result() for fut in futures]
+        except KeyboardInterrupt:
+            self._interrupted(futures)
+            raise
+
+    def _interrupted(self, futures: Iterable[Future]) -> None:
+        """The caller was interrupted waiting for `futures`: stop their tasks (queued ones
+        are cancelled, running ones' workers killed and replaced); the pool shows
+        "interrupted" until new work arrives."""
+        ids = [f.task_id for f in futures
+               if isinstance(f, TaskFuture) and f.owner is self and not f.done()]
+        if not self._driver.closed.is_set():
+            try:
+                self._driver.command("interrupt_tasks", ids)
+            except PoolClosedError:
+                pass
 
     def apply(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in a worker, waiting for its result."""
@@ -411,6 +460,17 @@ class Pool:
         from taskscope.widgets import Dashboard  # Jupyter-side, imported only when asked for
 
         return Dashboard.for_pool(self, **options)
+
+
+class _InterruptibleFuture(TaskFuture):
+    """The Future `Pool.submit` returns: interrupting ``result()`` also stops its task."""
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return super().result(timeout)
+        except KeyboardInterrupt:
+            self.owner._interrupted([self])
+            raise
 
 
 @atexit.register

@@ -138,6 +138,7 @@ def register(pool: Any) -> str | None:
             "origin": origin,
             "kernel_id": kernel_id,
             "events": info["events"],
+            "control": info["control"],  # the task socket: signed controls (pool/control.py)
             "key": info["key"],
             "started": time.time(),
             "started_monotonic": time.monotonic(),
@@ -218,6 +219,13 @@ def list_pools(directory: str | None = None, *, prune: bool = True) -> list[Entr
     """The entries of live pools, oldest first; with `prune`, files of dead processes are
     removed. Entries include the key: keep them out of logs, URLs and responses."""
     directory = directory or runtime_dir()
+    if prune:  # the ipc directories of pools killed without cleaning up, too
+        try:
+            from ._transport import sweep_stale_dirs
+
+            sweep_stale_dirs()
+        except Exception:
+            pass
     try:
         names = os.listdir(directory)
     except OSError:

@@ -31,6 +31,7 @@ from .chunking import TARGET_CHUNK_S
 from .errors import (PoolClosedError, ProtocolError, RemoteTraceback, SerializationError,
                      TaskCancelledError)
 from .events import EventPublisher
+from .faults import FaultHandling
 from .graph import GraphScheduling
 from .lifecycle import WorkerLifecycle, WorkerRecord
 from .protocol import Codec
@@ -43,11 +44,12 @@ MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each
 MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
 
 
-class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
+class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread.
 
-    Its methods are in three files: this one (loop, commands, calls, placing, results),
-    graph.py (submitted tasks and their dependencies) and lifecycle.py (worker processes).
+    Its methods are in four files: this one (loop, commands, calls, placing, results),
+    graph.py (submitted tasks and their dependencies), lifecycle.py (worker processes) and
+    faults.py (workers killed on purpose: memory limit, timeouts, interrupts).
     """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
@@ -77,6 +79,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
         self.calls: dict[int, Call] = {}
         self._producing: deque[Call] = deque()  # calls with input left to read, oldest first
         self.init_graph()  # submitted tasks, and the heap of tasks ready to place
+        self.init_faults()  # memory limit, timeouts, interrupts
         self.closing = False
         self.status = "running"
         self.broken: BaseException | None = None
@@ -131,7 +134,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             if not w.exited:
                 poller.register(w.sentinel, _transport.POLLIN)
         now = time.monotonic()
-        timeout = min(self._next_sample, self._next_snapshot) - now
+        timeout = min(self._next_sample, self._next_snapshot, self.next_fault_check()) - now
         if self.events.pending:
             timeout = min(timeout, self.events.last_flush + 0.05 - now)
         ready = dict(poller.poll(max(0, int(timeout * 1000)) if timeout > 0 else 0))
@@ -156,6 +159,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
         if now >= self._next_sample:
             self._next_sample = now + SAMPLE_INTERVAL_S
             self.sample_workers()
+        self.check_faults(now)
         if now >= self._next_snapshot:
             self._next_snapshot = now + SNAPSHOT_INTERVAL_S
             self.emit_snapshot()
@@ -177,6 +181,9 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
                 msg = self.codec.decode(frames[1:])
             except ProtocolError:
                 continue  # dropped and counted (codec.dropped); never decoded further
+            if w is None and msg.kind == "control" and msg.src.startswith("control:"):
+                self.handle_control(msg.body)  # from the Jupyter server (pool/control.py)
+                continue
             if w is None or msg.src != f"worker:{w.id}":
                 continue  # a message claiming another worker's name
             if msg.kind == "results":
@@ -194,6 +201,10 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
                   "started": self.started_at, "memory_limit": self.memory_limit},
             workers=[w.summary() for w in self.workers.values()],
             calls=[c.summary() for c in list(self.calls.values())[-50:]])
+
+    def handle_control(self, body: dict[str, Any]) -> None:
+        if body.get("action") == "cancel_call" and isinstance(body.get("call"), int):
+            self.cancel_call(body["call"], "cancelled")
 
     # ------------------------------------------------------------------ commands
     def handle_commands(self) -> None:
@@ -213,6 +224,8 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
                 future = task.future if task is not None else None
                 if future is not None:
                     self.request_fetch(task.id, ("future", future))
+            elif kind == "interrupt_tasks":
+                self.interrupt_tasks(cmd[1])
             elif kind == "cancel_task":
                 task = self.graph.get(cmd[1])
                 if task is not None:
@@ -245,6 +258,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             call.results.finish(err) if call.results else None
             return
         self.resume_after_interrupt()
+        self.uses_timeout(call.timeout)
         self.announce(call)
         self._producing.append(call)
 
@@ -259,13 +273,12 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
                 future.set_exception(err)
             return
         self.resume_after_interrupt()
+        self.uses_timeout(task.timeout)
         call.submitted += 1
         call.outstanding += 1
         if call.total is not None:
             call.total += 1
-        self.add_graph_task(task, dep_ids)
-        kind = "task.waiting" if task.state == "waiting" else "task.queued"
-        self.events.emit(kind, call=call.id, task=task.id, n=1)
+        self.add_graph_task(task, dep_ids)  # (publishes task.waiting or task.queued)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
         call = self.calls.get(call_id)
@@ -273,8 +286,10 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             return
         self.stop_call(call, reason)
         if reason == "interrupted":
-            self.status = "interrupted"
-            self.events.emit("pool.status", status="interrupted")
+            # The notebook user wants the CPU back: stop the call's running tasks too (their
+            # workers are killed and replaced; the tasks end as cancelled).
+            self.interrupt_running(lambda t: t.call is call, f"call {call.id} ({call.api})")
+            self.mark_interrupted()
         self.maybe_end_call(call)
 
     def stop_call(self, call: Call, reason: str) -> None:
@@ -324,8 +339,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             self.maybe_stop_workers()
 
     def place(self, task: Task, free: list[WorkerRecord]) -> None:
-        future = task.future
-        if future is not None and not future.set_running_or_notify_cancel():
+        if not _may_run(task.future):
             self.end_cancelled(task)  # cancelled while it waited in the queue
             return
         w = self.choose_worker(task, free)
@@ -338,7 +352,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             return
         batch = [task]
         per_item = task.call.sizer.per_item_s
-        if per_item is not None and per_item < TARGET_CHUNK_S / 4:
+        if per_item is not None and per_item < TARGET_CHUNK_S / 4 and task.timeout is None:
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
             share = self.ready_count() // max(1, len(self.workers))
             limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
@@ -346,11 +360,10 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
                 limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
             while self.has_ready() and len(batch) < limit:
                 nxt = self.peek_ready()
-                if nxt.deps or nxt.call is not task.call:
-                    break
+                if nxt.deps or nxt.call is not task.call or nxt.timeout is not None:
+                    break  # a task with a timeout travels alone: its deadline is its own
                 self.pop_ready()
-                nxt_future = nxt.future
-                if nxt_future is not None and not nxt_future.set_running_or_notify_cancel():
+                if not _may_run(nxt.future):
                     self.end_cancelled(nxt)
                     continue
                 batch.append(nxt)
@@ -413,7 +426,8 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
         call.submitted += len(items)
         call.outstanding += 1
         call.sizer.observe_bytes(len(items), sum(_nbytes(f) for f in frames))
-        task = Task(self.new_task_id(), call, index0, len(items), frames, retries=call.retries)
+        task = Task(self.new_task_id(), call, index0, len(items), frames, retries=call.retries,
+                    timeout=call.timeout)
         self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
         return task
 
@@ -469,6 +483,8 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
             self.events.emit("task.processing", call=task.call.id, task=task.id, worker=w.id,
                              n=task.n)
         w.messages.append([t.id for t in tasks])
+        if len(w.messages) == 1:
+            self.note_running(w)  # it starts on this message now: its timeout starts
         _transport.send_frames(self.endpoints.router, self.codec.encode(
             "run", {"data": list(data_specs), "fns": fns, "units": units}, payload),
             identity=w.identity)
@@ -480,6 +496,7 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
         if w.messages:
             w.messages.popleft()
+            self.note_running(w)  # the next message (if any) starts running now
         pos = 0
         for rec in body.get("results", ()):
             nf = rec["nf"]
@@ -687,6 +704,14 @@ class Driver(GraphScheduling, WorkerLifecycle, threading.Thread):
         os.close(self._wake_r)
         os.close(self._wake_w)
         self.closed.set()
+
+
+def _may_run(future: Future | None) -> bool:
+    """Mark a task's Future running; False if it was cancelled. A task placed again (its
+    worker died before it started, or it is retried) has a Future that already runs."""
+    if future is None or future.running():
+        return True
+    return future.set_running_or_notify_cancel()
 
 
 def _nbytes(frame: Any) -> int:

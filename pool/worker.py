@@ -87,9 +87,28 @@ class _Worker:
         self.sizes: dict[int, int] = {}
         self.managed = 0
         self.per_item_s = 0.0  # average item time of the last unit: decides per-item timing
+        self.results_sent: Any = None  # zmq's tracker of the last results message
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
+
+    def send_results(self, body: dict[str, Any], payload: list[Any]) -> None:
+        """Send results, tracked: see `results_out`."""
+        frames = [_transport.zmq.Frame(f, track=True, copy_threshold=0)
+                  for f in self.codec.encode("results", body, payload)]
+        self.results_sent = self.sock.send_multipart(frames, copy=False, track=True)
+
+    def results_out(self) -> None:
+        """Before running the next message, wait until zmq's I/O thread has taken the last
+        results: sent from the application thread only, they would die with this process
+        if the next task crashed it at once (a segfault, os._exit, the OOM killer), and the
+        driver would blame the tasks that finished instead of the one that crashed."""
+        tracker, self.results_sent = self.results_sent, None
+        if tracker is not None and not tracker.done:
+            try:
+                tracker.wait(1.0)
+            except Exception:  # NotDone after 1 s: carry on
+                pass
 
     def run(self) -> int:
         self.send("hello", {"pid": os.getpid()})
@@ -129,6 +148,7 @@ class _Worker:
                 continue
             if msg.kind != "run":
                 continue
+            self.results_out()
             began = time.monotonic()
             self.waiting += began - idle_since
             body, payload = self.run_batch(msg)
@@ -136,7 +156,7 @@ class _Worker:
             self.working += idle_since - began
             body["insights"] = {"working": self.working, "waiting": self.waiting,
                                 "managed": self.managed}
-            self.send("results", body, payload)
+            self.send_results(body, payload)
         self.send("bye", {"insights": {"working": self.working, "waiting": self.waiting}})
         return 0
 

@@ -27,7 +27,7 @@ VENV="$ROOT/.venv"
 # Stamp files: a hash of the inputs of the last successful step, to skip it when unchanged.
 PIP_STAMP="$VENV/.taskscope-pip-stamp"
 NPM_STAMP="$ROOT/js/node_modules/.taskscope-npm-stamp"
-STATIC_TARGETS=(kernel_ext/static/widget.js kernel_ext/static/widget.css kernel_ext/static/progress-widget.js kernel_ext/static/progress-widget.css kernel_ext/static/page.js)
+STATIC_TARGETS=(kernel_ext/static/widget.js kernel_ext/static/widget.css kernel_ext/static/progress-widget.js kernel_ext/static/progress-widget.css kernel_ext/static/page.js kernel_ext/static/carrier.js kernel_ext/static/loader.js)
 LAB_NPM_STAMP="$ROOT/js/lab/node_modules/.taskscope-npm-stamp"
 LABEXT_NAME=taskscope-labextension
 

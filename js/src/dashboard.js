@@ -53,6 +53,8 @@ export function normalisePanes(panes) {
  * @property {string | null} [popoutUrl] shows a "pop out" link when set
  * @property {(panes: string[]) => void} [onPanesChange]
  * @property {(frozen: boolean) => void} [onFreezeChange]
+ * @property {((call: number) => Promise<unknown>) | null} [onCancel] cancel a running call
+ *   (through the Jupyter server); without it no cancel buttons are shown
  */
 
 /**
@@ -135,7 +137,7 @@ export function mountDashboard(el, store, opts = {}) {
       if (want && !handles[p.name]) {
         const cell = h("div", { class: `ts-cell${p.wide ? " ts-wide" : ""}`, dataset: { cell: p.name } });
         cells[p.name] = cell;
-        handles[p.name] = p.mount(cell, store, {});
+        handles[p.name] = p.mount(cell, store, p.name === "progress" ? { onCancel: opts.onCancel ?? null } : {});
       } else if (!want && handles[p.name]) {
         handles[p.name].destroy();
         cells[p.name].remove();

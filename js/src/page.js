@@ -31,6 +31,7 @@
  * status is "closed" the last state stays on screen with a "pool finished"
  * banner.
  */
+import { cancelCall, poolApiUrl } from "./control.js";
 import { createStore } from "./store.js";
 import { mountDashboard } from "./dashboard.js";
 
@@ -91,7 +92,11 @@ export function startPage(el, cfg) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
   };
   const store = createStore({ onGap: () => send({ type: "request_full" }) });
-  const dash = mountDashboard(el, store, cfg.panes && cfg.panes.length ? { panes: cfg.panes } : {});
+  const api = poolApiUrl(cfg.wsUrl);
+  const dash = mountDashboard(el, store, {
+    ...(cfg.panes && cfg.panes.length ? { panes: cfg.panes } : {}),
+    onCancel: (/** @type {number} */ call) => cancelCall(api, call),
+  });
   document.documentElement.classList.add("ts-page");
 
   const syncTitleAndBanner = () => {

@@ -1,14 +1,12 @@
 /**
- * The anywidget module of the per-call progress bar (kernel_ext/widgets.py:
- * `CallProgress._esm` points at the built copy, kernel_ext/static/
- * progress-widget.js, and `_css` at progress-widget.css).
+ * The anywidget module of the per-call progress bar (`CallProgress`). In a
+ * kernel it is delivered by the code carrier (carrier.js; the widget's own
+ * `_esm` is only loader.js, which delegates here); it is also built on its
+ * own as kernel_ext/static/progress-widget.js + .css, pulling in only the
+ * store, the compact progress row and the formatting helpers.
  *
- * anywidget sends a widget's whole module and stylesheet with every
- * comm_open, and taskscope opens one of these under every `map` cell: so this
- * entry pulls in only the store, the compact progress row and the formatting
- * helpers, not the dashboard's panes.
- *
- * Traits read: state (dict; its `calls` hold this call's row only), call (int).
+ * Traits read: state (dict: v, seq, gaps, now, pool, and `calls` holding this
+ * call's row only), call (int).
  * No ring buffers: the bar never asks for them (no "request_full").
  */
 import { mountCompactRoot } from "./progress-compact.js";

@@ -18,7 +18,7 @@ export { callSummary, issuesText } from "./progress-compact.js";
 
 /**
  * @typedef {import("./store.js").Store} Store
- * @typedef {{call?: number | null}} ProgressOptions
+ * @typedef {{call?: number | null, onCancel?: ((call: number) => Promise<unknown>) | null}} ProgressOptions
  */
 
 /** @param {any} call */
@@ -39,7 +39,7 @@ function detailsOf(call) {
   return dl;
 }
 
-/** @typedef {{main: HTMLElement, swatch: HTMLElement, name: HTMLElement, bar: ReturnType<typeof createBar>, count: HTMLElement, pct: HTMLElement, issues: HTMLElement, rate: HTMLElement, eta: HTMLElement, elapsed: HTMLElement, status: HTMLElement, details: HTMLElement, detailsKey: string}} RowRefs */
+/** @typedef {{main: HTMLElement, swatch: HTMLElement, name: HTMLElement, bar: ReturnType<typeof createBar>, count: HTMLElement, pct: HTMLElement, issues: HTMLElement, rate: HTMLElement, eta: HTMLElement, elapsed: HTMLElement, status: HTMLElement, details: HTMLElement, detailsKey: string, cancel: HTMLButtonElement | null}} RowRefs */
 
 /**
  * The cell between the percentage and the elapsed time: erred / cancelled
@@ -91,7 +91,26 @@ export function mount(el, store, options = {}) {
       status: pill("running"),
       details: h("div", { class: "ts-prow-details", hidden: true }),
       detailsKey: "",
+      // Cancelling acts while the notebook cell is busy, so it goes through the Jupyter
+      // server (the host gives onCancel), never through the kernel's comm.
+      cancel: options.onCancel
+        ? /** @type {HTMLButtonElement} */ (h("button", { class: "ts-btn ts-cancel", type: "button", text: "Cancel this call", dataset: { action: "cancel-call" } }))
+        : null,
     };
+    const onCancel = options.onCancel;
+    if (r.cancel && onCancel) {
+      const btn = r.cancel;
+      btn.addEventListener("click", (e) => {
+        e.stopPropagation();
+        btn.disabled = true;
+        setText(btn, "Cancelling…");
+        onCancel(Number(call.id)).catch((/** @type {unknown} */ err) => {
+          btn.disabled = false;
+          setText(btn, "Cancel this call");
+          btn.title = `could not cancel: ${String(err)}`;
+        });
+      });
+    }
     const main = h(
       "div",
       { class: "ts-prow-main", role: "button", tabindex: "0", "aria-expanded": "false" },
@@ -160,6 +179,10 @@ export function mount(el, store, options = {}) {
     } else if (dk !== r.detailsKey) {
       r.detailsKey = ""; // rebuild when opened
     }
+    if (r.cancel) {
+      if (r.cancel.parentElement !== r.details) r.details.append(r.cancel);
+      r.cancel.hidden = (call.status ?? "running") !== "running";
+    }
   }
 
   /** @param {any} fn */
@@ -178,6 +201,7 @@ export function mount(el, store, options = {}) {
       status: h("span", { class: "ts-prow-err" }),
       details: h("div"),
       detailsKey: "",
+      cancel: null,
     };
     const main = h("div", { class: "ts-prow-main" }, [
       h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status,

@@ -1,8 +1,13 @@
 /**
- * anywidget glue shared by the two widget bundles (widget.js: the dashboard;
+ * anywidget glue shared by the two widget modules (widget.js: the dashboard;
  * progress-widget.js: the small per-call progress bar): one Store per model,
- * fed by the `state`/`errors` traits and by custom messages carrying the
- * stream/resources deltas of docs/state.md.
+ * fed by the `state`/`calls_done`/`errors` traits and by custom messages
+ * carrying the stream/resources deltas of docs/state.md.
+ *
+ * The kernel splits the State over traits that change at different rates
+ * (only a changed trait is resent): `state` (its `calls` are the calls still
+ * running), `calls_done` (finished calls) and `errors`. The store gets them
+ * merged back into one State, `calls` in call-id order.
  */
 import { createStore } from "./store.js";
 
@@ -30,6 +35,22 @@ export const storesByKey = new WeakMap();
 const isObj = (v) => v !== null && typeof v === "object";
 
 /**
+ * One State from the model's traits: `state`, plus the finished calls of
+ * `calls_done` merged into `state.calls` (by id, in id order), plus `errors`.
+ * @param {any} state @param {any} callsDone @param {any} errors
+ */
+export function mergeState(state, callsDone, errors) {
+  const s = isObj(state) ? state : {};
+  const out = { ...s, errors: Array.isArray(errors) ? errors : [] };
+  if (Array.isArray(callsDone) && callsDone.length) {
+    const byId = new Map();
+    for (const c of [...(Array.isArray(s.calls) ? s.calls : []), ...callsDone]) byId.set(c.id, c);
+    out.calls = [...byId.values()].sort((a, b) => a.id - b.id);
+  }
+  return out;
+}
+
+/**
  * Create the model's store and wire it to the model's traits and messages.
  * @param {AnyModel} model
  * @param {import("./store.js").StoreOptions} [storeOptions]
@@ -50,7 +71,7 @@ export function attachStore(model, storeOptions = {}) {
     const s = model.get("state");
     if (isObj(s)) storesByKey.set(s, store);
   };
-  const merged = () => ({ ...(model.get("state") ?? {}), errors: model.get("errors") ?? [] });
+  const merged = () => mergeState(model.get("state"), model.get("calls_done"), model.get("errors"));
   const onState = () => {
     store.setState(merged());
     remember();
@@ -67,6 +88,7 @@ export function attachStore(model, storeOptions = {}) {
   remember();
   storesByKey.set(model, store);
   model.on("change:state", onState);
+  model.on("change:calls_done", onState);
   model.on("change:errors", onState);
   model.on("msg:custom", onMsg);
   model.on("change:frozen", onFrozen);
@@ -74,6 +96,7 @@ export function attachStore(model, storeOptions = {}) {
     store,
     dispose() {
       model.off("change:state", onState);
+      model.off("change:calls_done", onState);
       model.off("change:errors", onState);
       model.off("msg:custom", onMsg);
       model.off("change:frozen", onFrozen);

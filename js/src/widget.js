@@ -1,8 +1,9 @@
 /**
- * The anywidget module of the dashboard (kernel_ext/widgets.py points
- * `Dashboard._esm` at the built copy, kernel_ext/static/widget.js, and `_css`
- * at widget.css). The per-call progress bar has its own, much smaller module:
- * progress-widget.js (`CallProgress`).
+ * The anywidget module of the dashboard. In a kernel it is delivered by the
+ * code carrier (carrier.js, registered page-wide; `Dashboard._esm` is only
+ * loader.js, which delegates here); it is also built on its own as
+ * kernel_ext/static/widget.js. The per-call progress bar has its own, much
+ * smaller module: progress-widget.js (`CallProgress`).
  *
  * One Store per model, fed by the `state` trait and by custom messages
  * carrying the stream/resources deltas of docs/state.md:
@@ -11,11 +12,13 @@
  *   msg:custom {type: stream|resources, reset, first} + [buffer] ──applyMessage──┘
  *   Store.onGap ──▶ model.send({type: "request_full"})
  *
- * Traits read: state (dict), errors (list, merged into the state as
- * `state.errors`: a separate trait so tracebacks are not resent with every
- * progress update), panes (list; empty = all), call (int|null:
+ * Traits read: state (dict; its `calls` are the running calls), calls_done
+ * (list: finished calls, merged into `state.calls`), errors (list, merged
+ * into the state as `state.errors`: separate traits so finished calls and
+ * tracebacks are not resent with every progress update), panes (list; empty = all), call (int|null:
  * per-call compact progress), popout_url (str), frozen (bool, two-way).
  */
+import { cancelCall, poolApiUrl } from "./control.js";
 import { mountDashboard } from "./dashboard.js";
 import { attachStore, storeForRender } from "./widget-host.js";
 
@@ -56,6 +59,11 @@ export default {
         model.set("frozen", v);
         model.save_changes();
       },
+      // While the cell runs, the kernel does not read this widget's messages: cancelling
+      // goes through the Jupyter server that serves the pop-out page.
+      onCancel: model.get("popout_url")
+        ? (call) => cancelCall(poolApiUrl(model.get("popout_url")), call)
+        : null,
     });
     const onPanes = () => dash.setPanes(model.get("panes") ?? []);
     const onPopout = () => dash.setPopoutUrl(model.get("popout_url") || null);

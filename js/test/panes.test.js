@@ -48,3 +48,11 @@ test("CPU axis ends at a nice number of cores; other axes just above the data", 
     assert.ok(a.ymax >= m && a.ymax <= 2 * Math.max(m, 0.1) + 1e-9 && a.values.length <= 5, `${m}: ${JSON.stringify(a)}`);
   }
 });
+
+test("control URLs: from the page's websocket and from a pop-out URL", async () => {
+  const { poolApiUrl } = await import("../src/control.js");
+  assert.equal(poolApiUrl("ws://h:8888/user/a/taskscope/api/pools/ab12/ws", "http://h:8888/"),
+    "http://h:8888/user/a/taskscope/api/pools/ab12");
+  assert.equal(poolApiUrl("/user/a/taskscope/pools/ab12", "https://hub.example/user/a/lab"),
+    "https://hub.example/user/a/taskscope/api/pools/ab12");
+});

@@ -31,6 +31,7 @@ PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources")
 POOL_ID = r"(?P<pool_id>[0-9a-f]{1,64})"
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
 STREAM_WIDTH, RESOURCES_WIDTH = 6, 5
+MAX_CLIENT_MESSAGE = 1024  # the page's only message is {"type": "request_full"}
 
 
 class _TrackerMixin:
@@ -52,6 +53,21 @@ class PoolListHandler(_TrackerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(dumps(pools))
+
+
+class CancelCallHandler(_TrackerMixin, APIHandler):
+    """POST: cancel a call of a pool while the notebook cell that runs it is busy (the
+    kernel reads widget messages only between cells; this path does not need the kernel)."""
+
+    @web.authenticated
+    def post(self, pool_id: str, call_id: str) -> None:
+        tracked = self.tracker.get(pool_id)
+        if tracked is None:
+            raise web.HTTPError(404, f"no pool {pool_id}")
+        if not tracked.cancel_call(int(call_id)):
+            raise web.HTTPError(409, f"pool {pool_id} has ended")
+        self.set_status(202)
+        self.finish(dumps({"pool": pool_id, "call": int(call_id), "action": "cancel_call"}))
 
 
 PAGE = """<!doctype html>
@@ -149,13 +165,27 @@ class PoolSocketHandler(_TrackerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         self.tracked.sockets.add(self)
         self.send_update(full=True)
 
+    dropped = 0  # client messages ignored (not a known request): all sockets, since start
+
     def on_message(self, message: str | bytes) -> None:
+        """The page sends only ``{"type": "request_full"}``; anything else (binary, not JSON,
+        too long, too deeply nested, unknown) is dropped and counted, never acted on."""
+        if self.parse_request(message) == "request_full":
+            self.send_update(full=True)
+        else:
+            PoolSocketHandler.dropped += 1
+
+    @staticmethod
+    def parse_request(message: Any) -> str | None:
+        if not isinstance(message, str) or len(message) > MAX_CLIENT_MESSAGE:
+            return None
         try:
             msg = json.loads(message)
-        except (TypeError, ValueError):
-            return
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+            return None
         if isinstance(msg, dict) and msg.get("type") == "request_full":
-            self.send_update(full=True)
+            return "request_full"
+        return None
 
     def on_close(self) -> None:
         if self.tracked is not None:
@@ -234,6 +264,7 @@ def handlers(base_url: str) -> list[tuple[str, Any, dict[str, Any]]]:
     return [
         (at(r"taskscope/api/pools/?"), PoolListHandler, {}),
         (at(rf"taskscope/api/pools/{POOL_ID}/ws"), PoolSocketHandler, {}),
+        (at(rf"taskscope/api/pools/{POOL_ID}/calls/(?P<call_id>[0-9]+)/cancel"), CancelCallHandler, {}),
         (at(rf"taskscope/pools/{POOL_ID}/?"), PoolPageHandler, {}),
         (at(r"taskscope/static/(.*)"), StaticHandler, {"path": str(STATIC_DIR)}),
     ]

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from taskscope.collector import Collector
+from taskscope.pool.control import send_control
 from taskscope.pool import registry
 
 __all__ = ["PoolTracker", "TrackedPool"]
@@ -66,6 +67,8 @@ class TrackedPool:
         self._pending = False
         self._pending_lock = threading.Lock()
         self.collector = Collector(entry["events"], entry["key"], entry["name"])
+        # Where and how to send controls (pool/control.py); the key stays in this object.
+        self._control = (entry.get("control"), entry["key"])
         self.collector.add_view(self)
 
     # Collector view: called on the collector's thread (and once from add_view).
@@ -143,6 +146,15 @@ class TrackedPool:
                          "running_total": total if running else 0},
             "calls": calls[-5:],
         }
+
+    def cancel_call(self, call_id: int) -> bool:
+        """Ask the pool to cancel one call (its queued work; running tasks finish).
+        False when the pool is gone or cannot take controls."""
+        endpoint, key = self._control
+        if not self.live or not endpoint:
+            return False
+        send_control(endpoint, key, "cancel_call", call=call_id)
+        return True
 
     def close(self, message: str) -> None:
         self.collector.remove_view(self)

@@ -209,6 +209,32 @@ def check_failing_tasks(page: Any, server: Any, app: str) -> None:
     assert re.search(r"\bdied\b", outputs)
 
 
+def check_scheduler_graph(page: Any, server: Any, app: str) -> None:
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    took = open_and_run_all(page, server, "scheduler-graph.ipynb")
+    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+    text = "\n".join(outputs)
+    assert "15 ['a', 'b', 'c', 'd'] True" in text, text[:2000]
+    assert "(524800, 524800)" in text and "5050" in text
+    assert "after release" in text
+    dash = dashboard(page)
+    info = expect_dashboard_drawn(page, dash, 2)
+    # The submit rows of the dashboard (one per function) end with every task done.
+    rows = {}
+    for fn in ("add", "inc"):
+        row = dash.locator(f'.ts-prow[data-fn="{fn}"]').first
+        page.wait_for_function(
+            "(el) => el && Number(el.dataset.total) > 0 && el.dataset.done === el.dataset.total",
+            arg=row.element_handle(), timeout=15_000)
+        rows[fn] = (int(row.get_attribute("data-done")), int(row.get_attribute("data-total")))
+    assert rows["add"][1] >= 1023 + 2 and rows["inc"][1] >= 1024 + 100 + 2, rows
+    shoot(page, f"{app}-scheduler-graph-dashboard.png", dash)
+    print(f"\n[browser] {app} scheduler-graph: all cells ran in {took:.1f} s; dashboard {info}; "
+          f"submit rows (done, total) {rows}")
+    assert not no_js_errors(console), console
+
+
 # ------------------------------------------------------------------------------ tests
 def test_quickstart_jupyterlab(page: Any, lab_server: Any) -> None:
     check_quickstart(page, lab_server, "lab")
@@ -220,3 +246,7 @@ def test_quickstart_notebook7(page: Any, nb7_server: Any) -> None:
 
 def test_failing_tasks_jupyterlab(page: Any, lab_server: Any) -> None:
     check_failing_tasks(page, lab_server, "lab")
+
+
+def test_scheduler_graph_jupyterlab(page: Any, lab_server: Any) -> None:
+    check_scheduler_graph(page, lab_server, "lab")

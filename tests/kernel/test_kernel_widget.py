@@ -137,6 +137,13 @@ def anywidget_opens(run: Run) -> dict[str, dict[str, Any]]:
     return out
 
 
+def carrier_opens(run: Run) -> list[dict[str, Any]]:
+    """The initial states of the code carriers opened in this run."""
+    return [m["content"]["data"]["state"] for m in run.of_type("comm_open")
+            if m["content"]["data"]["state"].get("_anywidget_id")
+            == "taskscope.widgets._CodeCarrier"]
+
+
 def state_updates(msgs: list[dict[str, Any]], comm_id: str) -> list[dict[str, Any]]:
     """The `state` trait values sent to one widget, in order."""
     out = []
@@ -184,12 +191,18 @@ def test_progress_bar_updates_live_while_the_cell_runs(kernel: Kernel) -> None:
     assert len(bars) == 1, f"expected one per-call progress bar, got {opens.keys()}"
     comm_id, initial = next(iter(bars.items()))
     call_id = initial["call"]
-    assert initial["_esm"] and initial["_css"], "the bundled JS/CSS travel with the comm_open"
-    # ...so the per-call bar (one per `map` cell) carries the small bundle, not the dashboard's.
+    # The per-call bar (one per `map` cell) carries only the small loader: the real code came
+    # once, with the kernel's code carrier (SETUP's warm-up map opened it).
     assert initial["_anywidget_id"] == "taskscope.widgets.CallProgress", initial["_anywidget_id"]
-    bar_bytes = len(initial["_esm"]) + len(initial["_css"])
-    print(f"\n[kernel] per-call progress bar comm_open carries {bar_bytes} bytes of JS+CSS")
-    assert bar_bytes < 30_000, bar_bytes
+    assert initial["_ts_view"] == "progress" and initial["_ts_bundle"]
+    assert "_css" not in initial
+    bar_bytes = len(initial["_esm"])
+    print(f"\n[kernel] per-call progress bar comm_open carries {bar_bytes} bytes of JS")
+    assert bar_bytes < 2048, bar_bytes
+    assert not carrier_opens(run), "the code carrier is sent once per kernel, not per call"
+    assert not [m for m in run.of_type("comm_open")
+                if m["content"]["data"]["state"].get("_model_name") == "LayoutModel"], \
+        "taskscope widgets share one Layout model"
 
     # Live: state updates arrive while the cell is still executing (before its idle status).
     live = [call_row(s, call_id) for s in state_updates(run.before_idle(), comm_id)]
@@ -224,6 +237,59 @@ def test_progress_bar_updates_live_while_the_cell_runs(kernel: Kernel) -> None:
     # A finished bar is not resent on every pool tick (resource samples keep coming).
     after = state_updates(run.msgs[run.idle_at:], comm_id)
     assert len(after) <= 1, f"{len(after)} updates to a finished bar after the cell ended"
+    kernel.ok("pool.shutdown()")
+
+
+def test_code_carrier_once_per_kernel(kernel: Kernel) -> None:
+    """The widget code and stylesheet travel once, in one hidden carrier opened before the
+    first taskscope widget; the widgets name its bundle and carry only the loader."""
+    first = kernel.ok(SETUP)
+    carriers = carrier_opens(first)
+    assert len(carriers) == 1, carriers
+    carrier = carriers[0]
+    assert len(carrier["_esm"]) > 20_000 and ".ts-root" in carrier["_ts_css"]
+    opens = first.of_type("comm_open")
+    ids = [m["content"]["data"]["state"].get("_anywidget_id") for m in opens]
+    assert ids.index("taskscope.widgets._CodeCarrier") < ids.index("taskscope.widgets.CallProgress")
+    bar = next(st for st in anywidget_opens(first).values())
+    assert bar["_ts_bundle"] == carrier["_ts_bundle"]
+    assert bar["layout"] == carrier["layout"], "one shared Layout model"
+
+    dash = kernel.ok("display(pool.dashboard())\npool.map(abs, range(10))")
+    assert not carrier_opens(dash)
+    views = sorted(st["_ts_view"] for st in anywidget_opens(dash).values())
+    assert views == ["dashboard", "progress"], views
+    assert all(len(st["_esm"]) < 2048 for st in anywidget_opens(dash).values())
+
+    # Closed (e.g. Widget.close_all()): the next widget opens a new carrier.
+    again = kernel.ok("import ipywidgets\nipywidgets.Widget.close_all()\npool.map(abs, range(10))")
+    assert len(carrier_opens(again)) == 1
+    kernel.ok("pool.shutdown()")
+
+
+def test_browser_messages_reach_the_dashboard(kernel: Kernel) -> None:
+    """What a (re)loaded page sends: {"type": "request_full"} is answered with the whole rings
+    (reset deltas), and a trait change (the Freeze button) reaches the kernel."""
+    kernel.ok(SETUP)
+    show = kernel.ok("dash = pool.dashboard()\ndisplay(dash)\npool.map(abs, range(300))", linger=0.3)
+    dash = next(cid for cid, st in anywidget_opens(show).items() if st.get("call") is None)
+    kc = kernel.kc
+    for data in ({"method": "custom", "content": {"type": "request_full"}},
+                 {"method": "update", "state": {"frozen": True}, "buffer_paths": []}):
+        kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": dash, "data": data}))
+    deadline, resets = time.monotonic() + 5, {}
+    while time.monotonic() < deadline and len(resets) < 2:
+        try:
+            m = kc.get_iopub_msg(timeout=0.2)
+        except queue.Empty:
+            continue
+        if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == dash:
+            content = m["content"]["data"].get("content") or {}
+            if content.get("reset"):
+                resets[content["type"]] = sum(len(b) for b in m.get("buffers") or [])
+    assert set(resets) == {"stream", "resources"}, resets
+    assert resets["stream"] > 0 and resets["stream"] % (8 * STREAM_WIDTH) == 0
+    assert "True" in kernel.ok("print(dash.frozen)").stdout()
     kernel.ok("pool.shutdown()")
 
 
@@ -271,6 +337,14 @@ def test_dashboard_gets_binary_task_stream(kernel: Kernel) -> None:
 
     # The dashboard's JSON state agrees, and its static fallback counts all calls.
     final = state_updates(msgs, dash)[-1]
+    # Finished calls travel in their own trait (`state.calls` holds the running ones), sent
+    # only when it changes: once per finished call, not with every update.
+    done_sets = [m["content"]["data"]["state"]["calls_done"] for m in msgs
+                 if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == dash
+                 and "calls_done" in m["content"]["data"].get("state", {})]
+    assert done_sets and len(done_sets) <= 3, len(done_sets)
+    assert [c["total"] for c in done_sets[-1]] == [10, n]
+    assert all(c["status"] == "done" for c in done_sets[-1]) and not final["calls"]
     assert final["stream_total"] == len(records)
     assert final["totals"]["done"] == 10 + n
     assert len(final["workers"]) == 2 and all(w["rss"] > 0 for w in final["workers"])
