@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -38,11 +39,21 @@ def send_control(endpoint: str, key: bytes | str, action: str, **body: Any) -> N
         raise ValueError(f"taskscope: unknown control {action!r}; known: {', '.join(ACTIONS)}")
     if isinstance(key, str):
         key = bytes.fromhex(key)
-    # A source name of its own: the driver's replay guard numbers each sender separately.
-    source = f"control:{os.getpid()}:{secrets.token_hex(4)}"
-    sock = _transport.connect_dealer(endpoint, source.encode())
-    try:
-        frames = Codec(key, source).encode("control", {"action": action, **body, "sent": time.time()})
-        _transport.send_frames(sock, frames)
-    finally:
-        sock.close(linger=LINGER_MS)
+    codec = _codecs.get(key)
+    if codec is None:
+        # One source name per sending process and pool, numbered on: the driver's replay
+        # guard keeps one entry for it, however many controls are sent.
+        codec = _codecs[key] = Codec(key, f"control:{os.getpid()}:{secrets.token_hex(4)}")
+    with _lock:
+        frames = codec.encode("control", {"action": action, **body, "sent": time.time()})
+        # A fresh socket identity each time: the ROUTER ignores a peer whose identity is
+        # still connected, and the previous socket may still be lingering.
+        sock = _transport.connect_dealer(endpoint, f"control-{secrets.token_hex(8)}".encode())
+        try:
+            _transport.send_frames(sock, frames)
+        finally:
+            sock.close(linger=LINGER_MS)
+
+
+_codecs: dict[bytes, Codec] = {}
+_lock = threading.Lock()  # numbers are sent in the order they are given

@@ -203,8 +203,11 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
             calls=[c.summary() for c in list(self.calls.values())[-50:]])
 
     def handle_control(self, body: dict[str, Any]) -> None:
-        if body.get("action") == "cancel_call" and isinstance(body.get("call"), int):
-            self.cancel_call(body["call"], "cancelled")
+        call = self.calls.get(body.get("call")) if isinstance(body.get("call"), int) else None
+        if body.get("action") == "cancel_call" and call is not None and not call.complete:
+            # A person pressed "cancel": its running tasks stop too (workers killed, replaced).
+            self.interrupt_running(lambda t: t.call is call, f"call {call.id} ({call.api})")
+            self.cancel_call(call.id, "cancelled")
 
     # ------------------------------------------------------------------ commands
     def handle_commands(self) -> None:
