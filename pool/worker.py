@@ -13,6 +13,8 @@ process is gone (parent-death signal and a watchdog thread), so no orphans are l
 from __future__ import annotations
 
 import ctypes
+import functools
+import itertools
 import os
 import signal
 import sys
@@ -271,20 +273,19 @@ class _Worker:
     def _run_fast(self, fn: Any, prefix: tuple[Any, ...], items: Any, star: bool,
                   values: list[Any], errors: list[dict[str, Any]],
                   excs: dict[int, BaseException]) -> None:
-        append = values.append
-        it = iter(items)
+        """Run every item at C speed (`map` into `list.extend`). When an item raises, the
+        items before it are already in `values` and the map iterator has moved past it: record
+        the error and extend on from the next item, so each item runs exactly once."""
+        if prefix:
+            fn = functools.partial(fn, *prefix)
+        it = itertools.starmap(fn, items) if star else map(fn, items)
         while True:
             try:
-                if star:
-                    for item in it:
-                        append(fn(*prefix, *item))
-                else:
-                    for item in it:
-                        append(fn(*prefix, item))
+                values.extend(it)
                 return
-            except BaseException as exc:  # the iterator is past the failed item: go on after it
+            except BaseException as exc:
                 i = len(values)
-                append(None)
+                values.append(None)
                 self._record_error(errors, excs, i, exc, items[i])
 
     def _single_result(self, task_id: int, value: Any, record: dict[str, Any],
