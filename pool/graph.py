@@ -330,6 +330,11 @@ class GraphScheduling:
             future.set_exception(exc)
         for dep in task.deps:
             self.drop_data_ref(dep)
+        self.fail_dependents(task)
+
+    def fail_dependents(self, task: Task) -> None:
+        """Fail everything waiting on `task`, transitively: a loop, not a recursion, so a
+        failure at the head of a 10,000-long chain does not exhaust the stack."""
         self._cascade.append(task)
         if self._cascading:
             return  # the loop below, further up the stack, fails its dependents
@@ -495,14 +500,4 @@ class GraphScheduling:
                                "worker and cannot be recomputed")
         for waiter in self._fetches.pop(task.id, []):
             self.deliver(task.id, waiter, None, task.error)
-        self._cascade.append(task)
-        if not self._cascading:
-            self._cascading = True
-            try:
-                while self._cascade:
-                    failed = self._cascade.pop()
-                    for child in list(failed.dependents):
-                        if child.state in ("waiting", "queued"):
-                            self.fail_task(child, self.upstream_error(child, failed), None)
-            finally:
-                self._cascading = False
+        self.fail_dependents(task)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from taskscope.collector import Collector
+from taskscope.pool._transport import pid_alive
 from taskscope.pool.control import send_control
 from taskscope.pool import registry
 
@@ -40,18 +41,6 @@ PUBLIC_FIELDS = ("id", "name", "pid", "origin", "kernel_id", "n_workers", "start
 class Socket(Protocol):
     def send_update(self, full: bool = False) -> None: ...
     def pool_gone(self, message: str) -> None: ...
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, not ours to signal
-    return True
 
 
 class TrackedPool:
@@ -98,7 +87,8 @@ class TrackedPool:
     def check_orphaned(self) -> None:
         """The registry file is gone; if the pool's process died without closing the pool,
         stop listening and show the pool as broken (its last state stays)."""
-        if self.collector.closed.is_set() or _pid_alive(self.info.get("pid")):
+        pid = self.info.get("pid")
+        if self.collector.closed.is_set() or (isinstance(pid, int) and pid_alive(pid)):
             return
         self.collector.stop()
         with self.collector.lock:
