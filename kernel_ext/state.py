@@ -376,6 +376,12 @@ class State:
             call.update(total=s["total"], submitted=s["submitted"])
             if s["status"] != "running":
                 call["status"] = s["status"]
+        # Totals too: events from before this subscriber joined never reached it. (The
+        # snapshot lists recent calls only, so totals never go down from it.)
+        for key, field in (("submitted", "submitted"), ("done", "done"), ("erred", "erred"),
+                           ("cancelled", "cancelled")):
+            seen = sum(int(s.get(field) or 0) for s in b["calls"])
+            self.totals[key] = max(self.totals[key], seen)
 
     # ---------------------------------------------------------------- reading
     def _utilisation(self, w: dict[str, Any]) -> float:
