@@ -30,6 +30,14 @@
  * retries with exponential backoff (0.5 s doubling to 5 s). When the pool's
  * status is "closed" the last state stays on screen with a "pool finished"
  * banner.
+ *
+ * Pool restarts: while the pool is closed/broken, or the server says it does
+ * not know it (close codes 4404/4410), the page polls the REST list
+ * (`…/taskscope/api/pools?finished=1`, every 2 s) for a LIVE pool with the
+ * same name (and origin) and another id. When one appears the page follows it:
+ * a "pool restarted" banner, the websocket moves to the new pool, a full
+ * resync replaces the store (the old final state stays drawn until then) and
+ * the address bar is updated with history.replaceState.
  */
 import { cancelCall, poolApiUrl } from "./control.js";
 import { createStore } from "./store.js";
@@ -37,6 +45,37 @@ import { mountDashboard } from "./dashboard.js";
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
+const RESTART_POLL_MS = 2000;
+const CLOSE_UNKNOWN = 4404;
+const CLOSE_GONE = 4410;
+
+/** The ws URL of another pool, derived from the current one. @param {string} wsUrl @param {string} id */
+export function wsUrlFor(wsUrl, id) {
+  return wsUrl.replace(/\/pools\/[^/]+\/ws(\/?)$/, `/pools/${encodeURIComponent(id)}/ws$1`);
+}
+
+/** The REST list URL next to a pool's ws URL. @param {string} wsUrl @param {string} base */
+export function poolListUrl(wsUrl, base) {
+  const u = new URL(poolApiUrl(wsUrl, base));
+  u.pathname = u.pathname.replace(/\/pools\/[^/]+$/, "/pools");
+  u.search = "?finished=1";
+  return u.toString();
+}
+
+/**
+ * The live pool that replaces `old` (same name and origin, another id, not
+ * started before it), if any.
+ * @param {any[]} list REST list entries
+ * @param {{id: string, name?: string, origin?: string, started?: number}} old
+ */
+export function findSuccessor(list, old) {
+  if (!old.name || !Array.isArray(list)) return null;
+  const hits = list.filter((p) => p && p.live && p.id !== old.id && p.name === old.name
+    && (old.origin == null || p.origin == null || p.origin === old.origin)
+    && !(Number(old.started) > Number(p.started)));
+  hits.sort((a, b) => (Number(b.started) || 0) - (Number(a.started) || 0));
+  return hits[0] ?? null;
+}
 
 /**
  * Parse a self-contained binary frame (see the header comment).
@@ -87,17 +126,28 @@ export function startPage(el, cfg) {
   let timer = null;
   /** @type {any} */
   let pendingHeader = null;
+  let wsUrl = cfg.wsUrl;
+  let poolId = cfg.poolId ?? "";
+  let unknown = false; // the server closed the socket: it does not know (or dropped) the pool
+  /** @type {{name?: string, origin?: string, started?: number}} what the list said about our pool */
+  let known = {};
+  let polling = false;
 
   const send = (/** @type {any} */ obj) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
   };
   const store = createStore({ onGap: () => send({ type: "request_full" }) });
-  const api = poolApiUrl(cfg.wsUrl);
+  let api = poolApiUrl(wsUrl);
   const dash = mountDashboard(el, store, {
     ...(cfg.panes && cfg.panes.length ? { panes: cfg.panes } : {}),
     onCancel: (/** @type {number} */ call) => cancelCall(api, call),
   });
   document.documentElement.classList.add("ts-page");
+  const showPoolId = () => {
+    dash.root.dataset.poolId = poolId;
+    if (document.body) document.body.dataset.poolId = poolId;
+  };
+  showPoolId();
 
   const syncTitleAndBanner = () => {
     const st = store.state ?? {};
@@ -125,6 +175,7 @@ export function startPage(el, cfg) {
       } else if (msg.type === "error") {
         dash.setNotice("server", "error", String(msg.message ?? "server error"));
       } else {
+        if (msg.type === "state") unknown = false;
         if (msg.type === "state" && msg.state && typeof msg.state === "object" && !("errors" in msg.state)) {
           msg.state.errors = store.state?.errors ?? [];
         }
@@ -148,7 +199,7 @@ export function startPage(el, cfg) {
     timer = null;
     let sock;
     try {
-      sock = new WebSocket(absoluteWsUrl(cfg.wsUrl, location.href));
+      sock = new WebSocket(absoluteWsUrl(wsUrl, location.href));
     } catch (e) {
       console.error("taskscope: bad websocket URL", e);
       dash.setNotice("conn", "error", "Cannot connect: bad websocket URL.");
@@ -164,8 +215,9 @@ export function startPage(el, cfg) {
       sock.send(JSON.stringify({ type: "request_full" }));
     };
     sock.onmessage = onMessage;
-    sock.onclose = () => {
+    sock.onclose = (ev) => {
       if (ws !== sock) return;
+      if (ev.code === CLOSE_UNKNOWN || ev.code === CLOSE_GONE) unknown = true;
       ws = null;
       dash.root.dataset.connected = "0";
       if (closedByUs) return;
@@ -180,11 +232,59 @@ export function startPage(el, cfg) {
   }
   connect();
 
+  /** Switch to the pool that replaced ours. @param {any} next a REST list entry */
+  function follow(next) {
+    poolId = String(next.id);
+    wsUrl = wsUrlFor(wsUrl, poolId);
+    api = poolApiUrl(wsUrl);
+    unknown = false;
+    known = {};
+    showPoolId();
+    dash.setNotice("server", null, null);
+    dash.setNotice("restarted", "info", "Pool restarted — following the new one.");
+    if (typeof next.url === "string" && typeof history !== "undefined") {
+      try {
+        history.replaceState(history.state, "", new URL(next.url, location.href).pathname + location.search);
+      } catch (e) {
+        console.warn("taskscope: could not update the address bar", e);
+      }
+    }
+    // The old pool's final state stays drawn until the new pool's full resync replaces it.
+    if (timer) clearTimeout(timer);
+    const old = ws;
+    ws = null;
+    old?.close();
+    backoff = BACKOFF_MIN_MS;
+    connect();
+  }
+
+  async function pollRestart() {
+    const status = store.state?.pool?.status;
+    if (polling || closedByUs || !(unknown || status === "closed" || status === "broken")) return;
+    polling = true;
+    try {
+      const resp = await fetch(poolListUrl(wsUrl, location.href), { credentials: "same-origin", cache: "no-store" });
+      if (!resp.ok) return;
+      const list = await resp.json();
+      const mine = Array.isArray(list) ? list.find((p) => p && p.id === poolId) : null;
+      if (mine) known = { name: mine.name, origin: mine.origin, started: mine.started };
+      const old = { id: poolId, ...known, name: known.name ?? store.state?.pool?.name };
+      const next = findSuccessor(list, old);
+      if (next && !closedByUs) follow(next);
+    } catch {
+      /* the server is away: the socket's reconnect says so; try again later */
+    } finally {
+      polling = false;
+    }
+  }
+  const pollTimer = setInterval(pollRestart, RESTART_POLL_MS);
+
   return {
     store,
     dashboard: dash,
     close() {
       closedByUs = true;
+      clearInterval(pollTimer);
       if (timer) clearTimeout(timer);
       ws?.close();
       dash.destroy();

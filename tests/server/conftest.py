@@ -43,6 +43,41 @@ class Server:
     log_path: Path
     proc: subprocess.Popen[bytes]
     scripts: list[subprocess.Popen[str]] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)
+
+    def wait_started(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("jupyter server exited:\n" + self.log_path.read_text())
+            try:
+                if self.request("api/status")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("jupyter server did not start:\n" + self.log_path.read_text())
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port, token and directories."""
+        self.stop()
+        self.start()
+
+    def start(self) -> None:
+        """Start the (stopped) server again on the same port, token and directories."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        self.wait_started()
 
     @property
     def ws_root(self) -> str:
@@ -93,9 +128,7 @@ class Server:
         return proc, line.split()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("jupyter")
+def _run_server(tmp: Path) -> Iterator[Server]:
     dirs = {name: tmp / name for name in ("config", "data", "runtime", "root", "settings",
                                           "workspaces")}
     for d in dirs.values():
@@ -108,41 +141,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
     port, token = _free_port(), secrets.token_hex(16)
     log_path = tmp / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--ServerApp.base_url={BASE_URL}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={dirs['root']}", "--ServerApp.log_level=DEBUG"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    argv = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--ServerApp.base_url={BASE_URL}", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={dirs['root']}", "--ServerApp.log_level=DEBUG"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     srv = Server(root=f"http://127.0.0.1:{port}{BASE_URL}", token=token, env=env,
-                 runtime_dir=dirs["runtime"], log_path=log_path, proc=proc)
+                 runtime_dir=dirs["runtime"], log_path=log_path, proc=proc, argv=argv)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("jupyter server exited:\n" + log_path.read_text())
-            try:
-                if srv.request("api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("jupyter server did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
+        srv.wait_started()
         yield srv
     finally:
         for script in srv.scripts:
             if script.poll() is None:
                 script.kill()
             script.communicate(timeout=10)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _run_server(tmp_path_factory.mktemp("jupyter"))
+
+
+@pytest.fixture()
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of the test's own (function scope), for tests that restart it."""
+    yield from _run_server(tmp_path_factory.mktemp("jupyter-own"))
 
 
 # ------------------------------------------------------------------------------ websocket
