@@ -532,8 +532,9 @@ def test_driver_killed_with_sigkill_leaves_no_orphans_and_is_cleaned_up(tmp_path
         assert not alive, f"orphaned workers {[p.pid for p in alive]}"
         assert took < 2.0, f"the workers outlived their driver by {took:.2f} s"
         print(f"\n{start_method}: {len(workers)} workers gone {took:.2f} s after the driver's SIGKILL")
-        # what the dead driver could not clean: readers do
-        assert os.path.isdir(info["ipc_dir"])
+        # What the dead driver could not clean, readers do. (Not asserting that the ipc dir
+        # is still there first: any new pool of this user on the machine may already have
+        # removed it, which is the same mechanism working.)
         assert registry.list_pools(str(tmp_path)) == []  # prunes the entry and the ipc dir
         assert not list(tmp_path.glob("taskscope-pool-*.json"))
         assert not os.path.exists(info["ipc_dir"])
