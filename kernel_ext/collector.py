@@ -55,10 +55,15 @@ class Collector:
                                          daemon=True)
         self._thread.start()
 
-    def add_view(self, view: View) -> None:
+    def add_view(self, view: View, pushed_version: int | None = None) -> None:
+        """Start pushing `view`; at once, unless it already holds the State of
+        `pushed_version` (then at the next change, like any view)."""
         with self.lock:
             self._views.append(view)
-        self._push_one(view)
+            if pushed_version is not None:
+                self._pushed[id(view)] = (pushed_version, time.monotonic())
+        if pushed_version is None:
+            self._push_one(view)
 
     def remove_view(self, view: View) -> None:
         with self.lock:

@@ -388,18 +388,31 @@ class State:
         busy, idle = w["insights"]["working"], w["insights"]["waiting"]
         return busy / (busy + idle) if busy + idle > 0 else 0.0
 
+    @staticmethod
+    def _call_json(call: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in call.items() if not k.startswith("_")}
+        counts = dict(call["counts"])
+        if call["total"] is not None:
+            # Items not yet made into tasks (a map's unread input) wait too; submitted
+            # tasks that wait for their inputs are counted already.
+            accounted = sum(counts.values())
+            counts["waiting"] += max(0, call["total"] - accounted)
+        out["counts"] = counts
+        return out
+
+    def call_view_json(self, call_id: int, keys: tuple[str, ...],
+                       pool_keys: tuple[str, ...]) -> dict[str, Any]:
+        """What a one-call progress bar shows: `to_json()` cut to `keys`, the pool's
+        `pool_keys` and that call's row only, without serialising the rest of the State."""
+        full = {"v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": self.now}
+        state = {k: full[k] for k in keys if k in full}
+        call = self.calls.get(call_id)
+        state["pool"] = {k: self.pool.get(k) for k in pool_keys}
+        state["calls"] = [self._call_json(call)] if call is not None else []
+        return state
+
     def to_json(self, include_errors: bool = True) -> dict[str, Any]:
-        calls = []
-        for call in self.calls.values():
-            out = {k: v for k, v in call.items() if not k.startswith("_")}
-            counts = dict(call["counts"])
-            if call["total"] is not None:
-                # Items not yet made into tasks (a map's unread input) wait too; submitted
-                # tasks that wait for their inputs are counted already.
-                accounted = sum(counts.values())
-                counts["waiting"] += max(0, call["total"] - accounted)
-            out["counts"] = counts
-            calls.append(out)
+        calls = [self._call_json(call) for call in self.calls.values()]
         workers = []
         for w in self.workers.values():
             out = {k: v for k, v in w.items() if k != "inflight"}

@@ -128,6 +128,13 @@ class Dashboard(anywidget.AnyWidget):
             raise ValueError(f"taskscope: unknown pane(s) {unknown}; choose from {list(PANES)}")
         carrier = code_carrier()  # opened first, so the front end gets the code first
         kwargs.setdefault("layout", carrier.layout)
+        version = None
+        if call is not None:
+            # A bar's first state rides in its comm_open: no second message before the map.
+            with collector.lock:
+                version = collector.state.version
+                kwargs["state"] = collector.state.call_view_json(call, CALL_VIEW_KEYS,
+                                                                 CALL_VIEW_POOL_KEYS)
         super().__init__(panes=list(panes or []), call=call, _ts_bundle=carrier._ts_bundle,
                          **kwargs)
         self._collector = collector
@@ -138,8 +145,10 @@ class Dashboard(anywidget.AnyWidget):
         self._handle: Any = None  # the display handle, to leave a final static snapshot
         self._final_shown = False
         self._last_calls: list[dict[str, Any]] | None = None
+        if version is not None:
+            self._last_calls = self.state["calls"]
         self.on_msg(self._on_custom_msg)
-        collector.add_view(self)
+        collector.add_view(self, pushed_version=version)
 
     @classmethod
     def for_pool(cls, pool: Any, **options: Any) -> Dashboard:
@@ -164,12 +173,8 @@ class Dashboard(anywidget.AnyWidget):
         calls_done = None
         with collector.lock:
             st = collector.state
-            state = st.to_json(include_errors=False)
             if self.call is not None:  # a one-call progress bar needs its row only
-                calls = [c for c in state["calls"] if c["id"] == self.call]
-                pool = {k: state["pool"].get(k) for k in CALL_VIEW_POOL_KEYS}
-                state = {k: state[k] for k in CALL_VIEW_KEYS if k in state}
-                state.update(pool=pool, calls=calls)
+                state = self._call_state(st)
                 errors = None
                 # A finished bar never changes again: do not resend it the pool's every tick
                 # (resource samples alone would otherwise resend each old bar twice a second).
@@ -177,6 +182,7 @@ class Dashboard(anywidget.AnyWidget):
                     return
                 self._last_calls = state["calls"]
             else:
+                state = st.to_json(include_errors=False)
                 now = time.monotonic()
                 errors = None
                 if st.errors_version != self._errors_version and (
@@ -201,6 +207,10 @@ class Dashboard(anywidget.AnyWidget):
             self._final_shown = True
             data, metadata = self._bundle()
             self._handle.update(data, metadata=metadata, raw=True)
+
+    def _call_state(self, st: Any) -> dict[str, Any]:
+        """A one-call bar's state (under the collector's lock): its row, not the pool's."""
+        return st.call_view_json(self.call, CALL_VIEW_KEYS, CALL_VIEW_POOL_KEYS)
 
     @property
     def push_interval(self) -> float:
@@ -269,7 +279,9 @@ class Dashboard(anywidget.AnyWidget):
         if isinstance(data, dict):
             # A static picture of the final state for when the kernel (and widget) is gone.
             with self._collector.lock:
-                data["text/html"] = static_html(self._collector.state.to_json(), self.call)
+                st = self._collector.state
+                state = self._call_state(st) if self.call is not None else st.to_json()
+                data["text/html"] = static_html(state, self.call)
         return bundle
 
 
