@@ -158,7 +158,20 @@ class MultiprocessingRival(Rival):
         self.pool.join()
 
 
-class FuturesRival(Rival):
+class _ExecutorRival(Rival):
+    """An Executor's `map`, with the chunk size a user would tune it to."""
+
+    def chunking(self, n: int) -> str:
+        return f"len/(4*workers) = {tuned_chunksize(n, self.workers)}"
+
+    def run(self, fn, items):
+        return list(self.pool.map(fn, items, chunksize=tuned_chunksize(len(items), self.workers)))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+class FuturesRival(_ExecutorRival):
     name = "futures"
 
     def start(self) -> None:
@@ -167,17 +180,8 @@ class FuturesRival(Rival):
         self.pool = ProcessPoolExecutor(self.workers)
         self.start_method = self.pool._mp_context.get_start_method()
 
-    def chunking(self, n: int) -> str:
-        return f"len/(4*workers) = {tuned_chunksize(n, self.workers)}"
 
-    def run(self, fn, items):
-        return list(self.pool.map(fn, items, chunksize=tuned_chunksize(len(items), self.workers)))
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
-class LokyRival(Rival):
+class LokyRival(_ExecutorRival):
     name = "loky"
     start_method = "loky"
 
@@ -185,15 +189,6 @@ class LokyRival(Rival):
         import loky
 
         self.pool = loky.get_reusable_executor(max_workers=self.workers)
-
-    def chunking(self, n: int) -> str:
-        return f"len/(4*workers) = {tuned_chunksize(n, self.workers)}"
-
-    def run(self, fn, items):
-        return list(self.pool.map(fn, items, chunksize=tuned_chunksize(len(items), self.workers)))
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
 
 
 class JoblibRival(Rival):

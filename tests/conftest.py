@@ -59,6 +59,23 @@ def _is_alive(proc: psutil.Process) -> bool:
         return False
 
 
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited (a zombie waiting for its reaper counts as exited:
+    it runs no code and holds no memory); returns those still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in procs if _is_alive(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.01)
+
+
+@pytest.fixture(name="wait_gone")
+def _wait_gone_fixture() -> Any:
+    """`wait_gone(procs, timeout)` for tests that watch processes exit."""
+    return wait_gone
+
+
 def _exempt(proc: psutil.Process, before: set[psutil.Process]) -> bool:
     """True for processes a test is not answerable for (see the constants above)."""
     if any(helper in _cmdline(proc) for helper in INTERPRETER_LIFETIME_HELPERS):

@@ -158,23 +158,6 @@ def assert_counts_add_up(st: dict[str, Any], whole_history: bool = True) -> None
         assert t["done"] + t["erred"] + t["cancelled"] == ended, t
 
 
-def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until every process has exited (a zombie waiting for its reaper counts as exited:
-    it runs no code and holds no memory); returns those still running after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for p in procs:
-            try:
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p)
-            except psutil.Error:
-                pass
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.01)
-
-
 def live_workers(pool: Pool) -> set[int]:
     return {w.pid for w in pool._driver.workers.values() if not w.exited}
 
@@ -514,7 +497,7 @@ def test_sigint_to_a_script_interrupts_within_a_second(api: str) -> None:
 
 # ------------------------------------------------------------------ 5. driver killed
 @pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
-def test_driver_killed_with_sigkill_leaves_no_orphans_and_is_cleaned_up(tmp_path: Path,
+def test_driver_killed_with_sigkill_leaves_no_orphans_and_is_cleaned_up(tmp_path: Path, wait_gone: Any,
                                                                         start_method: str) -> None:
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
     proc = _run_script("orphan", start_method, env=env)

@@ -56,22 +56,7 @@ def _stdout(kc: Any, msg_id: str, timeout: float = 30) -> str:
     return "".join(out)
 
 
-def _gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for p in procs:
-            try:
-                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(p)
-            except psutil.Error:
-                pass
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.01)
-
-
-def test_interrupt_button_then_next_cell_then_kernel_death() -> None:
+def test_interrupt_button_then_next_cell_then_kernel_death(wait_gone: Any) -> None:
     km = jupyter_client.KernelManager(kernel_name="python3")
     km.start_kernel()
     kc = km.blocking_client()
@@ -93,7 +78,7 @@ def test_interrupt_button_then_next_cell_then_kernel_death() -> None:
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         assert latency < 1.0, f"the cell ended {latency:.2f} s after the interrupt"
-        assert not _gone(first, 2), "the interrupted map's workers still run"
+        assert not wait_gone(first, 2), "the interrupted map's workers still run"
 
         # the next cell works; the pool said it was interrupted
         msg_id = kc.execute("print(pool.status); print(pool.map(abs, range(-3, 3))); "
@@ -107,7 +92,7 @@ def test_interrupt_button_then_next_cell_then_kernel_death() -> None:
         time.sleep(1.0)
         killed = time.monotonic()
         os.kill(info["kernel"], signal.SIGKILL)  # what the OOM killer or a crash does
-        alive = _gone(second, 5)
+        alive = wait_gone(second, 5)
         took = time.monotonic() - killed
         assert not alive and took < 2.0, f"workers outlived the kernel by {took:.2f} s"
         print(f"\ninterrupt -> KeyboardInterrupt in {latency * 1000:.0f} ms; "
