@@ -132,12 +132,8 @@ def _finish_cell_bars(*_args: Any) -> None:
             continue  # e.g. an imap left unconsumed: its bar keeps updating on its own
         col = bar._collector
         try:
-            while time.monotonic() < deadline and not col.closed.is_set():
-                with col.lock:
-                    row = col.state.calls.get(call.id)
-                    if row is not None and row["status"] != "running":
-                        break
-                time.sleep(0.01)
+            col.wait_for(lambda st, c=call.id: st.calls.get(c, {}).get("status") not in
+                         (None, "running"), max(0.0, deadline - time.monotonic()))
             bar.push(col)
         except Exception:  # never break the user's cell
             log.exception("taskscope: could not finish a progress bar")
@@ -151,11 +147,8 @@ def _finish_cell_bars(*_args: Any) -> None:
         if col is None:
             continue
         try:
-            while time.monotonic() < deadline and not col.closed.is_set():
-                with col.lock:
-                    if col.state.pool["status"] == "closed":
-                        break
-                time.sleep(0.01)
+            col.wait_for(lambda st: st.pool["status"] == "closed",
+                         max(0.0, deadline - time.monotonic()))
             with col.lock:
                 views = list(col._views)
             for view in views:

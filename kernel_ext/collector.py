@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from taskscope.pool import subscribe
@@ -45,6 +46,7 @@ class Collector:
     def __init__(self, endpoint: str, key: bytes | str, name: str = "") -> None:
         self.state = State()
         self.lock = threading.RLock()  # guards `state` between this thread and views
+        self._changed = threading.Condition(self.lock)  # notified when events were applied
         self._sub = subscribe(endpoint, key)
         self._views: list[View] = []
         self._stop = threading.Event()
@@ -84,6 +86,7 @@ class Collector:
                     with self.lock:
                         self.state.apply_all(events)
                         self.state.gaps = max(self.state.gaps, self._sub.gaps)
+                        self._changed.notify_all()
                 now = time.monotonic()
                 self.push_all(due_only=True)  # each view at its own rate
                 if closed_at is None and self.state.pool["status"] == "closed":
@@ -94,8 +97,18 @@ class Collector:
             log.exception("taskscope: the collector stopped")
         finally:
             self.push_all()
-            self.closed.set()
+            with self.lock:
+                self.closed.set()
+                self._changed.notify_all()
             self._sub.close()
+
+    def wait_for(self, predicate: Callable[[State], bool], timeout: float) -> bool:
+        """Block until `predicate(state)` holds (checked whenever events arrive) or the
+        collector stopped or `timeout` passed; returns the predicate's last value."""
+        with self._changed:
+            self._changed.wait_for(lambda: predicate(self.state) or self.closed.is_set(),
+                                   timeout)
+            return predicate(self.state)
 
     def push_all(self, due_only: bool = False) -> None:
         """Push every view whose State changed since its last push; with `due_only`, only

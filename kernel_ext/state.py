@@ -57,6 +57,17 @@ class Ring:
         return first, bytes(raw[start * w:]) + bytes(raw[:end * w])
 
 
+def _ms(t: float | None) -> float | None:
+    """A time or duration in seconds, to the millisecond: the JSON is resent several
+    times a second, and 17 significant digits of a monotonic clock are mostly noise."""
+    return None if t is None else round(t, 3)
+
+
+def _sig(x: float | None, digits: int = 4) -> float | None:
+    """A measured value (rate, duration, share) to `digits` significant digits."""
+    return x if not x else float(f"{x:.{digits}g}")
+
+
 def _counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
 
@@ -312,7 +323,7 @@ class State:
                             "fn": call["fn"] if call else "", "worker": b["worker"],
                             "pid": b["pid"], "exc_type": b["exc_type"],
                             "message": b["message"][:1000], "arg": b["arg"], "traceback": tb,
-                            "index": b["index"], "ts": ts})
+                            "index": b["index"], "ts": _ms(ts)})
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
         if b["task"]:  # a waiting, queued or (interrupted) processing task; task 0 stands for
@@ -397,33 +408,39 @@ class State:
             # tasks that wait for their inputs are counted already.
             accounted = sum(counts.values())
             counts["waiting"] += max(0, call["total"] - accounted)
-        out["counts"] = counts
+        out.update(counts=counts, started=_ms(call["started"]), ended=_ms(call["ended"]),
+                   rate=_sig(call["rate"]), eta=_ms(call["eta"]))
         return out
 
     def call_view_json(self, call_id: int, keys: tuple[str, ...],
                        pool_keys: tuple[str, ...]) -> dict[str, Any]:
         """What a one-call progress bar shows: `to_json()` cut to `keys`, the pool's
         `pool_keys` and that call's row only, without serialising the rest of the State."""
-        full = {"v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": self.now}
+        full = {"v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": _ms(self.now)}
         state = {k: full[k] for k in keys if k in full}
         call = self.calls.get(call_id)
         state["pool"] = {k: self.pool.get(k) for k in pool_keys}
         state["calls"] = [self._call_json(call)] if call is not None else []
         return state
 
+    def _worker_json(self, w: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in w.items() if k != "inflight"}
+        out.update(insights={k: _sig(v) for k, v in w["insights"].items()},
+                   utilisation=_sig(self._utilisation(w)), cpu=_sig(w["cpu"], 3),
+                   longest=[dict(e, duration=_sig(e["duration"])) for e in w["longest"]],
+                   started=_ms(w["started"]), ended=_ms(w["ended"]))
+        return out
+
     def to_json(self, include_errors: bool = True) -> dict[str, Any]:
-        calls = [self._call_json(call) for call in self.calls.values()]
-        workers = []
-        for w in self.workers.values():
-            out = {k: v for k, v in w.items() if k != "inflight"}
-            out["insights"] = dict(w["insights"])
-            out["utilisation"] = self._utilisation(w)
-            workers.append(out)
+        pool = dict(self.pool, started=_ms(self.pool["started"]), ended=_ms(self.pool["ended"]))
         state: dict[str, Any] = {
-            "v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": self.now,
-            "pool": dict(self.pool), "totals": dict(self.totals), "calls": calls,
-            "functions": [dict(f, counts=dict(f["counts"])) for f in self.functions.values()],
-            "workers": workers, "errors_total": self.errors_total,
+            "v": STATE_VERSION, "seq": self.seq, "gaps": self.gaps, "now": _ms(self.now),
+            "pool": pool, "totals": dict(self.totals),
+            "calls": [self._call_json(call) for call in self.calls.values()],
+            "functions": [dict(f, counts=dict(f["counts"]), time=_sig(f["time"]))
+                          for f in self.functions.values()],
+            "workers": [self._worker_json(w) for w in self.workers.values()],
+            "errors_total": self.errors_total,
             "stream_total": self.stream.total, "resources_total": self.resources.total,
         }
         if include_errors:

@@ -45,6 +45,8 @@ ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most o
 # the clock and the pool's status. The rest (workers, functions, totals) is not sent to it.
 CALL_VIEW_KEYS = ("v", "now")
 CALL_VIEW_POOL_KEYS = ("name", "status")
+# The parts of a call's row that never change (the id keys them).
+CALL_INFO_KEYS = ("id", "api", "fn", "module", "file", "line", "callsite", "color", "started")
 CARRIER_ESM = STATIC / "carrier.js"
 LOADER_ESM = STATIC / "loader.js"
 WIDGET_CSS = STATIC / "widget.css"
@@ -109,13 +111,16 @@ class Dashboard(anywidget.AnyWidget):
     _ts_view = traitlets.Unicode("dashboard").tag(sync=True)  # which module draws it
     _ts_bundle = traitlets.Unicode("").tag(sync=True)  # the carrier's registry key
 
-    # The State (docs/state.md) in traits that change at different rates: traitlets only
+    # The State (docs/state.md) in parts that change at different rates; traitlets only
     # sends a trait whose value changed. `state` is what moves at every push (its `calls`
-    # holds the calls still running); `calls_done` the finished calls, which do not change;
-    # `errors` the tracebacks. The JS merges them into one state (js/src/widget-host.js).
+    # holds the calls still running); `errors` the tracebacks; a bar's `call_info` the
+    # parts of its row that never change (CALL_INFO_KEYS). Finished calls do not change
+    # either: the dashboard sends each once, in a {"type": "calls"} message (a trait would
+    # resend them all whenever one more finished). The JS merges them into one state
+    # (js/src/widget-host.js).
     state = traitlets.Dict().tag(sync=True)
-    calls_done = traitlets.List().tag(sync=True)
     errors = traitlets.List().tag(sync=True)
+    call_info = traitlets.Dict().tag(sync=True)
     panes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     call = traitlets.Int(None, allow_none=True).tag(sync=True)
     popout_url = traitlets.Unicode("").tag(sync=True)
@@ -133,8 +138,8 @@ class Dashboard(anywidget.AnyWidget):
             # A bar's first state rides in its comm_open: no second message before the map.
             with collector.lock:
                 version = collector.state.version
-                kwargs["state"] = collector.state.call_view_json(call, CALL_VIEW_KEYS,
-                                                                 CALL_VIEW_POOL_KEYS)
+                kwargs["state"], kwargs["call_info"] = split_call_info(
+                    collector.state.call_view_json(call, CALL_VIEW_KEYS, CALL_VIEW_POOL_KEYS))
         super().__init__(panes=list(panes or []), call=call, _ts_bundle=carrier._ts_bundle,
                          **kwargs)
         self._collector = collector
@@ -145,6 +150,7 @@ class Dashboard(anywidget.AnyWidget):
         self._handle: Any = None  # the display handle, to leave a final static snapshot
         self._final_shown = False
         self._last_calls: list[dict[str, Any]] | None = None
+        self._calls_sent: dict[int, dict[str, Any]] = {}  # finished calls the browser has
         if version is not None:
             self._last_calls = self.state["calls"]
         self.on_msg(self._on_custom_msg)
@@ -170,11 +176,11 @@ class Dashboard(anywidget.AnyWidget):
             self._push(collector)
 
     def _push(self, collector: Collector) -> None:
-        calls_done = None
+        info = calls_msg = None
         with collector.lock:
             st = collector.state
             if self.call is not None:  # a one-call progress bar needs its row only
-                state = self._call_state(st)
+                state, info = split_call_info(self._call_state(st))
                 errors = None
                 # A finished bar never changes again: do not resend it the pool's every tick
                 # (resource samples alone would otherwise resend each old bar twice a second).
@@ -190,16 +196,18 @@ class Dashboard(anywidget.AnyWidget):
                         or st.pool["status"] == "closed"):
                     self._errors_version, self._errors_at = st.errors_version, now
                     errors = list(st.errors)
-                calls_done = [c for c in state["calls"] if c["status"] != "running"]
+                calls_msg = self._finished_calls(state, reset=False)
                 state["calls"] = [c for c in state["calls"] if c["status"] == "running"]
             deltas = [] if self.call is not None else self._deltas(collector, reset=False)
         if errors is not None:
             self.errors = errors
-        # One message for all changed traits (hold_sync), finished calls first, so that the
-        # browser never sees a call leave `state.calls` before it is in `calls_done`.
-        with self.hold_sync():
-            if calls_done is not None:
-                self.calls_done = calls_done
+        # Finished calls first, so that the browser never sees a call leave `state.calls`
+        # before it has its final row.
+        if calls_msg is not None:
+            self.send(calls_msg)
+        with self.hold_sync():  # one message for all changed traits
+            if info is not None:
+                self.call_info = info
             self.state = state
         for msg, buf in deltas:
             self.send(msg, buffers=[buf] if buf else None)
@@ -207,6 +215,28 @@ class Dashboard(anywidget.AnyWidget):
             self._final_shown = True
             data, metadata = self._bundle()
             self._handle.update(data, metadata=metadata, raw=True)
+            if self.call is not None:
+                # A finished map's row never changes again: stop being pushed, so that a
+                # notebook's hundredth map does not check ninety-nine old bars at every tick.
+                collector.remove_view(self)
+
+    def _finished_calls(self, state: dict[str, Any], reset: bool) -> dict[str, Any] | None:
+        """The {"type": "calls"} message of the finished calls the browser does not have
+        yet (or, with `reset`, of all of them); None when there is nothing new."""
+        if reset:
+            self._calls_sent = {}
+        new = []
+        for c in state["calls"]:
+            if c["status"] != "running" and self._calls_sent.get(c["id"]) != c:
+                self._calls_sent[c["id"]] = c
+                new.append(c)
+        # The State keeps the newest MAX_CALLS calls: the browser drops older ones too.
+        oldest = state["calls"][0]["id"] if state["calls"] else None
+        for old in [i for i in self._calls_sent if oldest is None or i < oldest]:
+            del self._calls_sent[old]
+        if not new and not reset:
+            return None
+        return {"type": "calls", "reset": reset, "oldest": oldest, "calls": new}
 
     def _call_state(self, st: Any) -> dict[str, Any]:
         """A one-call bar's state (under the collector's lock): its row, not the pool's."""
@@ -243,9 +273,12 @@ class Dashboard(anywidget.AnyWidget):
             # A one-call bar draws no ring buffer: never send it the task stream.
             if (isinstance(content, dict) and content.get("type") == "request_full"
                     and self.call is None):
-                with self._collector.lock:
-                    deltas = self._deltas(self._collector, reset=True)
                 with self._send_lock:
+                    with self._collector.lock:
+                        calls = self._finished_calls(self._collector.state.to_json(
+                            include_errors=False), reset=True)
+                        deltas = self._deltas(self._collector, reset=True)
+                    self.send(calls)
                     for msg, buf in deltas:
                         self.send(msg, buffers=[buf] if buf else None)
         except Exception:
@@ -299,6 +332,17 @@ class CallProgress(Dashboard):
             raise ValueError("taskscope: CallProgress needs the id of a call (call=...)")
         kwargs.pop("panes", None)  # one compact row: there are no panes to choose
         super().__init__(collector, call=call, **kwargs)
+
+
+def split_call_info(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A one-call state without its row's never-changing parts, and those parts (with the
+    call's id), for the `call_info` trait: sent once, not with every update of the bar."""
+    if not state["calls"]:
+        return state, {}
+    row = state["calls"][0]
+    info = {k: row[k] for k in CALL_INFO_KEYS if k in row}
+    moving = {k: v for k, v in row.items() if k not in CALL_INFO_KEYS or k == "id"}
+    return {**state, "calls": [moving]}, info
 
 
 def popout_url(pool: Any) -> str:
@@ -371,8 +415,8 @@ def static_html(state: dict[str, Any], call: int | None = None) -> str:
     workers = "" if call is not None else (
         f"<p>{len(state.get('workers', []))} workers · {state.get('errors_total', 0)} errors</p>")
     # A per-call bar speaks of its call (done, erred, ...); the dashboard of its pool.
-    status = next((c["status"] for c in state.get("calls", []) if c["id"] == call), "") \
-        if call is not None else pool.get("status", "")
+    status = next((c["status"] for c in state.get("calls", []) if c["id"] == call),
+                  "starting") if call is not None else pool.get("status", "")
     return (f"<div class='taskscope-static' data-pool-status='{esc(str(pool.get('status')))}'>"
             f"<b>taskscope · {esc(str(pool.get('name', '')))}</b> "
             f"<small>({esc(str(status))}; static snapshot: run the notebook "

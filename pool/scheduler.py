@@ -644,6 +644,9 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
             call.status = "done"
         self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
                          erred=call.erred, cancelled=call.cancelled)
+        # Publish now, not at the next tick: a notebook waits for this event to leave the
+        # call's progress bar at its final counts before the cell ends.
+        self.events.flush()
         if call.results is not None:
             error = None
             if call.ended_reason in ("interrupted", "cancelled"):

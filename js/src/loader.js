@@ -65,9 +65,8 @@ export default () => {
       let note = null;
       const timer = setTimeout(() => {
         note = document.createElement("div");
-        note.textContent = "taskscope: the widget code has not arrived from the kernel. "
-          + "Re-run the cell, or restart the kernel if this persists.";
-        note.style.cssText = "font: 12px sans-serif; opacity: .7; padding: 4px 0";
+        note.textContent = "taskscope: no widget code from the kernel yet; re-run the cell.";
+        note.style.cssText = "font:12px sans-serif;opacity:.7";
         note.dataset.taskscopeWaiting = "1";
         ctx.el.append(note);
       }, NOTICE_AFTER_MS);

@@ -1,13 +1,14 @@
 /**
  * anywidget glue shared by the two widget modules (widget.js: the dashboard;
  * progress-widget.js: the small per-call progress bar): one Store per model,
- * fed by the `state`/`calls_done`/`errors` traits and by custom messages
- * carrying the stream/resources deltas of docs/state.md.
+ * fed by the `state`/`errors`/`call_info` traits and by custom messages
+ * carrying finished calls and the stream/resources deltas of docs/state.md.
  *
- * The kernel splits the State over traits that change at different rates
- * (only a changed trait is resent): `state` (its `calls` are the calls still
- * running), `calls_done` (finished calls) and `errors`. The store gets them
- * merged back into one State, `calls` in call-id order.
+ * The kernel splits the State into parts that change at different rates,
+ * each sent only when it changed: `state` (its `calls` are the calls still
+ * running), `errors`, a bar's `call_info` (the never-changing part of its
+ * row), and {"type": "calls"} messages holding each finished call once. The
+ * store gets them merged back into one State, `calls` in call-id order.
  */
 import { createStore } from "./store.js";
 
@@ -35,19 +36,55 @@ export const storesByKey = new WeakMap();
 const isObj = (v) => v !== null && typeof v === "object";
 
 /**
- * One State from the model's traits: `state`, plus the finished calls of
- * `calls_done` merged into `state.calls` (by id, in id order), plus `errors`.
- * @param {any} state @param {any} callsDone @param {any} errors
+ * One State from the model's parts: `state`, plus the finished calls
+ * (`callsDone`, merged into `state.calls` by id, in id order), plus `errors`,
+ * plus `callInfo` (a bar's fixed fields, under its row's own).
+ * @param {any} state @param {any[]} callsDone @param {any} errors @param {any} [callInfo]
  */
-export function mergeState(state, callsDone, errors) {
+export function mergeState(state, callsDone, errors, callInfo) {
   const s = isObj(state) ? state : {};
   const out = { ...s, errors: Array.isArray(errors) ? errors : [] };
+  /** @type {any[] | undefined} */
+  let calls = Array.isArray(s.calls) ? s.calls : undefined;
   if (Array.isArray(callsDone) && callsDone.length) {
     const byId = new Map();
-    for (const c of [...(Array.isArray(s.calls) ? s.calls : []), ...callsDone]) byId.set(c.id, c);
-    out.calls = [...byId.values()].sort((a, b) => a.id - b.id);
+    for (const c of [...(calls ?? []), ...callsDone]) byId.set(c.id, c);
+    calls = [...byId.values()].sort((a, b) => a.id - b.id);
   }
+  if (calls && isObj(callInfo) && callInfo.id != null) {
+    calls = calls.map((c) => (c.id === callInfo.id ? { ...callInfo, ...c } : c));
+  }
+  if (calls) out.calls = calls;
   return out;
+}
+
+/**
+ * The finished calls of one model, from {"type": "calls", reset, oldest,
+ * calls} messages: each call arrives once (again only if it changed).
+ */
+export class FinishedCalls {
+  constructor() {
+    /** @type {Map<number, any>} */
+    this.byId = new Map();
+  }
+
+  /** @param {any} msg @returns {boolean} whether it was such a message */
+  apply(msg) {
+    if (!isObj(msg) || msg.type !== "calls") return false;
+    if (msg.reset) this.byId.clear();
+    for (const c of Array.isArray(msg.calls) ? msg.calls : []) {
+      if (isObj(c) && Number.isFinite(c.id)) this.byId.set(c.id, c);
+    }
+    // The kernel keeps the newest calls only: drop what it dropped.
+    if (Number.isFinite(msg.oldest)) {
+      for (const id of this.byId.keys()) if (id < msg.oldest) this.byId.delete(id);
+    }
+    return true;
+  }
+
+  list() {
+    return [...this.byId.values()];
+  }
 }
 
 /**
@@ -71,14 +108,17 @@ export function attachStore(model, storeOptions = {}) {
     const s = model.get("state");
     if (isObj(s)) storesByKey.set(s, store);
   };
-  const merged = () => mergeState(model.get("state"), model.get("calls_done"), model.get("errors"));
+  const finished = new FinishedCalls();
+  const merged = () =>
+    mergeState(model.get("state"), finished.list(), model.get("errors"), model.get("call_info"));
   const onState = () => {
     store.setState(merged());
     remember();
   };
   /** @param {any} msg @param {any[]} [buffers] */
   const onMsg = (msg, buffers) => {
-    store.applyMessage(msg, buffers ?? []);
+    if (finished.apply(msg)) onState();
+    else store.applyMessage(msg, buffers ?? []);
   };
   const onFrozen = () => {
     store.frozen = !!model.get("frozen");
@@ -88,16 +128,16 @@ export function attachStore(model, storeOptions = {}) {
   remember();
   storesByKey.set(model, store);
   model.on("change:state", onState);
-  model.on("change:calls_done", onState);
   model.on("change:errors", onState);
+  model.on("change:call_info", onState);
   model.on("msg:custom", onMsg);
   model.on("change:frozen", onFrozen);
   return {
     store,
     dispose() {
       model.off("change:state", onState);
-      model.off("change:calls_done", onState);
       model.off("change:errors", onState);
+      model.off("change:call_info", onState);
       model.off("msg:custom", onMsg);
       model.off("change:frozen", onFrozen);
     },

@@ -9,14 +9,17 @@
  * carrying the stream/resources deltas of docs/state.md:
  *
  *   model "state" ──setState──▶ Store ──▶ dashboard / compact progress (render)
+ *   msg:custom {type: calls, reset, oldest, calls} ──merged into the state──┤
  *   msg:custom {type: stream|resources, reset, first} + [buffer] ──applyMessage──┘
  *   Store.onGap ──▶ model.send({type: "request_full"})
  *
- * Traits read: state (dict; its `calls` are the running calls), calls_done
- * (list: finished calls, merged into `state.calls`), errors (list, merged
- * into the state as `state.errors`: separate traits so finished calls and
- * tracebacks are not resent with every progress update), panes (list; empty = all), call (int|null:
- * per-call compact progress), popout_url (str), frozen (bool, two-way).
+ * Read from the kernel: state (dict; its `calls` are the running calls),
+ * {"type": "calls"} messages (finished calls, each once, merged into
+ * `state.calls`), errors (list, merged as `state.errors`: kept apart so that
+ * finished calls and tracebacks are not resent with every progress update),
+ * call_info (a bar's fixed fields), panes (list; empty = all), call
+ * (int|null: per-call compact progress), popout_url (str), frozen (bool,
+ * two-way).
  */
 import { cancelCall, poolApiUrl } from "./control.js";
 import { mountDashboard } from "./dashboard.js";

@@ -268,8 +268,9 @@ def test_code_carrier_once_per_kernel(kernel: Kernel) -> None:
 
 
 def test_browser_messages_reach_the_dashboard(kernel: Kernel) -> None:
-    """What a (re)loaded page sends: {"type": "request_full"} is answered with the whole rings
-    (reset deltas), and a trait change (the Freeze button) reaches the kernel."""
+    """What a (re)loaded page sends: {"type": "request_full"} is answered with every finished
+    call and the whole rings (reset messages), and a trait change (the Freeze button) reaches
+    the kernel."""
     kernel.ok(SETUP)
     show = kernel.ok("dash = pool.dashboard()\ndisplay(dash)\npool.map(abs, range(300))", linger=0.3)
     dash = next(cid for cid, st in anywidget_opens(show).items() if st.get("call") is None)
@@ -277,8 +278,8 @@ def test_browser_messages_reach_the_dashboard(kernel: Kernel) -> None:
     for data in ({"method": "custom", "content": {"type": "request_full"}},
                  {"method": "update", "state": {"frozen": True}, "buffer_paths": []}):
         kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": dash, "data": data}))
-    deadline, resets = time.monotonic() + 5, {}
-    while time.monotonic() < deadline and len(resets) < 2:
+    deadline, resets, finished = time.monotonic() + 5, {}, []
+    while time.monotonic() < deadline and len(resets) < 3:
         try:
             m = kc.get_iopub_msg(timeout=0.2)
         except queue.Empty:
@@ -287,7 +288,9 @@ def test_browser_messages_reach_the_dashboard(kernel: Kernel) -> None:
             content = m["content"]["data"].get("content") or {}
             if content.get("reset"):
                 resets[content["type"]] = sum(len(b) for b in m.get("buffers") or [])
-    assert set(resets) == {"stream", "resources"}, resets
+                finished = content.get("calls", finished)
+    assert set(resets) == {"calls", "stream", "resources"}, resets
+    assert [(c["total"], c["status"]) for c in finished][-1] == (300, "done"), finished
     assert resets["stream"] > 0 and resets["stream"] % (8 * STREAM_WIDTH) == 0
     assert "True" in kernel.ok("print(dash.frozen)").stdout()
     kernel.ok("pool.shutdown()")
@@ -337,14 +340,12 @@ def test_dashboard_gets_binary_task_stream(kernel: Kernel) -> None:
 
     # The dashboard's JSON state agrees, and its static fallback counts all calls.
     final = state_updates(msgs, dash)[-1]
-    # Finished calls travel in their own trait (`state.calls` holds the running ones), sent
-    # only when it changes: once per finished call, not with every update.
-    done_sets = [m["content"]["data"]["state"]["calls_done"] for m in msgs
-                 if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == dash
-                 and "calls_done" in m["content"]["data"].get("state", {})]
-    assert done_sets and len(done_sets) <= 3, len(done_sets)
-    assert [c["total"] for c in done_sets[-1]] == [10, n]
-    assert all(c["status"] == "done" for c in done_sets[-1]) and not final["calls"]
+    # Finished calls travel in {"type": "calls"} messages (`state.calls` holds the running
+    # ones), each call once: not resent when another one finishes, nor with every update.
+    sent = [c for content, _ in custom_msgs(msgs, dash) if content["type"] == "calls"
+            for c in content["calls"]]
+    assert [c["total"] for c in sent] == [10, n], sent
+    assert all(c["status"] == "done" for c in sent) and not final["calls"]
     assert final["stream_total"] == len(records)
     assert final["totals"]["done"] == 10 + n
     assert len(final["workers"]) == 2 and all(w["rss"] > 0 for w in final["workers"])
@@ -373,6 +374,19 @@ def test_comm_traffic_rate_with_dashboard(kernel: Kernel) -> None:
         print(f"[kernel]   {kind:<22} {b:>9} bytes  {b / seconds / 1024:7.1f} KiB/s")
     # Loose sanity bound only: ten updates a second should stay far below this.
     assert total / seconds < 2_000_000
+    kernel.ok("pool.shutdown()")
+
+
+def test_finished_bars_stop_being_pushed(kernel: Kernel) -> None:
+    """A finished map's bar is left at its final state and leaves the collector: the
+    collector's work per update does not grow with the number of maps a notebook ran."""
+    kernel.ok(SETUP + "display(pool.dashboard())")
+    for _ in range(3):
+        run = kernel.ok("pool.map(abs, range(100))")
+        assert len(anywidget_opens(run)) == 1, "one progress bar per map"
+    out = kernel.ok("from taskscope.collector import collector_for\n"
+                    "print(sorted(type(v).__name__ for v in collector_for(pool)._views))")
+    assert "['Dashboard']" in out.stdout(), out.stdout()
     kernel.ok("pool.shutdown()")
 
 
