@@ -110,6 +110,13 @@ def one_run(seed: int) -> dict[str, Any]:
             killer.stop.set()
             killer.join(5)
         report["killed"] = len(killer.killed)
+        # A worker killed just before the killer stopped may not be known dead yet: the
+        # next map could be handed to it and fail. Wait until the driver saw every kill.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+                w.pid in killer.killed and not w.exited
+                for w in list(pool._driver.workers.values())):
+            time.sleep(0.01)
         # the pool is whole again, and the State adds up
         assert pool.map(square, range(20)) == [x * x for x in range(20)]
         st = settled(col, pool)
