@@ -29,7 +29,10 @@ log = logging.getLogger("taskscope")
 PUSH_INTERVAL_S = 0.1  # ten view updates a second: smooth to the eye, cheap on the comm
 # The dashboard's state is several KB (workers, calls, functions): four updates a second.
 DASHBOARD_PUSH_INTERVAL_S = 0.25
-PUSH_SLACK_S = 0.01  # a view is due this much early: the loop wakes at least every 50 ms
+PUSH_SLACK_S = 0.01  # a view is due this much early (the loop wakes when one is due)
+# With nothing to push, the loop sleeps until events come, waking this often only to notice
+# stop(): an idle pool's collector costs next to nothing however long the notebook is open.
+IDLE_WAIT_S = 0.5
 LINGER_AFTER_CLOSE_S = 1.0  # keep listening briefly after "closed": the last batch may trail
 
 
@@ -80,19 +83,23 @@ class Collector:
     def _run(self) -> None:
         closed_at: float | None = None
         try:
+            wait = IDLE_WAIT_S
             while not self._stop.is_set():
-                events = self._sub.recv(timeout=PUSH_INTERVAL_S / 2)
+                events = self._sub.recv(timeout=wait)
                 if events:
                     with self.lock:
                         self.state.apply_all(events)
                         self.state.gaps = max(self.state.gaps, self._sub.gaps)
                         self._changed.notify_all()
                 now = time.monotonic()
-                self.push_all(due_only=True)  # each view at its own rate
+                due_in = self.push_all(due_only=True)  # each view at its own rate
+                wait = IDLE_WAIT_S if due_in is None else min(IDLE_WAIT_S, due_in)
                 if closed_at is None and self.state.pool["status"] == "closed":
                     closed_at = now
-                if closed_at is not None and now - closed_at > LINGER_AFTER_CLOSE_S:
-                    break
+                if closed_at is not None:
+                    if now - closed_at > LINGER_AFTER_CLOSE_S:
+                        break
+                    wait = min(wait, LINGER_AFTER_CLOSE_S / 4)
         except Exception:  # never raise into the user's kernel: log and stop
             log.exception("taskscope: the collector stopped")
         finally:
@@ -110,10 +117,12 @@ class Collector:
                                    timeout)
             return predicate(self.state)
 
-    def push_all(self, due_only: bool = False) -> None:
+    def push_all(self, due_only: bool = False) -> float | None:
         """Push every view whose State changed since its last push; with `due_only`, only
-        those whose own push interval has also passed."""
+        those whose own push interval has also passed. Returns the seconds until the next
+        view with changes left unpushed is due, or None when there is none."""
         now = time.monotonic()
+        due_in = None
         with self.lock:
             version = self.state.version
             views = []
@@ -123,10 +132,13 @@ class Collector:
                     continue
                 interval = getattr(view, "push_interval", PUSH_INTERVAL_S)
                 if due_only and now - pushed_at < interval - PUSH_SLACK_S:
+                    left = pushed_at + interval - now
+                    due_in = left if due_in is None else min(due_in, left)
                     continue
                 views.append(view)
         for view in views:
             self._push_one(view)
+        return due_in
 
     def _push_one(self, view: View) -> None:
         with self.lock:

@@ -53,6 +53,11 @@ WIDGET_CSS = STATIC / "widget.css"
 
 
 @functools.cache
+def _read_static(path: pathlib.Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@functools.cache
 def bundle_key() -> str:
     """A hash of the carrier's code and stylesheet: the page-wide registry key, so kernels
     running different taskscope builds in one page never use each other's code."""
@@ -107,7 +112,11 @@ def code_carrier() -> _CodeCarrier:
 class Dashboard(anywidget.AnyWidget):
     """The live dashboard of one pool (or, with ``call=``, one call's compact progress bar)."""
 
-    _esm = LOADER_ESM  # the real module comes from the code carrier
+    # The loader (the real module comes from the code carrier) and anywidget's id, as class
+    # traits: anywidget's __init__ adds both to each instance otherwise, which makes a new
+    # class per widget (~1 ms of the kernel's time under every map); see add_traits.
+    _esm = traitlets.Unicode().tag(sync=True)
+    _anywidget_id = traitlets.Unicode().tag(sync=True)
     _ts_view = traitlets.Unicode("dashboard").tag(sync=True)  # which module draws it
     _ts_bundle = traitlets.Unicode("").tag(sync=True)  # the carrier's registry key
 
@@ -155,6 +164,20 @@ class Dashboard(anywidget.AnyWidget):
             self._last_calls = self.state["calls"]
         self.on_msg(self._on_custom_msg)
         collector.add_view(self, pushed_version=version)
+
+    @traitlets.default("_esm")
+    def _loader_code(self) -> str:
+        return _read_static(LOADER_ESM)
+
+    @traitlets.default("_anywidget_id")
+    def _widget_id(self) -> str:
+        return f"{type(self).__module__}.{type(self).__name__}"
+
+    def add_traits(self, **traits: Any) -> None:
+        """Add only the traits this class does not declare (see `_esm` above)."""
+        missing = {k: v for k, v in traits.items() if not self.has_trait(k)}
+        if missing:
+            super().add_traits(**missing)
 
     @classmethod
     def for_pool(cls, pool: Any, **options: Any) -> Dashboard:

@@ -21,7 +21,9 @@ from .protocol import Codec, Event, check_event
 
 __all__ = ["EventPublisher", "Subscriber", "subscribe"]
 
-FLUSH_INTERVAL_S = 0.05  # 20 batches a second at most: smooth, and cheap for the driver
+# 20 batches a second at most: smooth, and cheap for the driver. The end of a call is
+# published at once (Driver.maybe_end_call): a notebook waits for it.
+FLUSH_INTERVAL_S = 0.05
 MAX_BATCH = 2000  # flush early past this many events so no batch is huge
 
 
@@ -46,6 +48,11 @@ class EventPublisher:
 
     def due(self, now: float) -> bool:
         return bool(self._buffer) and now - self.last_flush >= FLUSH_INTERVAL_S
+
+    @property
+    def next_flush(self) -> float:
+        """When the buffered events are due (monotonic time)."""
+        return self.last_flush + FLUSH_INTERVAL_S
 
     @property
     def pending(self) -> bool:

@@ -136,7 +136,7 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
         now = time.monotonic()
         timeout = min(self._next_sample, self._next_snapshot, self.next_fault_check()) - now
         if self.events.pending:
-            timeout = min(timeout, self.events.last_flush + 0.05 - now)
+            timeout = min(timeout, self.events.next_flush - now)
         ready = dict(poller.poll(max(0, int(timeout * 1000)) if timeout > 0 else 0))
         if self._wake_r in ready:
             try:
