@@ -3,13 +3,14 @@ the comm traffic it sends to the browser, and the task stream's frame time in Ch
 
     python benchmarks/dashboard.py [--quick|--full] [--markdown FILE]
 
-Two kernels run the same map in turns, alternating which goes first (medians of the
-repetitions): one plain, one with ``%load_ext taskscope`` (a progress bar under every map)
-and ``display(pool.dashboard())``. Both the map's own wall time (timed inside the cell) and
-the whole cell's (execute request to idle, as the notebook waits for it, post-cell hooks
-included) are compared. Every comm message the second kernel sends on iopub while the cell
-runs is counted (JSON content plus binary buffers), as the browser would receive it; what
-it sent between cells is dropped first. The final counts must equal the map's length.
+Three kernels run the same map in turns, rotating which goes first: one plain, one with
+``display(pool.dashboard())`` and one that also has ``%load_ext taskscope`` (a progress bar
+under every map). Both the map's own wall time (timed inside the cell) and the whole
+cell's (execute request to idle, as the notebook waits for it, post-cell hooks included)
+are compared with the plain kernel's of the same repetition. Every comm message a kernel
+sends on iopub while the cell runs is counted (JSON content plus binary buffers), as the
+browser would receive it; what it sent between cells is left out. The final count of each
+map in the messages must equal its length.
 The frame time is measured in Debian's Chromium on the dev harness (js/dev/) with 100,000
 task-stream records kept: a forced redraw, read back to include rasterising.
 """
@@ -43,10 +44,14 @@ def sq(x):
 pool = Pool(2)
 pool.map(sq, range(10_000))  # warm the workers up
 """
-WATCH = """
-%load_ext taskscope
-display(pool.dashboard())
-"""
+# What each kernel shows besides running the map: nothing; the dashboard (without the
+# magic: `display(pool.dashboard())` works on its own); the dashboard and a progress bar
+# under every map (`%load_ext taskscope`).
+CONFIGS = {
+    "plain": "",
+    "dashboard": "display(pool.dashboard())",
+    "dashboard + bars": "%load_ext taskscope\ndisplay(pool.dashboard())",
+}
 RUN = """
 import time as _t
 _t0 = _t.perf_counter()
@@ -55,14 +60,18 @@ print("WALL", _t.perf_counter() - _t0, len(_r))
 """
 
 
-def drain(kc) -> None:
-    """Drop what the kernel sent between cells (e.g. the dashboard's updates of resource
-    samples), so that a cell's count holds only what was sent while it ran."""
-    while True:
+def drain(kc, quiet: float = 0.05, at_most: float = 2.0) -> list[dict]:
+    """What the kernel sent between cells (e.g. the dashboard's updates of resource
+    samples), until it was `quiet` seconds silent (a live dashboard is never silent for
+    long: `at_most` seconds): kept out of a cell's count, which holds only what was sent
+    while it ran."""
+    out, deadline = [], time.monotonic() + at_most
+    while time.monotonic() < deadline:
         try:
-            kc.get_iopub_msg(timeout=0.05)
+            out.append(kc.get_iopub_msg(timeout=quiet))
         except queue.Empty:
-            return
+            break
+    return out
 
 
 def run_cell(kc, code: str, timeout: float = 600) -> tuple[list[dict], float]:
@@ -103,75 +112,85 @@ DISPLAY_KINDS = ("display_data", "update_display_data")
 
 
 def final_done(msgs: list[dict], n: int) -> int:
-    """The largest done count of an n-item call in the state updates seen."""
+    """The largest done count of an n-item call in the state updates and finished-call
+    messages seen."""
     best = 0
     for m in msgs:
         if m["msg_type"] != "comm_msg":
             continue
-        state = m["content"].get("data", {}).get("state", {}).get("state")
-        for call in (state or {}).get("calls", []):
+        data = m["content"].get("data", {})
+        rows = (data.get("state", {}).get("state") or {}).get("calls", [])
+        if data.get("method") == "custom" and data.get("content", {}).get("type") == "calls":
+            rows = data["content"]["calls"]
+        for call in rows:
             if call.get("total") == n:
                 best = max(best, call["counts"]["released"] + call["counts"]["memory"])
     return best
 
 
-def kernel_bench(n: int, reps: int) -> dict:
-    kernels = []
-    for watch in (False, True):
+def paired(base: list[float], other: list[float]) -> tuple[float, float, float]:
+    """Median and quartiles of other/base - 1 over the repetitions (each repetition ran
+    the kernels back to back, so a change in the machine's load hits all of them)."""
+    q = statistics.quantiles([o / b - 1 for b, o in zip(base, other)], n=4)
+    return q[1], q[0], q[2]
+
+
+def kernel_bench(n: int, reps: int) -> dict[str, dict]:
+    kernels = {}
+    for name, code in CONFIGS.items():
         km = KernelManager(kernel_name="python3")
         km.start_kernel()
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         run_cell(kc, SETUP)
-        if watch:
-            run_cell(kc, WATCH)
-        kernels.append((km, kc, psutil.Process(km.provisioner.process.pid)))
-    walls: dict[bool, list[float]] = {False: [], True: []}
-    cells: dict[bool, list[float]] = {False: [], True: []}
-    cpu: dict[bool, list[float]] = {False: [], True: []}  # the kernel process's CPU seconds
-    sent, shown, done = [], [], []
+        if code:
+            run_cell(kc, code)
+        kernels[name] = (km, kc, psutil.Process(km.provisioner.process.pid))
+    res = {name: {"walls": [], "cells": [], "cpu": [], "sent": [], "shown": [], "last": []}
+           for name in CONFIGS}
     try:
         for rep in range(reps):
-            # Alternate which kernel goes first, so that a drift in the machine's load
-            # (shared VM) does not always favour the same one.
-            order = list(zip((False, True), kernels))
-            for watch, (_, kc, proc) in (order if rep % 2 == 0 else order[::-1]):
-                drain(kc)
+            # Rotate which kernel goes first, so that a drift in the machine's load (a
+            # shared VM) does not always favour the same one.
+            names = list(CONFIGS)
+            names = names[rep % len(names):] + names[:rep % len(names)]
+            for name in names:
+                _, kc, proc = kernels[name]
+                r = res[name]
+                r["last"] += drain(kc)  # the previous map's trailing updates, for its count
                 c0 = sum(proc.cpu_times()[:2])
                 t0 = time.perf_counter()
                 msgs, wall = run_cell(kc, RUN.format(n=n))
-                cells[watch].append(time.perf_counter() - t0)
-                cpu[watch].append(sum(proc.cpu_times()[:2]) - c0)
-                walls[watch].append(wall)
-                if watch:
-                    sent.append(comm_bytes(msgs))
-                    shown.append(comm_bytes(msgs, DISPLAY_KINDS))
-                    done.append(final_done(msgs, n))
+                r["cells"].append(time.perf_counter() - t0)
+                r["cpu"].append(sum(proc.cpu_times()[:2]) - c0)
+                r["walls"].append(wall)
+                r["sent"].append(comm_bytes(msgs))
+                r["shown"].append(comm_bytes(msgs, DISPLAY_KINDS))
+                r["last"] = msgs
+        for name in CONFIGS:
+            res[name]["last"] += drain(kernels[name][1], quiet=1.0)
     finally:
-        for km, kc, _ in kernels:
+        for km, kc, _ in kernels.values():
             kc.stop_channels()
             km.shutdown_kernel(now=True)
     med = statistics.median
-
-    def paired(xs: dict[bool, list[float]]) -> tuple[float, float, float]:
-        """Median and quartiles of watched/plain - 1 over the repetitions' pairs (each
-        pair ran back to back, so a change in the machine's load hits both)."""
-        q = statistics.quantiles([w / p - 1 for p, w in zip(xs[False], xs[True])], n=4)
-        return q[1], q[0], q[2]
-
-    return {"n": n, "reps": reps, "plain_s": med(walls[False]), "watched_s": med(walls[True]),
-            "overhead": paired(walls),
-            "plain_cell_s": med(cells[False]), "watched_cell_s": med(cells[True]),
-            "cell_overhead": paired(cells),
-            # The average rate over all the watched cells: every byte sent while they ran
-            # (bars, dashboard, final updates), over the time they ran.
-            "traffic_Bps": sum(sent) / sum(cells[True]), "bytes_per_map": med(sent),
-            "all_Bps": (sum(sent) + sum(shown)) / sum(cells[True]),
+    base = res["plain"]
+    out = {}
+    for name, r in res.items():
+        out[name] = {
+            "wall_s": med(r["walls"]), "cell_s": med(r["cells"]),
+            "overhead": paired(base["walls"], r["walls"]),
+            "cell_overhead": paired(base["cells"], r["cells"]),
             # CPU ticks are 10 ms: the mean over all repetitions, not a median.
-            "cpu_plain_ms": 1000 * statistics.fmean(cpu[False]),
-            "cpu_watched_ms": 1000 * statistics.fmean(cpu[True]),
-            "final_done": min(done), "walls": walls, "cells": cells}
+            "cpu_ms": 1000 * statistics.fmean(r["cpu"]),
+            # The average rate over all the cells: every byte sent while they ran, over
+            # the time they ran.
+            "traffic_Bps": sum(r["sent"]) / sum(r["cells"]), "bytes_per_map": med(r["sent"]),
+            "all_Bps": (sum(r["sent"]) + sum(r["shown"])) / sum(r["cells"]),
+            "final_done": final_done(r["last"], n),
+        }
+    return out
 
 
 def frame_bench() -> dict:
@@ -222,28 +241,37 @@ def main() -> int:
     def pct(x: float) -> str:
         return f"{x * 100:+.1f}%"
 
+    rows = [
+        ("map's wall time (timed in the cell), median", lambda k: f"{k['wall_s']:.3f} s"),
+        ("overhead of the map (median of pairs; quartiles)",
+         lambda k: f"{pct(k['overhead'][0])} ({pct(k['overhead'][1])} .. {pct(k['overhead'][2])})"),
+        ("whole cell, execute to idle, median", lambda k: f"{k['cell_s']:.3f} s"),
+        ("overhead of the whole cell (median of pairs; quartiles)",
+         lambda k: f"{pct(k['cell_overhead'][0])} ({pct(k['cell_overhead'][1])} .. "
+                   f"{pct(k['cell_overhead'][2])})"),
+        ("the kernel's CPU time per cell (mean)", lambda k: f"{k['cpu_ms']:.0f} ms"),
+        ("comm traffic to the browser while the cell runs",
+         lambda k: f"{k['traffic_Bps'] / 1000:.1f} kB/s ({k['bytes_per_map'] / 1000:.1f} kB/map)"),
+        ("the same with display messages (bars' static snapshots)",
+         lambda k: f"{k['all_Bps'] / 1000:.1f} kB/s"),
+        ("final done count in the browser's messages", lambda k: f"{k['final_done']:,} / {n:,}"),
+    ]
+    names = list(CONFIGS)
     table = "\n".join([
-        f"Dashboard cost ({n:,}-item map of x*x, Pool(2), median of {reps}; load {load:.1f}):",
+        f"Dashboard cost ({n:,}-item map of x*x, Pool(2), {reps} repetitions; load {load:.1f}):",
         "",
-        "| measure | value | aim |",
-        "|---|---|---|",
-        f"| map without the dashboard (in the cell) | {k['plain_s']:.3f} s | |",
-        f"| map with the live dashboard displayed | {k['watched_s']:.3f} s | |",
-        f"| wall-time overhead of the map (median of pairs; quartiles) | "
-        f"{pct(k['overhead'][0])} ({pct(k['overhead'][1])} .. {pct(k['overhead'][2])}) | ≤ 3% |",
-        f"| whole cell, execute to idle, without / with | {k['plain_cell_s']:.3f} s / "
-        f"{k['watched_cell_s']:.3f} s | |",
-        f"| wall-time overhead of the whole cell | {pct(k['cell_overhead'][0])} "
-        f"({pct(k['cell_overhead'][1])} .. {pct(k['cell_overhead'][2])}) | |",
-        f"| the kernel's CPU time per cell, without / with (mean) | {k['cpu_plain_ms']:.0f} ms / "
-        f"{k['cpu_watched_ms']:.0f} ms ({k['cpu_watched_ms'] - k['cpu_plain_ms']:+.0f} ms) | |",
-        f"| comm traffic to the browser during the maps | {k['traffic_Bps'] / 1000:.1f} kB/s "
-        f"({k['bytes_per_map'] / 1000:.1f} kB per map) | < 50 KB/s |",
-        f"| the same with the bar's display messages (static snapshots) | "
-        f"{k['all_Bps'] / 1000:.1f} kB/s | |",
-        f"| final count in the browser's state | {k['final_done']:,} / {n:,} | exact |",
-        f"| task-stream frame, {f['kept']:,} kept, live window | {f['live_ms']:.1f} ms | < 16 ms |",
-        f"| task-stream frame, all {f['kept']:,} in view ({f['all_rects']} drawn) | {f['all_ms']:.1f} ms | < 16 ms |",
+        "| measure | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+        *[f"| {label} | " + " | ".join("—" if name == "plain" and i in (1, 3, 5, 6, 7) else f(k[name])
+                                       for name in names) + " |"
+          for i, (label, f) in enumerate(rows)],
+        "",
+        "Aims: overhead ≤ 3%, traffic < 50 KB/s, exact final counts, frame < 16 ms.",
+        "",
+        "| task-stream frame in Chromium | value |",
+        "|---|---|",
+        f"| {f['kept']:,} kept, live window | {f['live_ms']:.1f} ms |",
+        f"| all {f['kept']:,} in view ({f['all_rects']} drawn) | {f['all_ms']:.1f} ms |",
     ])
     print(table)
     if args.markdown:
