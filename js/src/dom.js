@@ -134,3 +134,48 @@ export function paneShell(el, name, title) {
   el.append(root);
   return { root, head, titleText, extra, body };
 }
+
+/**
+ * Draw a pane now and whenever the store changes; the handle's destroy() stops
+ * that and removes the pane.
+ * @param {{root: HTMLElement}} shell
+ * @param {{subscribe: (fn: () => void) => () => void}} store
+ * @param {() => void} draw
+ * @returns {{destroy(): void}}
+ */
+export function livePane(shell, store, draw) {
+  draw();
+  const unsub = store.subscribe(draw);
+  return {
+    destroy() {
+      unsub();
+      shell.root.remove();
+    },
+  };
+}
+
+/**
+ * `draw` at the next animation frame, once however often the returned
+ * function is called before then (setTimeout where there are no frames).
+ * @param {() => void} draw
+ * @returns {{request: () => void, cancel: () => void}}
+ */
+export function frameScheduler(draw) {
+  /** @type {any} */
+  let pending = 0;
+  const hasRaf = typeof requestAnimationFrame === "function";
+  return {
+    request() {
+      if (pending) return;
+      const run = () => {
+        pending = 0;
+        draw();
+      };
+      pending = hasRaf ? requestAnimationFrame(run) : setTimeout(run, 16);
+    },
+    cancel() {
+      if (pending) (hasRaf ? cancelAnimationFrame : clearTimeout)(pending);
+      pending = 0;
+    },
+  };
+}

@@ -4,7 +4,7 @@
  * remote traceback (collapsed, monospace, with a copy button).
  * A banner says when the pool was interrupted or broke.
  */
-import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import * as fmt from "./format.js";
 
 /** @typedef {import("./store.js").Store} Store */
@@ -106,12 +106,5 @@ export function mount(el, store, _options = {}) {
     setData(shell.root, "errorsShown", errs.length);
   }
 
-  draw();
-  const unsub = store.subscribe(draw);
-  return {
-    destroy() {
-      unsub();
-      shell.root.remove();
-    },
-  };
+  return livePane(shell, store, draw);
 }

@@ -6,7 +6,7 @@
  * their last RSS; the title's totals count live workers only ("pool closed"
  * once none is left).
  */
-import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
 import * as fmt from "./format.js";
 
@@ -142,12 +142,5 @@ export function mount(el, store, _options = {}) {
     setData(shell.root, "live", sum.live);
   }
 
-  draw();
-  const unsub = store.subscribe(draw);
-  return {
-    destroy() {
-      unsub();
-      shell.root.remove();
-    },
-  };
+  return livePane(shell, store, draw);
 }

@@ -8,7 +8,7 @@
  * With options.call it shows only that call, compact, on one line (the
  * automatic per-cell progress bar).
  */
-import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { createBar, updateBar, doneOf } from "./bars.js";
 import { color } from "./colors.js";
 import * as fmt from "./format.js";
@@ -75,19 +75,32 @@ export function mount(el, store, options = {}) {
   /** @type {Set<number>} */
   const expanded = new Set();
 
-  /** @param {any} call */
-  function createCallRow(call) {
-    const bar = createBar();
-    const r = {
+  /**
+   * The cells every progress row has; the hover texts differ between a call's
+   * row and a function's.
+   * @param {{rate?: string, eta?: string, elapsed: string}} titles
+   */
+  function rowCells(titles) {
+    return {
       swatch: h("span", { class: "ts-swatch" }),
       name: h("span", { class: "ts-prow-name" }),
-      bar,
+      bar: createBar(),
       count: h("span", { class: "ts-num ts-prow-count" }),
       pct: h("span", { class: "ts-num ts-prow-pct", title: "items done (erred and cancelled items are not done)" }),
       issues: h("span", { class: "ts-num ts-issues" }),
-      rate: h("span", { class: "ts-num ts-prow-rate", title: "items per second (last few seconds)" }),
-      eta: h("span", { class: "ts-num ts-prow-eta", title: "estimated time left" }),
-      elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "elapsed" }),
+      rate: h("span", { class: "ts-num ts-prow-rate", title: titles.rate }),
+      eta: h("span", { class: "ts-num ts-prow-eta", title: titles.eta }),
+      elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: titles.elapsed }),
+    };
+  }
+
+  /** A row's visible line, in column order. @param {Omit<RowRefs, "main">} r */
+  const lineOf = (r) => [h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), r.bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status];
+
+  /** @param {any} call */
+  function createCallRow(call) {
+    const r = {
+      ...rowCells({ rate: "items per second (last few seconds)", eta: "estimated time left", elapsed: "elapsed" }),
       status: pill("running"),
       details: h("div", { class: "ts-prow-details", hidden: true }),
       detailsKey: "",
@@ -111,11 +124,7 @@ export function mount(el, store, options = {}) {
         });
       });
     }
-    const main = h(
-      "div",
-      { class: "ts-prow-main", role: "button", tabindex: "0", "aria-expanded": "false" },
-      [h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status],
-    );
+    const main = h("div", { class: "ts-prow-main", role: "button", tabindex: "0", "aria-expanded": "false" }, lineOf(r));
     const row = h("div", { class: "ts-prow", dataset: { callId: call.id } }, [main, r.details]);
     const toggle = () => {
       const id = Number(row.dataset.callId);
@@ -187,25 +196,14 @@ export function mount(el, store, options = {}) {
 
   /** @param {any} fn */
   function createFnRow(fn) {
-    const bar = createBar();
     const r = {
-      swatch: h("span", { class: "ts-swatch" }),
-      name: h("span", { class: "ts-prow-name" }),
-      bar,
-      count: h("span", { class: "ts-num ts-prow-count" }),
-      pct: h("span", { class: "ts-num ts-prow-pct", title: "items done (erred and cancelled items are not done)" }),
-      issues: h("span", { class: "ts-num ts-issues" }),
-      rate: h("span", { class: "ts-num ts-prow-rate" }),
-      eta: h("span", { class: "ts-num ts-prow-eta" }),
-      elapsed: h("span", { class: "ts-num ts-prow-elapsed", title: "total time spent running it (all workers)" }),
+      ...rowCells({ elapsed: "total time spent running it (all workers)" }),
       status: h("span", { class: "ts-prow-err" }),
       details: h("div"),
       detailsKey: "",
       cancel: null,
     };
-    const main = h("div", { class: "ts-prow-main" }, [
-      h("span", { class: "ts-prow-label" }, [r.swatch, r.name]), bar.el, r.count, r.pct, infoCell(r), r.elapsed, r.status,
-    ]);
+    const main = h("div", { class: "ts-prow-main" }, lineOf(r));
     const row = h("div", { class: "ts-prow ts-fnrow", dataset: { fn: fn.key } }, [main]);
     refs.set(row, { main, ...r });
     return row;
@@ -271,12 +269,5 @@ export function mount(el, store, options = {}) {
     setData(shell.root, "submitted", t.submitted ?? 0);
   }
 
-  draw();
-  const unsub = store.subscribe(draw);
-  return {
-    destroy() {
-      unsub();
-      shell.root.remove();
-    },
-  };
+  return livePane(shell, store, draw);
 }

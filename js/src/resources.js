@@ -3,7 +3,7 @@
  * total (%), memory (RSS total and managed) and tasks per second, from the
  * resource ring (t, cpu_total, rss_total, tasks_per_s, managed_total).
  */
-import { h, setText, setData, fitCanvas, onResize, paneShell } from "./dom.js";
+import { fitCanvas, frameScheduler, h, onResize, paneShell, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
 import { readTheme } from "./theme.js";
 import { niceStep, ticks } from "./stream-math.js";
@@ -107,16 +107,9 @@ export function mount(el, store, _options = {}) {
     grid.append(box);
     return { ...c, value, canvas, box };
   });
-  let raf = 0;
 
-  function requestDraw() {
-    if (raf) return;
-    const run = () => {
-      raf = 0;
-      draw();
-    };
-    raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame(run) : /** @type {any} */ (setTimeout(run, 16));
-  }
+  const frame = frameScheduler(() => draw());
+  const requestDraw = frame.request;
 
   function draw() {
     const view = store.view();

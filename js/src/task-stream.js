@@ -8,7 +8,7 @@
  * culling and sub-pixel merging (stream-math.js) keep a frame cheap with
  * 100,000 records.
  */
-import { h, setText, setData, fitCanvas, onResize, paneShell } from "./dom.js";
+import { fitCanvas, frameScheduler, h, onResize, paneShell, setData, setText } from "./dom.js";
 import { color, ERRED, ERRED_OUTLINE, CANCELLED, statusColor } from "./colors.js";
 import { readTheme } from "./theme.js";
 import * as fmt from "./format.js";
@@ -76,20 +76,13 @@ export function mount(el, store, _options = {}) {
   let live = true;
   /** @type {{t0: number, t1: number}} */
   let win = { t0: 0, t1: 1 };
-  let raf = 0;
   /** @type {{x: number, y: number} | null} */
   let hover = null;
   /** layout of the last frame, for interaction */
   let lay = { x0: 80, pw: 700, laneH: 20, nLanes: 0, lanes: /** @type {Int32Array} */ (laneMap([])), top: TOP };
 
-  function requestDraw() {
-    if (raf) return;
-    const run = () => {
-      raf = 0;
-      draw();
-    };
-    raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame(run) : /** @type {any} */ (setTimeout(run, 16));
-  }
+  const frame = frameScheduler(() => draw());
+  const requestDraw = frame.request;
 
   function draw() {
     const view = store.view();
@@ -330,7 +323,7 @@ export function mount(el, store, _options = {}) {
     destroy() {
       unsub();
       unResize();
-      if (raf && typeof cancelAnimationFrame === "function") cancelAnimationFrame(raf);
+      frame.cancel();
       shell.root.remove();
     },
   };

@@ -3,7 +3,7 @@
  * utilisation, and MPIRE-style insights (start-up, init, waiting, working,
  * exit times; longest tasks) in a row that opens on click.
  */
-import { h, setText, setData, reconcile, paneShell } from "./dom.js";
+import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { statusColor } from "./colors.js";
 import * as fmt from "./format.js";
 
@@ -166,12 +166,5 @@ export function mount(el, store, _options = {}) {
     setText(shell.extra, ws.length ? `${busy} busy / ${alive} alive${died ? ` · ${died} died` : ""}` : "");
   }
 
-  draw();
-  const unsub = store.subscribe(draw);
-  return {
-    destroy() {
-      unsub();
-      shell.root.remove();
-    },
-  };
+  return livePane(shell, store, draw);
 }
