@@ -16,7 +16,7 @@ import cloudpickle
 
 from .errors import SerializationError
 
-__all__ = ["bounded_repr", "dumps", "dumps_for", "loads"]
+__all__ = ["bounded_repr", "dumps", "dumps_for", "loads", "nbytes"]
 
 OOB_MIN_BYTES = 64 * 1024  # smaller buffers are cheaper inline than as a frame of their own
 
@@ -94,3 +94,11 @@ def picklable_but_for_multiprocessing(obj: Any) -> bool:
 def loads(frames: Sequence[Any]) -> Any:
     """Unpickle frames made by `dumps`. Call only on frames whose signature was verified."""
     return pickle.loads(frames[0], buffers=frames[1:])
+
+
+def nbytes(frame: Any) -> int:
+    """The size of one frame of `dumps` (bytes, or an out-of-band buffer)."""
+    try:
+        return memoryview(frame).nbytes
+    except TypeError:
+        return len(frame)

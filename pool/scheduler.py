@@ -26,14 +26,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
-from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .calls import Call, Task
 from .chunking import TARGET_CHUNK_S
-from .errors import (PoolClosedError, ProtocolError, RemoteTraceback, SerializationError,
-                     TaskCancelledError)
+from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
 from .events import EventPublisher
 from .faults import FaultHandling
 from .graph import GraphScheduling
 from .lifecycle import WorkerLifecycle, WorkerRecord
+from .mapcalls import MapCalls
 from .protocol import Codec
 
 __all__ = ["Driver"]
@@ -44,12 +44,13 @@ MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each
 MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
 
 
-class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
+class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread.
 
-    Its methods are in four files: this one (loop, commands, calls, placing, results),
-    graph.py (submitted tasks and their dependencies), lifecycle.py (worker processes) and
-    faults.py (workers killed on purpose: memory limit, timeouts, interrupts).
+    Its methods are in five files: this one (loop, commands, placing, results, shutdown),
+    mapcalls.py (map calls: chunks of their input, cancelling, ending), graph.py (submitted
+    tasks and their dependencies), lifecycle.py (worker processes) and faults.py (workers
+    killed on purpose: memory limit, timeouts, interrupts).
     """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
@@ -255,16 +256,6 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
             self.status = "running"
             self.events.emit("pool.status", status="running")
 
-    def start_call(self, call: Call) -> None:
-        if self.closing or self.broken is not None:
-            err = self.broken or PoolClosedError("taskscope: the pool is shutting down")
-            call.results.finish(err) if call.results else None
-            return
-        self.resume_after_interrupt()
-        self.uses_timeout(call.timeout)
-        self.announce(call)
-        self._producing.append(call)
-
     def add_submitted(self, task: Task, dep_ids: list[int]) -> None:
         call = task.call
         if call.id not in self.calls:
@@ -282,41 +273,6 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
         if call.total is not None:
             call.total += 1
         self.add_graph_task(task, dep_ids)  # (publishes task.waiting or task.queued)
-
-    def cancel_call(self, call_id: int, reason: str) -> None:
-        call = self.calls.get(call_id)
-        if call is None or call.complete:
-            return
-        self.stop_call(call, reason)
-        if reason == "interrupted":
-            # The notebook user wants the CPU back: stop the call's running tasks too (their
-            # workers are killed and replaced; the tasks end as cancelled).
-            self.interrupt_running(lambda t: t.call is call, f"call {call.id} ({call.api})")
-            self.mark_interrupted()
-        self.maybe_end_call(call)
-
-    def stop_call(self, call: Call, reason: str) -> None:
-        """Stop reading the call's input and cancel its tasks not yet sent to a worker."""
-        if call.stopped:
-            return
-        call.stopped = True
-        call.ended_reason = reason
-        n_cancelled = 0
-        for task in self.remove_ready(lambda t: t.call is call):
-            n_cancelled += task.n
-            call.outstanding -= 1
-            task.state = "cancelled"
-            future = task.future
-            if future is not None:
-                future.cancel()
-            self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was="queued")
-        unread = len(call.pushback)
-        if call.total is not None:
-            unread = call.total - call.submitted
-        call.pushback.clear()
-        if unread > 0:
-            self.events.emit("task.cancelled", call=call.id, task=0, n=unread)
-        call.cancelled += n_cancelled + max(0, unread)
 
     # ------------------------------------------------------------------ placing work
     def dispatch(self) -> None:
@@ -371,87 +327,6 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
                     continue
                 batch.append(nxt)
         self.send_tasks(w, batch)
-
-    def next_chunk(self, w: WorkerRecord) -> Task | None:
-        """The next chunk of the oldest map call that can make one."""
-        while self._producing:
-            call = self._producing[0]
-            if not call.producing:
-                self._producing.popleft()
-                self.maybe_end_call(call)
-                continue
-            if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS \
-                    and call.api in ("imap", "imap_unordered"):
-                call.results.paused = True  # the reader lags: stop reading its input
-                self._producing.rotate(-1)
-                if all(c.results is not None and c.results.paused for c in self._producing):
-                    return None
-                continue
-            task = self.make_chunk(call, w)
-            if task is not None:
-                return task
-        return None
-
-    def make_chunk(self, call: Call, w: WorkerRecord) -> Task | None:
-        remaining = None if call.total is None else call.total - call.submitted
-        size = call.sizer.next_size(remaining)
-        if w.budget is not None:
-            size = max(1, min(size, w.budget))
-        items = call.pushback[:size]
-        del call.pushback[:size]
-        if len(items) < size and not call.exhausted:
-            try:
-                items.extend(itertools.islice(call.source, size - len(items)))
-            except BaseException as exc:  # the caller's input raised: the call fails with it
-                call.exhausted = True
-                if hasattr(exc, "add_note"):
-                    exc.add_note(f"taskscope: raised by the input iterable of call {call.id}, "
-                                 f"after {call.read + len(items)} item(s)")
-                if call.results is not None:
-                    call.results.error = exc
-                self.stop_call(call, "erred")
-                call.status = "erred"
-            if len(items) < size:
-                call.exhausted = True
-                if call.total is None:
-                    call.total = call.read + len(items) + len(call.pushback)
-                    self.events.emit("call.total", call=call.id, total=call.total)
-        if not items:
-            return None
-        index0 = call.read
-        try:
-            frames = _pickle.dumps(items)
-        except Exception:
-            frames, items = self.split_unpicklable(call, items, index0)
-            if not items:
-                return None
-        call.read += len(items)
-        call.submitted += len(items)
-        call.outstanding += 1
-        call.sizer.observe_bytes(len(items), sum(_nbytes(f) for f in frames))
-        task = Task(self.new_task_id(), call, index0, len(items), frames, retries=call.retries,
-                    timeout=call.timeout)
-        self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
-        return task
-
-    def split_unpicklable(self, call: Call, items: list[Any], index0: int) -> tuple[list[Any], list[Any]]:
-        """Send the items before the first unpicklable one; fail that one; keep the rest."""
-        for i, item in enumerate(items):
-            try:
-                _pickle.dumps_for(item, f"item {index0 + i} of the input")
-            except Exception as exc:
-                call.pushback[:0] = items[i + 1:]
-                if i:
-                    return _pickle.dumps(items[:i]), items[:i]
-                # the bad item is first: it ends here, as a failed one-item task
-                call.read += 1
-                call.submitted += 1
-                call.outstanding += 1
-                task = Task(self.new_task_id(), call, index0, 1, [])
-                self.events.emit("task.queued", call=call.id, task=task.id, n=1)
-                self.fail_task(task, exc, None, arg=_pickle.bounded_repr(item))
-                return [], []
-        return _pickle.dumps(items), items  # pragma: no cover - a flaky pickler
 
     def send_tasks(self, w: WorkerRecord, tasks: list[Task], data_specs: list[Any] = (),
                    data_frames: list[Any] = ()) -> None:
@@ -553,7 +428,7 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
         call.done += task.n - n_erred
         self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
                          n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
-                         nbytes=sum(_nbytes(f) for f in frames), insights=dict(w.insights),
+                         nbytes=sum(_pickle.nbytes(f) for f in frames), insights=dict(w.insights),
                          longest=rec.get("longest"), was="processing")
         sent = self._call_error_events.get(call.id, 0)
         for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
@@ -629,30 +504,6 @@ class Driver(GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
         self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
         self.maybe_end_call(call)
 
-    def maybe_end_call(self, call: Call) -> None:
-        if call.mode == "call" and call.api == "submit":
-            call.status = "running" if call.outstanding else "done"
-            return
-        if not call.complete or call.status in ("done", "cancelled", "interrupted") \
-                or (call.status == "erred" and call.results is not None and call.results.finished):
-            return
-        if call.ended_reason in ("interrupted", "cancelled"):
-            call.status = call.ended_reason
-        elif call.erred or call.status == "erred":
-            call.status = "erred"
-        else:
-            call.status = "done"
-        self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
-                         erred=call.erred, cancelled=call.cancelled)
-        # Publish now, not at the next tick: a notebook waits for this event to leave the
-        # call's progress bar at its final counts before the cell ends.
-        self.events.flush()
-        if call.results is not None:
-            error = None
-            if call.ended_reason in ("interrupted", "cancelled"):
-                error = TaskCancelledError(f"taskscope: call {call.id} was {call.ended_reason}")
-            call.results.finish(error if call.results.error is None else call.results.error)
-
     # ------------------------------------------------------------------ shutdown
     def begin_shutdown(self, cancel: bool) -> None:
         self.closing = True
@@ -720,11 +571,6 @@ def _may_run(future: Future | None) -> bool:
     return future.set_running_or_notify_cancel()
 
 
-def _nbytes(frame: Any) -> int:
-    try:
-        return memoryview(frame).nbytes
-    except TypeError:
-        return len(frame)
 
 
 def release_on_collect(future: Future, driver_ref: weakref.ref, call_id: int, task_id: int) -> None:
