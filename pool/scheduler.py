@@ -27,7 +27,6 @@ from typing import Any
 
 from . import _pickle, _transport
 from .calls import Call, Task
-from .chunking import TARGET_CHUNK_S
 from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
 from .events import EventPublisher
 from .faults import FaultHandling
@@ -41,7 +40,10 @@ __all__ = ["Driver"]
 SAMPLE_INTERVAL_S = 0.5  # worker RSS/CPU sampled twice a second
 SNAPSHOT_INTERVAL_S = 5.0  # periodic snapshot, so a subscriber that missed events recovers
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
-MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
+MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message...
+# ...and up to about this much work: a graph's tasks wait for their inputs, so their batches
+# stay shorter than a map's chunks (chunking.TARGET_CHUNK_S).
+SUBMIT_BATCH_S = 0.025
 
 
 class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
@@ -311,10 +313,10 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             return
         batch = [task]
         per_item = task.call.sizer.per_item_s
-        if per_item is not None and per_item < TARGET_CHUNK_S / 4 and task.timeout is None:
+        if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None:
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
             share = self.ready_count() // max(1, len(self.workers))
-            limit = min(MAX_SUBMIT_BATCH, share, int(TARGET_CHUNK_S / max(per_item, 1e-6)))
+            limit = min(MAX_SUBMIT_BATCH, share, int(SUBMIT_BATCH_S / max(per_item, 1e-6)))
             if w.budget is not None:
                 limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
             while self.has_ready() and len(batch) < limit:
