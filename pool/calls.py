@@ -106,6 +106,11 @@ class CallResults:
             self._cond.notify_all()
 
     # -- caller side ---------------------------------------------------------------------
+    def wait_finished(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the call to finish; True if it did."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.finished, timeout)
+
     def _wait(self, ready: Any, deadline: float | None) -> bool:
         while not ready():
             if self.finished:

@@ -28,6 +28,10 @@ from .futures import TaskFuture
 from .scheduler import Driver, release_on_collect
 from .signing import new_key
 
+# How long a blocking map runs before its call_started hooks (a notebook's progress bar) are
+# run; see Pool._collect.
+HOOK_DELAY_S = 0.02
+
 __all__ = ["Pool", "default_start_method"]
 
 _live_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
@@ -190,7 +194,8 @@ class Pool:
     # ---------------------------------------------------------------- map family
     def _start_call(self, api: str, fn: Any, iterable: Any, chunksize: int | None, *,
                     mode: str, ordered: bool, fail_fast: bool = True,
-                    timeout: float | None = None) -> tuple[Call, CallResults]:
+                    timeout: float | None = None,
+                    announce: bool = True) -> tuple[Call, CallResults]:
         _check_callable(fn, api)
         source = _check_iterable(iterable, api)
         timeout = check_timeout(timeout)
@@ -206,13 +211,21 @@ class Pool:
                     total=total, sizer=ChunkSizer(self.n_workers, total, chunksize),
                     results=results, fail_fast=fail_fast, timeout=timeout)
         self._driver.command("call", call)
-        _hooks.run("call_started", self, call)
+        if announce:
+            _hooks.run("call_started", self, call)
         return call, results
 
     def _collect(self, call: Call, results: CallResults) -> list[Any]:
+        """The results of a call started with ``announce=False``, as one list."""
         out: list[Any] = []
         first: tuple[int, BaseException] | None = None
         try:
+            # The call_started hooks (a notebook's progress bar) run once the call got going:
+            # making a widget holds the GIL for a millisecond or two, and in a call's first
+            # milliseconds each chunk's round trip (chunks grow from a few items) waits on the
+            # driver thread; later, every worker has its next chunk queued.
+            results.wait_finished(HOOK_DELAY_S)
+            _hooks.run("call_started", self, call)
             for index0, values, excs in results.iter_chunks():
                 if excs and (first is None or index0 + min(excs) < first[0]):
                     first = (index0 + min(excs), excs[min(excs)])
@@ -260,13 +273,13 @@ class Pool:
         (they are replaced); the pool is usable for the next call.
         """
         return self._collect(*self._start_call("map", fn, iterable, chunksize, mode="map",
-                                                ordered=True, timeout=timeout))
+                                                ordered=True, timeout=timeout, announce=False))
 
     def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]], *,
                 chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
         """``[fn(*args) for args in iterable]``, in parallel, in order (``timeout`` as `map`)."""
         return self._collect(*self._start_call("starmap", fn, iterable, chunksize, mode="star",
-                                                ordered=True, timeout=timeout))
+                                                ordered=True, timeout=timeout, announce=False))
 
     def imap(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
              chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
