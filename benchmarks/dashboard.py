@@ -29,7 +29,6 @@ import time
 import urllib.request
 
 import psutil
-
 from jupyter_client.manager import KernelManager
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -131,7 +130,7 @@ def final_done(msgs: list[dict], n: int) -> int:
 def paired(base: list[float], other: list[float]) -> tuple[float, float, float]:
     """Median and quartiles of other/base - 1 over the repetitions (each repetition ran
     the kernels back to back, so a change in the machine's load hits all of them)."""
-    q = statistics.quantiles([o / b - 1 for b, o in zip(base, other)], n=4)
+    q = statistics.quantiles([o / b - 1 for b, o in zip(base, other, strict=True)], n=4)
     return q[1], q[0], q[2]
 
 

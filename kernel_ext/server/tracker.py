@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from typing import Any, Protocol
@@ -24,9 +23,9 @@ from typing import Any, Protocol
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from taskscope.collector import Collector
+from taskscope.pool import registry
 from taskscope.pool._transport import pid_alive
 from taskscope.pool.control import send_control
-from taskscope.pool import registry
 
 __all__ = ["PoolTracker", "TrackedPool"]
 
