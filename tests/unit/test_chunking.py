@@ -5,8 +5,17 @@ import math
 
 import pytest
 
-from taskscope.pool.chunking import (FIRST_CHUNK, GROWTH, MAX_CHUNK_BYTES, MAX_CHUNK_ITEMS,
-                                     MIN_CHUNK_S, TAIL_SPLIT, TARGET_CHUNK_S, ChunkSizer)
+from taskscope.pool.chunking import (
+    FIRST_CHUNK,
+    GROWTH,
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_ITEMS,
+    MAX_FIXED_CHUNK_ITEMS,
+    MIN_CHUNK_S,
+    TAIL_SPLIT,
+    TARGET_CHUNK_S,
+    ChunkSizer,
+)
 
 
 def test_probe_chunks_until_a_timing_arrives() -> None:
@@ -90,7 +99,10 @@ def test_fixed_size_ignores_timings_and_tail() -> None:
     sizer.observe(7, 7.0)
     assert sizer.next_size(1000) == 7
     assert sizer.next_size(3) == 7  # the scheduler takes what is left
-    assert ChunkSizer(2, None, fixed=MAX_CHUNK_ITEMS * 2).next_size(None) == MAX_CHUNK_ITEMS
+    # An explicit size is the user's: honoured above the adaptive cap, up to its own.
+    assert ChunkSizer(2, None, fixed=MAX_CHUNK_ITEMS * 2).next_size(None) == MAX_CHUNK_ITEMS * 2
+    assert ChunkSizer(2, None, fixed=MAX_FIXED_CHUNK_ITEMS * 2).next_size(None) \
+        == MAX_FIXED_CHUNK_ITEMS
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
