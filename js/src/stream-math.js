@@ -8,6 +8,12 @@
 export const MERGE_GAP_PX = 0.5;
 /** Rectangles are drawn at least this wide (CSS px) so one short task shows. */
 export const MIN_RECT_PX = 1;
+/**
+ * Touching tasks of one colour merge only while one of them is narrower than
+ * this (CSS px): wider ones stay apart, and are drawn with a 1 px gap, so a
+ * busy worker's run of chunks shows as chunks rather than one bar.
+ */
+export const SPLIT_PX = 4;
 /** Key used for erred / cancelled rectangles instead of a palette index. */
 export const KEY_ERRED = -1;
 export const KEY_CANCELLED = -2;
@@ -159,8 +165,9 @@ export function laneMap(workerIds) {
 
 /**
  * Cull records to [t0, t1] and merge, per lane, rectangles that overlap or
- * touch within MERGE_GAP_PX when they have the same colour, or while the
- * rectangle being built is still narrower than a pixel. A run of sub-pixel
+ * touch within MERGE_GAP_PX when they have the same colour and one of the two
+ * is narrower than SPLIT_PX, or while the rectangle being built is still
+ * narrower than a pixel. A run of sub-pixel
  * tasks of mixed colours thus becomes ~1 px slices sampling the mix (instead
  * of one long bar of one colour). Erred wins a merge so failures stay visible.
  * Output size is bounded by about lanes x width, whatever the number of records.
@@ -212,7 +219,7 @@ export function buildRects(ring, lanes, win, x0, width, out) {
         const pb = pB[lane];
         if (a <= pb + MERGE_GAP_PX && b >= pa - MERGE_GAP_PX) {
           const pk = pK[lane];
-          if (key === pk || pb - pa < 1) {
+          if ((key === pk && (pb - pa < SPLIT_PX || b - a < SPLIT_PX)) || pb - pa < 1) {
             if (key !== pk) {
               if (key === KEY_ERRED) pK[lane] = key;
               else if (pk !== KEY_ERRED && b - a > pb - pa) pK[lane] = key;

@@ -14,7 +14,7 @@ import { readTheme } from "./theme.js";
 import * as fmt from "./format.js";
 import {
   RectBuffer, buildRects, laneMap, liveWindow, ticks, timeToX, xToTime,
-  zoomWindow, panWindow, hitTest, KEY_ERRED, KEY_CANCELLED,
+  zoomWindow, panWindow, hitTest, KEY_ERRED, KEY_CANCELLED, SPLIT_PX,
 } from "./stream-math.js";
 
 /** @typedef {import("./store.js").Store} Store */
@@ -173,7 +173,10 @@ export function mount(el, store, _options = {}) {
         const X1 = Math.max(X0 + 1, Math.round(rects.x1[i] * dpr));
         const Y0 = Math.round((TOP + rects.lane[i] * laneH + pad) * dpr);
         const Y1 = Math.round((TOP + (rects.lane[i] + 1) * laneH - pad) * dpr);
-        ctx.fillRect(X0, Y0, X1 - X0, Y1 - Y0);
+        // A rectangle as wide as SPLIT_PX keeps a 1 px gap on its right: its neighbour
+        // may be the same function's next chunk (see buildRects).
+        const gap = X1 - X0 >= SPLIT_PX * dpr ? Math.max(1, Math.round(dpr)) : 0;
+        ctx.fillRect(X0, Y0, X1 - X0 - gap, Y1 - Y0);
         if (k === KEY_ERRED && th.dark) {
           ctx.strokeStyle = ERRED_OUTLINE;
           ctx.lineWidth = 1;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Ring } from "../src/ring.js";
 import {
   timeToX, xToTime, niceStep, ticks, liveWindow, zoomWindow, panWindow,
-  RectBuffer, buildRects, laneMap, hitTest, KEY_ERRED, KEY_CANCELLED, MIN_RECT_PX,
+  RectBuffer, buildRects, laneMap, hitTest, KEY_ERRED, KEY_CANCELLED, MIN_RECT_PX, SPLIT_PX,
 } from "../src/stream-math.js";
 import { makeFixture } from "../dev/fixture.js";
 
@@ -90,6 +90,17 @@ test("a run of same-colour sub-pixel tasks becomes one rectangle", () => {
   const out = buildRects(ringOf(rows, 2000), laneMap([0]), { t0: 0, t1: 1 }, 0, 100, new RectBuffer());
   assert.equal(out.n, 1);
   assert.ok(Math.abs(out.x0[0]) < 1e-9 && Math.abs(out.x1[0] - 100) < 1e-9);
+});
+
+test("touching wide tasks of one colour stay apart: a busy worker shows its chunks", () => {
+  const rows = [];
+  for (let i = 0; i < 10; i++) rows.push([i / 10, (i + 1) / 10, 0, 5, 1, 0]);
+  const out = buildRects(ringOf(rows), laneMap([0]), { t0: 0, t1: 1 }, 0, 100, new RectBuffer());
+  assert.equal(out.n, 10);
+  assert.ok(out.x1[0] - out.x0[0] >= SPLIT_PX);
+  // The same chunks zoomed out below SPLIT_PX each merge into one bar.
+  const far = buildRects(ringOf(rows), laneMap([0]), { t0: 0, t1: 1 }, 0, 20, new RectBuffer());
+  assert.equal(far.n, 1);
 });
 
 test("separated tiny tasks stay separate and are drawn at least MIN_RECT_PX wide", () => {
