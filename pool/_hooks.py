@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add", "remove", "run"]
+__all__ = ["add", "registered", "remove", "run"]
 
 HOOK_NAMES = ("pool_created", "call_started", "pool_closing")
 _hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_NAMES}
@@ -26,6 +26,11 @@ def add(name: str, fn: Callable[..., Any]) -> None:
 def remove(name: str, fn: Callable[..., Any]) -> None:
     if fn in _hooks.get(name, ()):
         _hooks[name].remove(fn)
+
+
+def registered(name: str) -> bool:
+    """Whether any callback waits for `name`."""
+    return bool(_hooks[name])
 
 
 def run(name: str, *args: Any) -> None:

@@ -224,8 +224,9 @@ class Pool:
             # making a widget holds the GIL for a millisecond or two, and in a call's first
             # milliseconds each chunk's round trip (chunks grow from a few items) waits on the
             # driver thread; later, every worker has its next chunk queued.
-            results.wait_finished(HOOK_DELAY_S)
-            _hooks.run("call_started", self, call)
+            if _hooks.registered("call_started"):
+                results.wait_finished(HOOK_DELAY_S)
+                _hooks.run("call_started", self, call)
             for index0, values, excs in results.iter_chunks():
                 if excs and (first is None or index0 + min(excs) < first[0]):
                     first = (index0 + min(excs), excs[min(excs)])

@@ -218,6 +218,7 @@ export function mount(el, store, _options = {}) {
     destroy() {
       unsub();
       unResize();
+      frame.cancel();
       shell.root.remove();
     },
   };
