@@ -197,7 +197,8 @@ export function mountDashboard(el, store, opts = {}) {
     const s = pool.status ?? "starting";
     dot.style.background = statusColor(s);
     setText(name, pool.name ?? "taskscope");
-    name.title = pool.id ? `pool ${pool.id}, pid ${pool.pid ?? "?"}` : "";
+    name.title = pool.scheduler ? `Dask scheduler ${pool.scheduler}, watched from pid ${pool.pid ?? "?"}` : pool.id ? `pool ${pool.id}, pid ${pool.pid ?? "?"}` : "";
+    setNotice("source", pool.note ? "warn" : null, pool.note ? `Partial view: ${pool.note}` : null);
     setText(status, s);
     status.style.setProperty("--ts-pill", statusColor(s));
     setData(status, "status", s);
