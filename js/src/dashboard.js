@@ -205,7 +205,7 @@ export function mountDashboard(el, store, opts = {}) {
     const ws = st.workers ?? [];
     const alive = ws.filter((/** @type {any} */ w) => w.status !== "exited" && w.status !== "died").length;
     const elapsed = pool.started != null ? (pool.ended ?? st.now ?? pool.started) - pool.started : null;
-    setText(meta, [`${alive || pool.n_workers || 0} workers`, elapsed != null ? fmt.clock(elapsed) : ""].filter(Boolean).join(" · "));
+    setText(meta, [`${alive || pool.n_workers || 0} workers`, pool.scheduler ?? "", elapsed != null ? fmt.clock(elapsed) : ""].filter(Boolean).join(" · "));
     const t = st.totals ?? {};
     const key = JSON.stringify(t);
     if (stats.dataset.key !== key) {

@@ -141,6 +141,9 @@ export function mount(el, store, _options = {}) {
     let max = 1;
     for (const w of ws) max = Math.max(max, (w.rss ?? 0) + (w.spilled ?? 0), w.memory_limit ?? poolLimit ?? 0);
     scale = max * 1.08;
+    // Dask workers are labelled by address: the label column fits the longest one.
+    const longest = ws.reduce((n, w) => Math.max(n, String(w.label ?? "").length), 0);
+    list.style.setProperty("--ts-mem-label", longest > 4 ? `${longest + 1}ch` : "36px");
     reconcile(list, rows, ws, (w) => w.id, create, update);
     empty.hidden = ws.length > 0;
     /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-spilled")).hidden = !ws.some((w) => w.spilled);

@@ -244,7 +244,11 @@ export function mount(el, store, options = {}) {
     reconcile(fns, fnEls, fnList, (f) => f.key, createFnRow, updateFnRow);
     empty.hidden = callList.length > 0;
     callsHead.hidden = callList.length === 0;
-    fnsHead.hidden = fnList.length === 0;
+    // A Dask cluster's rows are its task prefixes, one call each: a per-function list would
+    // repeat them.
+    const sameAsCalls = callList.length > 0 && callList.every((c) => c.api === "dask");
+    fns.hidden = sameAsCalls;
+    fnsHead.hidden = sameAsCalls || fnList.length === 0;
     // Dask-like counts in the title bar
     const t = st.totals ?? {};
     let processing = 0;

@@ -190,8 +190,12 @@ export function mount(el, store, _options = {}) {
         if (rects.key[i] !== k) continue;
         const X0 = Math.round(rects.x0[i] * dpr);
         const X1 = Math.max(X0 + 1, Math.round(rects.x1[i] * dpr));
-        const Y0 = Math.round((TOP + rects.lane[i] * laneH + pad) * dpr);
         const Y1 = Math.round((TOP + (rects.lane[i] + 1) * laneH - pad) * dpr);
+        // A Dask transfer, disk or deserialisation bar fills the lower half of its lane:
+        // told apart from compute bars whatever the palette's colours.
+        const Y0 = k <= KEY_TRANSFER && k >= KEY_DESERIALIZE
+          ? Math.round((TOP + (rects.lane[i] + 0.5) * laneH) * dpr)
+          : Math.round((TOP + rects.lane[i] * laneH + pad) * dpr);
         // A rectangle as wide as SPLIT_PX keeps a 1 px gap on its right: its neighbour
         // may be the same function's next chunk (see buildRects).
         const gap = X1 - X0 >= SPLIT_PX * dpr ? Math.max(1, Math.round(dpr)) : 0;
