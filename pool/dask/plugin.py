@@ -26,9 +26,12 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 PLUGIN_VERSION = 1  # the batch format; the kernel side refuses another major
 FLUSH_INTERVAL_S = 0.25  # four batches a second: live enough, and one message each
 WORKERS_INTERVAL_S = 1.0  # worker memory/CPU come from heartbeats (0.5-2 s) anyway
+WORKER_ROWS_PER_S = 200  # ...and less often past 200 workers (as Dask's heartbeats slow down)
 FULL_INTERVAL_S = 5.0  # every prefix and worker again, so a lost batch heals
-MAX_STREAM = 5000  # task-stream bars per batch (20,000/s): more are counted, not sent
-MAX_ERRORS = 20  # error records per batch (tracebacks are heavy); all are counted
+MAX_STREAM = 2000  # task-stream bars per batch (8,000/s, more than a view can show): more
+# are counted (`stream_dropped`), not sent; progress counts stay exact regardless
+TIME_UNIT_S = 1e-4  # bars' times travel as integers of 0.1 ms from the batch's `t0`
+MAX_ERRORS = 5  # error records per batch (tracebacks are heavy: <= 20 a second); all are counted
 MAX_TEXT = 4000  # characters of exception and traceback text kept per error
 RESTART_GRACE_S = 60.0  # workers leaving this soon after a restart are being restarted
 MERGE_GAP_S = 0.002  # back-to-back bars of one prefix on one thread closer than this merge
@@ -39,6 +42,21 @@ _STATE = {"waiting": WAITING, "no-worker": WAITING, "queued": QUEUED,
           "processing": PROCESSING, "memory": MEMORY, "erred": ERRED}
 _PENDING = (WAITING, QUEUED, PROCESSING)
 ACTIONS = ("compute", "transfer", "disk-read", "disk-write", "deserialize")
+
+
+def encode_stream(bars: list[list[Any]]) -> dict[str, Any]:
+    """Bars ``[prefix, worker, thread, action, start, stop, count, erred]`` in a compact form:
+    prefix, worker and action as indices into `names`, times as integer TIME_UNIT_S from
+    `t0` (about 15 bytes a bar instead of 60 in msgpack)."""
+    names: dict[str, int] = {}
+    t0 = min((b[4] for b in bars), default=0.0)
+    out = []
+    for prefix, worker, thread, action, start, stop, count, erred in bars:
+        out.append([names.setdefault(prefix, len(names)), names.setdefault(worker, len(names)),
+                    thread, names.setdefault(action, len(names)),
+                    round((start - t0) / TIME_UNIT_S), round((stop - t0) / TIME_UNIT_S),
+                    count, 1 if erred else 0])
+    return {"names": list(names), "t0": t0, "unit": TIME_UNIT_S, "bars": out}
 
 
 def _clip(text: Any) -> str:
@@ -176,7 +194,7 @@ class TaskscopePlugin(SchedulerPlugin):
                 counts[8] += max(0.0, stop - start)
             last = self._last_bar.get((worker, thread))
             if (last is not None and not erred and not last[7] and last[0] == prefix
-                    and last[3] == action and 0 <= start - last[5] < MERGE_GAP_S):
+                    and last[3] == action and abs(start - last[5]) < MERGE_GAP_S):
                 last[5] = stop  # aggregation at the source: one bar, `count` tasks
                 last[6] += 1
                 continue
@@ -259,7 +277,8 @@ class TaskscopePlugin(SchedulerPlugin):
         returns the batch (None when there was nothing to say)."""
         now = time.time()
         full = force or now - self._full_at >= FULL_INTERVAL_S
-        workers_due = full or self._added or now - self._workers_at >= WORKERS_INTERVAL_S
+        every = max(WORKERS_INTERVAL_S, len(self.scheduler.workers) / WORKER_ROWS_PER_S)
+        workers_due = full or self._added or now - self._workers_at >= every
         if not (full or self._dirty or self._stream or self._errors or self._blamed
                 or self._removed or workers_due or self._stream_dropped):
             return None
@@ -267,7 +286,7 @@ class TaskscopePlugin(SchedulerPlugin):
         batch: dict[str, Any] = {
             "v": PLUGIN_VERSION, "seq": self._seq, "t": now, "full": full,
             "prefixes": {p: self._prefixes[p] for p in names if p in self._prefixes},
-            "stream": self._stream, "stream_dropped": self._stream_dropped,
+            "stream": encode_stream(self._stream), "stream_dropped": self._stream_dropped,
             "errors": self._errors + list(self._blamed.values()),
             "errors_dropped": self._errors_dropped, "removed": self._removed,
             "restarted": self._restarted,

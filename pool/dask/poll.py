@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .plugin import PLUGIN_VERSION
+from .plugin import PLUGIN_VERSION, encode_stream
 
 __all__ = ["POLL_INTERVAL_S", "Poller"]
 
@@ -100,4 +100,5 @@ class Poller:
         self.seq += 1
         return {"v": PLUGIN_VERSION, "seq": self.seq, "t": time.time(), "full": True,
                 "prefixes": {p: list(c) for p, c in self.prefixes.items()},
-                "stream": stream, "errors": errors, "workers": workers, "removed": []}
+                "stream": encode_stream(stream), "errors": errors, "workers": workers,
+                "removed": []}

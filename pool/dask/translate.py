@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any
 
-__all__ = ["FLAG_DESERIALIZE", "FLAG_DISK", "FLAG_TRANSFER", "Translator"]
+__all__ = ["FLAG_DESERIALIZE", "FLAG_DISK", "FLAG_TRANSFER", "Translator", "decode_stream"]
 
 FLAG_ERRED, FLAG_TRANSFER, FLAG_DISK, FLAG_DESERIALIZE = 1, 4, 8, 16
 _ACTION_FLAGS = {"transfer": FLAG_TRANSFER, "disk-read": FLAG_DISK, "disk-write": FLAG_DISK,
@@ -45,6 +45,16 @@ def split_exception(text: str) -> tuple[str, str]:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         pass
     return m.group(1), inner
+
+
+def decode_stream(stream: dict[str, Any] | None) -> list[list[Any]]:
+    """The inverse of plugin.encode_stream: ``[prefix, worker, thread, action, start, stop,
+    count, erred]`` per bar, times in the scheduler's wall clock."""
+    if not stream:
+        return []
+    names, t0, unit = stream["names"], stream["t0"], stream["unit"]
+    return [[names[p], names[w], thread, names[a], t0 + s * unit, t0 + e * unit, n, bool(err)]
+            for p, w, thread, a, s, e, n, err in stream["bars"]]
 
 
 class Translator:
@@ -122,7 +132,7 @@ class Translator:
                     "submitted": int(c[7]), "time": float(c[8])}
             self.call_rows[cid] = body
             out.append(("call.counts", ts, body))
-        out += self._stream(b.get("stream") or (), off, ts)
+        out += self._stream(decode_stream(b.get("stream")), off, ts)
         out += self._errors(b.get("errors") or (), off, ts)
         self.stream_dropped += int(b.get("stream_dropped") or 0)
         self.errors_dropped += int(b.get("errors_dropped") or 0)

@@ -102,6 +102,8 @@ class DaskWatch:
     Made by `watch()`; one per Client. ``close()`` stops it (the cluster keeps running).
     """
 
+    measure = False  # count the bytes of the batches received (benchmarks/dask_watch.py)
+
     def __init__(self, target: Any, *, name: str | None = None, plugin: bool = True) -> None:
         self.client, self._own_client = _connect(target)
         from . import plugin as plugin_module  # imports distributed: only now
@@ -233,6 +235,10 @@ class DaskWatch:
                         batch.get("v") if isinstance(batch, dict) else type(batch).__name__)
             return
         self.batches += 1
+        if self.measure:
+            import msgpack
+
+            self.bytes_in += len(msgpack.packb(batch))
         for kind, ts, body in self._tr.batch(batch):
             self._pub.emit(kind, ts, **body)
 
