@@ -46,7 +46,7 @@ def inc(x):
 client.gather(client.map(inc, range(500), pure=False))  # warm up
 """
 WATCH = """
-_dash = taskscope.dashboard(client)
+_dash = taskscope.dashboard(client, plugin={plugin})
 display(_dash)
 """
 RUN = """
@@ -56,6 +56,8 @@ _f = client.map(inc, range({n}), pure=False)
 _r = client.gather(_f)
 print("WALL", _t.perf_counter() - _t0, len(_r))
 del _f, _r
+while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+    _t.sleep(0.05)  # every result forgotten: the next run starts from an empty scheduler
 """
 UNWATCH = """
 _t.sleep(1.0)  # the last batches
@@ -66,15 +68,19 @@ print("EVENTS", _w._pub._seq, "BATCHES", _w.batches, "BYTES", _w.bytes_in,
 _w.close()
 _dash.close()
 """
+MODES = {"plain": None, "plugin": True, "polling": False}
 
 
 def kernel_bench(n: int, reps: int) -> dict[str, Any]:
     import re
 
     import distributed
+    import psutil
 
-    res: dict[str, Any] = {"plain": [], "watched": [], "sent": [], "cells": [], "events": [],
-                           "batches": [], "bytes_in": [], "done": [], "stream": []}
+    keys = ("wall", "sched_cpu", "kernel_cpu", "sent", "cells", "events", "batches",
+            "bytes_in", "done", "stream")
+    res: dict[str, dict[str, list[float]]] = {m: {k: [] for k in keys} for m in MODES}
+    me = psutil.Process()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address="127.0.0.1:0") as cl:
         km = KernelManager(kernel_name="python3")
@@ -83,20 +89,26 @@ def kernel_bench(n: int, reps: int) -> dict[str, Any]:
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
+            kernel = psutil.Process(km.provisioner.process.pid)
             run_cell(kc, SETUP.format(address=cl.scheduler_address))
             for rep in range(reps):
-                order = ["plain", "watched"] if rep % 2 == 0 else ["watched", "plain"]
-                for mode in order:
-                    if mode == "watched":
-                        run_cell(kc, WATCH)
+                names = list(MODES)
+                names = names[rep % len(names):] + names[:rep % len(names)]
+                for mode in names:
+                    r = res[mode]
+                    if MODES[mode] is not None:
+                        run_cell(kc, WATCH.format(plugin=MODES[mode]))
                         drain(kc)
+                    s0, k0 = sum(me.cpu_times()[:2]), sum(kernel.cpu_times()[:2])
                     t0 = time.perf_counter()
                     msgs, wall = run_cell(kc, RUN.format(n=n))
-                    cell = time.perf_counter() - t0
-                    res[mode].append(wall)
-                    if mode == "watched":
-                        res["sent"].append(comm_bytes(msgs))
-                        res["cells"].append(cell)
+                    r["cells"].append(time.perf_counter() - t0)
+                    # The scheduler runs in this process (the LocalCluster's event loop).
+                    r["sched_cpu"].append(sum(me.cpu_times()[:2]) - s0)
+                    r["kernel_cpu"].append(sum(kernel.cpu_times()[:2]) - k0)
+                    r["wall"].append(wall)
+                    r["sent"].append(comm_bytes(msgs))
+                    if MODES[mode] is not None:
                         out, _ = run_cell(kc, UNWATCH)
                         text = "".join(m["content"].get("text", "") for m in out
                                        if m["msg_type"] == "stream")
@@ -105,22 +117,27 @@ def kernel_bench(n: int, reps: int) -> dict[str, Any]:
                         assert found, text
                         for key, value in zip(("events", "batches", "bytes_in", "done", "stream"),
                                               found.groups(), strict=True):
-                            res[key].append(int(value))
+                            r[key].append(int(value))
                     drain(kc)
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
     med = statistics.median
-    return {
-        "n": n, "reps": reps,
-        "plain_s": med(res["plain"]), "watched_s": med(res["watched"]),
-        "overhead": paired(res["plain"], res["watched"]),
-        "traffic_Bps": sum(res["sent"]) / sum(res["cells"]),
-        "events_per_s": sum(res["events"]) / sum(res["watched"]),
-        "events_per_map": med(res["events"]), "batches_per_map": med(res["batches"]),
-        "sched_Bps": sum(res["bytes_in"]) / sum(res["watched"]),
-        "done": res["done"], "stream_per_map": med(res["stream"]),
-    }
+    out: dict[str, Any] = {"n": n, "reps": reps, "modes": {}}
+    base = res["plain"]
+    for mode, r in res.items():
+        row = {"wall_s": med(r["wall"]), "overhead": paired(base["wall"], r["wall"]),
+               "sched_cpu_s": statistics.fmean(r["sched_cpu"]),
+               "kernel_cpu_s": statistics.fmean(r["kernel_cpu"]),
+               "traffic_Bps": sum(r["sent"]) / sum(r["cells"])}
+        if r["events"]:
+            row.update(events_per_map=med(r["events"]),
+                       events_per_s=sum(r["events"]) / sum(r["wall"]),
+                       batches_per_map=med(r["batches"]),
+                       sched_Bps=sum(r["bytes_in"]) / sum(r["wall"]),
+                       done=[int(d) for d in r["done"]], stream_per_map=med(r["stream"]))
+        out["modes"][mode] = row
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,24 +213,49 @@ def simulate(n_workers: int = 1000, rate: float = 5000.0, seconds: float = 5.0,
 
 
 def markdown(k: dict[str, Any], sims: list[dict[str, Any]]) -> str:
-    med, lo, hi = k["overhead"]
+    m = k["modes"]
+    cols = list(m)
+
+    def row(label: str, fmt: Any, key: str | None = None) -> str:
+        cells = []
+        for c in cols:
+            v = m[c].get(key) if key else None
+            cells.append(fmt(m[c], v) if (key is None or v is not None) else "—")
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    def over(r: dict[str, Any], v: Any) -> str:
+        med, lo, hi = r["overhead"]
+        return "—" if r is m["plain"] else f"{med:+.1%} ({lo:+.1%} .. {hi:+.1%})"
+
+    def cpu(key: str) -> Any:
+        return lambda r, v: (f"{v:.2f} s" if r is m["plain"]
+                             else f"{v:.2f} s ({v / m['plain'][key] - 1:+.1%})")
+
     lines = [
-        f"Dask watch cost ({k['n']:,}-task `client.map(inc)` + gather on LocalCluster(2 x 1 thread), "
-        f"{k['reps']} repetitions each, interleaved; {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs):",
+        f"Dask watch cost ({k['n']:,}-task `client.map(inc)` + gather, LocalCluster(2 workers x "
+        f"1 thread, processes), {k['reps']} repetitions of each, interleaved; Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs):",
         "",
-        "| measure | plain | watched |",
-        "|---|---|---|",
-        f"| map + gather wall time, median | {k['plain_s']:.2f} s | {k['watched_s']:.2f} s |",
-        f"| overhead (median of pairs; quartiles) | — | {med:+.1%} ({lo:+.1%} .. {hi:+.1%}) |",
-        f"| comm traffic to the browser while the map ran | — | {k['traffic_Bps'] / 1000:.1f} kB/s |",
-        f"| taskscope events published (per map; per s) | — | {k['events_per_map']:,} ; {k['events_per_s']:.0f}/s |",
-        f"| scheduler → kernel batches (per map; bytes/s) | — | {k['batches_per_map']} ; {k['sched_Bps'] / 1000:.1f} kB/s |",
-        f"| task-stream bars per map (coalesced from {k['n']:,} tasks) | — | {k['stream_per_map']:,} |",
-        f"| final done count seen by the dashboard | — | {', '.join(f'{d:,}' for d in k['done'])} |",
+        "| measure | " + " | ".join({"plain": "plain", "plugin": "watched (plugin)",
+                                      "polling": "watched (polling)"}[c] for c in cols) + " |",
+        "|---|" + "---|" * len(cols),
+        row("map + gather wall time, median", lambda r, v: f"{v:.2f} s", "wall_s"),
+        row("overhead of the map (median of pairs; quartiles)", over),
+        row("scheduler process CPU per map (mean)", cpu("sched_cpu_s"), "sched_cpu_s"),
+        row("kernel CPU per map (mean)", cpu("kernel_cpu_s"), "kernel_cpu_s"),
+        row("comm traffic to the browser while the map ran",
+            lambda r, v: "—" if r is m["plain"] else f"{v / 1000:.1f} kB/s", "traffic_Bps"),
+        row("taskscope events published per map (per s)",
+            lambda r, v: f"{v:,.0f} ({r['events_per_s']:.0f}/s)", "events_per_map"),
+        row("batches from the scheduler per map (bytes/s)",
+            lambda r, v: f"{v:,.0f} ({r['sched_Bps'] / 1000:.1f} kB/s)", "batches_per_map"),
+        row("task-stream bars per map", lambda r, v: f"{v:,.0f}", "stream_per_map"),
+        row("done count the dashboard ended with", lambda r, v: ", ".join(f"{d:,}" for d in v),
+            "done"),
         "",
-        "Simulated: the scheduler plugin alone, fed 4 transitions per task of a cluster whose threads "
-        "are all busy (no stand-in for the rest of the scheduler's work):",
+        "Simulated: the scheduler plugin alone, fed the 4 transitions per task of a cluster "
+        "whose threads are all busy, at 5,000 tasks/s for 5 s (the rest of the scheduler is "
+        "not simulated):",
         "",
         "| workers | tasks/s | batches/s | bytes/s sent to the kernel | largest batch | plugin time per task |",
         "|---|---|---|---|---|---|",
