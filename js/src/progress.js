@@ -106,7 +106,8 @@ export function mount(el, store, options = {}) {
       detailsKey: "",
       // Cancelling acts while the notebook cell is busy, so it goes through the Jupyter
       // server (the host gives onCancel), never through the kernel's comm.
-      cancel: options.onCancel
+      // (Not for a Dask task prefix: the watch has no control socket; cancel with Dask.)
+      cancel: options.onCancel && call.api !== "dask"
         ? /** @type {HTMLButtonElement} */ (h("button", { class: "ts-btn ts-cancel", type: "button", text: "Cancel this call", dataset: { action: "cancel-call" } }))
         : null,
     };

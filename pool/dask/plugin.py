@@ -41,7 +41,6 @@ WAITING, QUEUED, PROCESSING, MEMORY, ERRED, CANCELLED, RELEASED = range(7)
 _STATE = {"waiting": WAITING, "no-worker": WAITING, "queued": QUEUED,
           "processing": PROCESSING, "memory": MEMORY, "erred": ERRED}
 _PENDING = (WAITING, QUEUED, PROCESSING)
-ACTIONS = ("compute", "transfer", "disk-read", "disk-write", "deserialize")
 
 
 def encode_stream(bars: list[list[Any]]) -> dict[str, Any]:

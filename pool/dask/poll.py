@@ -17,7 +17,6 @@ from .plugin import PLUGIN_VERSION, encode_stream
 __all__ = ["POLL_INTERVAL_S", "Poller"]
 
 POLL_INTERVAL_S = 1.0  # three small requests a second to the scheduler at most
-ACTION_KEYS = ("compute", "transfer", "disk-read", "disk-write", "deserialize")
 
 
 def _prefix(key: Any) -> str:
