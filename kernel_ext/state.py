@@ -121,7 +121,7 @@ class State:
 
     def _on_pool_status(self, ts: float, b: dict[str, Any]) -> None:
         self.pool["status"] = b["status"]
-        for k in ("note", "mode"):  # why a watched Dask cluster's view is partial (1.2)
+        for k in ("scheduler", "note", "mode"):  # a watched Dask cluster's (1.2)
             if b.get(k) is not None:
                 self.pool[k] = b[k]
         if b["status"] == "closed":

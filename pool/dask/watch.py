@@ -249,8 +249,10 @@ class DaskWatch:
             "id": self.id, "name": self.name, "pid": os.getpid(), "n_workers": self.n_workers,
             "status": self.status, "memory_limit": None, "started": self.started_at},
             workers=[], calls=[])
-        if self.note:
-            self._pub.emit("pool.status", status=self.status, note=self.note, mode=self.mode)
+        # pool.started went out before anyone listened: its Dask fields come again here.
+        extra = {"note": self.note} if self.note else {}
+        self._pub.emit("pool.status", status=self.status, mode=self.mode,
+                       scheduler=self.scheduler_address, **extra)
         for kind, ts, body in self._tr.replay(now):
             self._pub.emit(kind, ts, **body)
         self._pub.flush()

@@ -231,6 +231,8 @@ def test_late_subscriber_gets_the_whole_picture(watched: Any, client: Any) -> No
                        and len([x for x in s["workers"] if x["status"] != "exited"]) == 2,
                        "the replayed picture")
         assert st["pool"]["name"] == w.name and st["pool"]["status"] == "running"
+        assert st["pool"]["scheduler"] == client.scheduler.address
+        assert st["pool"]["mode"] == "plugin" and "note" not in st["pool"]
     finally:
         late.close()
 
