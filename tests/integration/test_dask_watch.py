@@ -443,3 +443,28 @@ def test_too_old_distributed(monkeypatch: pytest.MonkeyPatch, client: Any) -> No
 def test_not_a_cluster() -> None:
     with pytest.raises(DaskWatchError, match="cannot watch a int; pass a distributed.Client"):
         watch(42)
+
+
+def test_dashboard_of_a_pool_a_client_and_junk(client: Any) -> None:
+    import taskscope
+    from taskscope.collector import collector_for
+    from taskscope.pool.dask.watch import live_watches
+
+    with taskscope.Pool(1, name="p") as pool:
+        d = taskscope.dashboard(pool)
+        try:
+            assert type(d) is type(pool.dashboard()) and d._collector is collector_for(pool)
+        finally:
+            d.close()
+    d = taskscope.dashboard(client, panes=["progress", "workers"])
+    try:
+        w = watch(client)
+        assert d.panes == ["progress", "workers"] and w in live_watches()
+        assert d._collector is collector_for(w)
+        assert taskscope._dashboard.latest() is w  # what %taskscope shows
+        assert d._collector.wait_for(lambda st: st.pool["id"] == w.id, 10)
+    finally:
+        d.close()
+        watch(client).close()
+    with pytest.raises(TypeError, match="cannot show a dashboard of a list"):
+        taskscope.dashboard([1, 2])
