@@ -91,8 +91,21 @@ def test_dask_dashboard_jupyterlab(page: Any, lab_server: Any) -> None:
         shoot(popout, "lab-dask-popout.png")
     finally:
         popout.close()
-    # The sidebar's source of truth shows it with its progress (the sidebar panel reads it).
+    # The JupyterLab sidebar lists it as a Dask cluster, by its scheduler's address.
     t0 = time.monotonic()
+    tab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="taskscope-sidebar"]')
+    tab.wait_for(timeout=15_000)
+    tab.click()
+    panel = page.locator("#taskscope-sidebar")
+    row = panel.locator('.ts-lab-pool[data-name="local dask"]')
+    row.wait_for(timeout=20_000)
+    assert row.get_attribute("data-origin") == "dask"
+    page.wait_for_function("(el) => el.dataset.workers === '2'", arg=row.element_handle(),
+                           timeout=15_000)
+    scheduler = pools[0]["scheduler"].split("://", 1)[1]
+    assert row.get_attribute("data-origin-text") == f"dask · {scheduler}"
+    assert f"dask · {scheduler}" in row.inner_text()
+    shoot(page, "lab-dask-sidebar.png", panel)
     print(f"\n[browser] lab dask-cluster: all cells ran in {took:.1f} s; dashboard {info}; "
           f"rows {rows}; pool list {pools[0]['name']} {pools[0]['scheduler']} "
           f"({time.monotonic() - t0:.1f} s)")
