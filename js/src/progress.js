@@ -163,7 +163,7 @@ export function mount(el, store, options = {}) {
       );
       r.name.title = `${call.module ?? ""}.${call.fn ?? ""} — ${call.callsite?.code ?? ""}`;
     }
-    updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`);
+    updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`, call.api === "dask");
     setText(r.count, s.countText);
     setText(r.pct, s.pctText);
     setIssues(r.issues, s.erred, s.cancelled);

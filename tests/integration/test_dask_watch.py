@@ -257,6 +257,16 @@ def test_registry_entry_and_clean_close(client: Any, cluster: Any) -> None:
     assert client.submit(inc, 1, key="still-1").result() == 2
 
 
+def test_watch_of_a_cluster_object_makes_and_closes_its_client(cluster: Any) -> None:
+    w = watch(cluster)
+    try:
+        assert w._own_client and w.client.status == "running"
+        assert w.scheduler_address == cluster.scheduler_address
+    finally:
+        w.close()
+    assert w.client.status == "closed" and w.status == "closed"
+
+
 def test_killed_worker_process() -> None:
     with distributed.LocalCluster(**CLUSTER) as cl, distributed.Client(cl) as c:
         w = watch(c)
