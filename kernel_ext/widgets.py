@@ -25,6 +25,7 @@ import hashlib
 import html
 import logging
 import pathlib
+import sys
 import threading
 import time
 from typing import Any
@@ -58,6 +59,15 @@ STANDALONE_ESM = {"dashboard": STATIC / "widget.js", "progress": STATIC / "progr
 @functools.cache
 def _read_static(path: pathlib.Path) -> str:
     return path.read_text(encoding="utf-8")
+
+
+def standalone_code() -> bool:
+    """Whether each widget must carry its own module instead of the ~1 KB loader: where the
+    hidden carrier never runs. marimo builds a front-end model only for a widget that is a
+    cell's output (kernel_ext/_marimo.py); Colab gives every output its own frame and widget
+    manager, which builds only the models that output's views refer to (frontends.md). Both
+    load a module once per page or frame however many widgets carry it."""
+    return _marimo.running() or "google.colab.output" in sys.modules
 
 
 @functools.cache
@@ -143,9 +153,8 @@ class Dashboard(anywidget.AnyWidget):
         unknown = [p for p in panes or () if p not in PANES]
         if unknown:
             raise ValueError(f"taskscope: unknown pane(s) {unknown}; choose from {list(PANES)}")
-        if _marimo.running():
-            # marimo renders only displayed widgets: no carrier; the code and the
-            # stylesheet travel with the widget (kernel_ext/_marimo.py says why).
+        if standalone_code():
+            # No carrier: the code and the stylesheet travel with the widget.
             self.add_traits(_css=traitlets.Unicode(_read_static(WIDGET_CSS)).tag(sync=True))
             bundle = ""
             kwargs.setdefault("layout", _shared_layout())
@@ -177,7 +186,7 @@ class Dashboard(anywidget.AnyWidget):
 
     @traitlets.default("_esm")
     def _loader_code(self) -> str:
-        if _marimo.running():
+        if standalone_code():
             return _read_static(STANDALONE_ESM[self._ts_view])
         return _read_static(LOADER_ESM)
 

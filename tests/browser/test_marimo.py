@@ -12,6 +12,7 @@ Run:  .venv/bin/python -m pytest -m browser -s tests/browser/test_marimo.py
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,11 @@ pytestmark = pytest.mark.browser
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 N_ITEMS = 400  # notebooks/marimo_dashboard.py: 400 sleeps of 20 ms on 2 workers, ~4 s
 START_TIMEOUT_S = 60
+
+
+def _number(text: str) -> int:
+    """A count as the dashboard prints it ("1 000", with a narrow no-break space)."""
+    return int(re.sub(r"\D", "", text))
 
 
 def _free_port() -> int:
@@ -96,7 +102,7 @@ def test_marimo_dashboard_live_and_map_progress_without_load_ext(marimo_app: str
         if dash.count():
             stat = dash.first.locator('[data-stat="done"] .ts-stat-v')
             if stat.count():
-                dash_done.append(int(stat.first.inner_text().replace(",", "")))
+                dash_done.append(_number(stat.first.inner_text()))
         if bar_done and bar_done[-1] == N_ITEMS and dash_done and dash_done[-1] == N_ITEMS:
             break
         page.wait_for_timeout(150)  # not time.sleep: Playwright delivers events only here
