@@ -22,16 +22,6 @@ export const KEY_TRANSFER = -3;
 export const KEY_DISK = -4;
 export const KEY_DESERIALIZE = -5;
 
-/** @param {number} flags @param {number} ci the record's colour index */
-export function rectKey(flags, ci) {
-  if (flags & 1) return KEY_ERRED;
-  if (flags & 2) return KEY_CANCELLED;
-  if (flags & 4) return KEY_TRANSFER;
-  if (flags & 8) return KEY_DISK;
-  if (flags & 16) return KEY_DESERIALIZE;
-  return ci;
-}
-
 /**
  * @typedef {{t0: number, t1: number}} Window  seconds, monotonic clock
  * @typedef {import("./ring.js").Ring} Ring
@@ -223,7 +213,9 @@ export function buildRects(ring, lanes, win, x0, width, out) {
       if (lane < 0) continue;
       visible++;
       const flags = d[o + 5];
-      const key = flags ? rectKey(flags, d[o + 3]) : d[o + 3];
+      // Inline: this loop runs for every record in view, every frame.
+      const key = flags & 1 ? KEY_ERRED : flags & 2 ? KEY_CANCELLED
+        : flags & 28 ? (flags & 4 ? KEY_TRANSFER : flags & 8 ? KEY_DISK : KEY_DESERIALIZE) : d[o + 3];
       let a = x0 + (start - t0) * scale;
       let b = x0 + (end - t0) * scale;
       if (a < left) a = left;
