@@ -259,12 +259,12 @@ class DaskWatch:
 
     def _finish(self) -> None:
         self.status = "closed"
+        registry.unregister(self)  # first: whoever sees "closed" finds the entry gone
         try:
             self._pub.emit("pool.status", status="closed")
             self._pub.flush()
         except Exception:
             log.debug("taskscope: could not send the final status", exc_info=True)
-        registry.unregister(self)
         _live.discard(self)
         self._closed.set()
 

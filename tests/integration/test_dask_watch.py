@@ -267,6 +267,24 @@ def test_watch_of_a_cluster_object_makes_and_closes_its_client(cluster: Any) -> 
     assert w.client.status == "closed" and w.status == "closed"
 
 
+def test_closing_the_client_closes_the_watch(cluster: Any) -> None:
+    c = distributed.Client(cluster, set_as_default=False)
+    w = watch(c)
+    rec = Recorder(w)
+    try:
+        c.close()
+        st = rec.wait(lambda s: s["pool"]["status"] == "closed", "the watch closed")
+        assert st["pool"]["ended"] is not None and w.status == "closed"
+        assert not [e for e in registry.list_pools() if e["id"] == w.id]
+        deadline = time.monotonic() + 5  # the plugin removed itself when its client left
+        while w._plugin_name in cluster.scheduler.plugins and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._plugin_name not in cluster.scheduler.plugins
+    finally:
+        rec.close()
+        w.close()
+
+
 def test_killed_worker_process() -> None:
     with distributed.LocalCluster(**CLUSTER) as cl, distributed.Client(cl) as c:
         w = watch(c)
