@@ -65,7 +65,7 @@ class Translator:
         self.call_rows: dict[int, dict[str, Any]] = {}  # the last call.counts body of each
         self.workers: dict[str, int] = {}
         self.worker_rows: dict[int, dict[str, Any]] = {}  # the last worker.info row of each
-        self.gone: set[int] = set()
+        self.gone: dict[int, str] = {}  # worker id -> why it left (died, shutdown)
         self.lanes: dict[tuple[str, int], int] = {}
         self._free_lanes: dict[str, list[int]] = {}  # lanes made for threads not seen yet
         self.n_lanes = 0
@@ -140,7 +140,7 @@ class Translator:
             wid = self.workers.get(addr)
             if wid is None or wid in self.gone:
                 continue
-            self.gone.add(wid)
+            self.gone[wid] = reason
             row = self.worker_rows.get(wid, {})
             out.append(("worker.exited", t - off, {
                 "worker": wid, "pid": row.get("pid"), "exitcode": None, "signal": None,
@@ -238,10 +238,10 @@ class Translator:
         rows = [row for wid, row in self.worker_rows.items() if wid not in self.gone]
         if rows:
             out.append(("worker.info", ts, {"workers": rows}))
-        for wid in sorted(self.gone):
+        for wid, reason in sorted(self.gone.items()):
             row = self.worker_rows.get(wid, {})
             out.append(("worker.info", ts, {"workers": [dict(row, worker=wid)]}))
             out.append(("worker.exited", ts, {"worker": wid, "pid": row.get("pid"),
                                               "exitcode": None, "signal": None,
-                                              "reason": "shutdown", "insights": {}}))
+                                              "reason": reason, "insights": {}}))
         return out

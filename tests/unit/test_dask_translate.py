@@ -114,6 +114,10 @@ def test_translator_feeds_the_state() -> None:
     assert j["totals"] == {"submitted": 7, "done": 5, "erred": 1, "cancelled": 1}
     wb = next(w for w in j["workers"] if w["id"] == 1)
     assert wb["status"] == "died" and wb["rss"] == 80_000_000
+    late, seq2 = State(), [0]  # a late joiner sees it died too
+    _apply(late, tr.replay(time.monotonic()), seq2)
+    assert [w["status"] for w in sorted(late.to_json()["workers"], key=lambda w: w["id"])] == \
+        ["busy", "died"]
     # New tasks of a finished prefix: running again, and counted once.
     _apply(st, tr.batch({"v": 1, "seq": 2, "t": now, "prefixes": {
         "inc": [2, 0, 0, 5, 1, 1, 0, 9, 2.0]}}), seq)
