@@ -76,16 +76,18 @@ class DaskGraph:
             self.fail_submitted(task)
         elif status == "cancelled":
             self.cancel_submitted(task, "it was cancelled in Dask")
+        else:  # done, then lost with its worker before we looked: Dask runs it again
+            task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
     def on_timing(self, msg: Any) -> None:
-        if not (isinstance(msg, list) and len(msg) >= 7 and isinstance(msg[0], int)):
+        if not (isinstance(msg, (list, tuple)) and len(msg) >= 7 and isinstance(msg[0], int)):
             return
         waiting = self._awaiting.pop(msg[0], None)
         if waiting is not None:
             self.end_submitted(waiting[0], msg)
-        elif msg[0] in self.tasks:
-            self._timings[msg[0]] = msg  # it came before the future's own completion
-            while len(self._timings) > 100_000:  # (never expected: bounded anyway)
+        else:  # before the future's own completion (or even before "submitted" was read)
+            self._timings[msg[0]] = msg
+            while len(self._timings) > 10_000:  # of tasks that never end here: bounded
                 self._timings.pop(next(iter(self._timings)))
 
     def _leave_graph(self, task: DaskTask) -> None:

@@ -27,6 +27,7 @@ __all__ = ["PREFETCH", "DaskMapCalls", "dask_error"]
 
 PREFETCH = 2  # chunks in flight per Dask worker thread: one running, one queued behind it
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
+MAX_FETCHES = 5  # a chunk whose result keeps getting lost before it is fetched fails
 
 
 class DaskMapCalls:
@@ -108,26 +109,45 @@ class DaskMapCalls:
 
     def collect_finished(self) -> None:
         """Fetch the results of every map chunk that finished since the last loop: one
-        round trip for all of them."""
+        round trip for all of them.
+
+        A chunk's future can be finished when its callback runs and no longer when we look:
+        the worker holding its result died, and Dask computes it again. Such a chunk is
+        watched again (so is one whose fetch failed that way), up to `MAX_FETCHES` times.
+        """
         if not self._finished:
             return
         batch, self._finished = self._finished, []
-        ok = [t for t in batch if t.future.status == "finished"]
+        ok, again = [], []
+        for task in batch:
+            if task.future is None:
+                continue  # ended meanwhile (its call was cancelled)
+            status = task.future.status
+            if status == "finished":
+                ok.append(task)
+            elif status == "error":
+                self.fail_chunk(task, dask_error(task.future))
+            elif status == "cancelled":
+                self.end_cancelled(task)
+            else:  # "pending"/"lost": Dask runs it again
+                again.append(task)
         records: list[Any] = []
         if ok:
             try:
                 records = self.client.gather([t.future for t in ok])
-            except BaseException as exc:  # noqa: BLE001 - lost in between: fail them
-                for t in ok:
-                    self.fail_chunk(t, exc)
+            except Exception as exc:  # a result lost on its way: watch those chunks again
+                for task in ok:
+                    task.fetches += 1
+                    if task.fetches >= MAX_FETCHES:
+                        self.fail_chunk(task, exc)
+                    else:
+                        again.append(task)
                 ok = []
         for task, rec in zip(ok, records):
             self.finish_chunk(task, rec)
-        for task in batch:
-            if task.future is not None and task.future.status == "error":
-                self.fail_chunk(task, dask_error(task.future))
-            elif task.future is not None and task.future.status == "cancelled":
-                self.end_cancelled(task)
+        for task in again:
+            self.chunks[task.id] = task
+            task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
     def finish_chunk(self, task: DaskTask, rec: dict[str, Any]) -> None:
         call = task.call
@@ -165,7 +185,7 @@ class DaskMapCalls:
         self.emit_errors(call, task, wid, rec.get("pid"), errors)
         call.results.put(task.index0, values, excs)
         if excs and call.fail_fast:
-            self.stop_call(call, "erred")
+            self.stop_call(call, "erred", keep_before=task.index0 + min(excs))
         self.maybe_end_call(call)
 
     def emit_errors(self, call: Call, task: DaskTask, wid: int, pid: Any,
@@ -198,7 +218,7 @@ class DaskMapCalls:
                          arg="")
         call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
         if call.fail_fast:
-            self.stop_call(call, "erred")
+            self.stop_call(call, "erred", keep_before=task.index0)
         self.maybe_end_call(call)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
@@ -211,23 +231,25 @@ class DaskMapCalls:
             self.events.emit("pool.status", status="interrupted")
         self.maybe_end_call(call)
 
-    def stop_call(self, call: Call, reason: str) -> None:
+    def stop_call(self, call: Call, reason: str, keep_before: int | None = None) -> None:
         """Read no more of the call's input and cancel its chunks in Dask. A chunk already
         running stops at its next item; the item running then runs to its end (Dask cannot
-        stop a running task's thread)."""
+        stop a running task's thread). With `keep_before` (an item failed: the caller gets
+        every result before it, then the error), chunks of earlier items run on."""
         if call.stopped:
             return
         call.stopped = True
         call.ended_reason = reason
-        mine = [t for t in self.chunks.values() if t.call is call]
+        if call.total is not None and call.total > call.read:  # (first: the last chunk
+            unread = call.total - call.read  # cancelled below ends the call)
+            call.cancelled += unread
+            self.events.emit("task.cancelled", call=call.id, task=0, n=unread)
+        mine = [t for t in self.chunks.values() if t.call is call
+                and (keep_before is None or t.index0 > keep_before)]
         if mine:
             self.client.cancel([t.future for t in mine], reason=f"taskscope: call {reason}")
         for task in mine:
             self.end_cancelled(task)
-        if call.total is not None and call.total > call.read:
-            unread = call.total - call.read
-            call.cancelled += unread
-            self.events.emit("task.cancelled", call=call.id, task=0, n=unread)
 
     def end_cancelled(self, task: DaskTask) -> None:
         self.chunks.pop(task.id, None)

@@ -22,7 +22,7 @@ __all__ = ["DaskTask", "DaskTaskFuture", "DaskWorker", "DaskWorkers", "upstream_
 class DaskTask:
     """One Dask task of the pool: a chunk of a map call, or one submitted call."""
 
-    __slots__ = ("arg", "call", "dep_ids", "dependents", "future", "id", "index0", "items",
+    __slots__ = ("arg", "call", "dep_ids", "dependents", "fetches", "future", "id", "index0", "items",
                  "key", "n", "state", "tfuture", "waiting_on")
 
     def __init__(self, task_id: int, call: Any, index0: int, items: list[Any]) -> None:
@@ -37,6 +37,7 @@ class DaskTask:
         self.dep_ids: list[int] = []
         self.dependents: list[DaskTask] = []
         self.waiting_on = 0
+        self.fetches = 0  # fetches of its result that failed (its worker died meanwhile)
         self.state = "queued"
         self.tfuture: Any = lambda: None  # weak reference to the caller's DaskTaskFuture
 
