@@ -79,8 +79,19 @@ class DaskGraph:
         else:  # done, then lost with its worker before we looked: Dask runs it again
             task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
-    def on_timing(self, msg: Any) -> None:
-        if not (isinstance(msg, (list, tuple)) and len(msg) >= 7 and isinstance(msg[0], int)):
+    def on_timing(self, records: Any) -> None:
+        """An event of `dask_remote`: records of tasks that started or (submits) ended."""
+        if not isinstance(records, (list, tuple)):
+            return
+        for msg in records:
+            if isinstance(msg, (list, tuple)) and msg:
+                self.on_record(msg)
+
+    def on_record(self, msg: Any) -> None:
+        if len(msg) == 5 and msg[0] == "start" and isinstance(msg[1], int):
+            self.on_started(msg[1], msg[2], msg[3], msg[4])
+            return
+        if not (len(msg) >= 7 and isinstance(msg[0], int)):
             return
         waiting = self._awaiting.pop(msg[0], None)
         if waiting is not None:
@@ -89,6 +100,19 @@ class DaskGraph:
             self._timings[msg[0]] = msg
             while len(self._timings) > 10_000:  # of tasks that never end here: bounded
                 self._timings.pop(next(iter(self._timings)))
+
+    def on_started(self, task_id: int, wall: float, address: str, pid: Any) -> None:
+        """A map chunk or a submitted task started on a Dask worker: show it running."""
+        task = self.chunks.get(task_id) or self.tasks.get(task_id)
+        if task is None or task.state not in ("queued", "waiting"):
+            return  # ended already (its start came late), or started again (Dask re-ran it)
+        w = self.workers.seen(address, pid)
+        if task.state == "waiting":
+            self.events.emit("task.queued", call=task.call.id, task=task.id, n=task.n,
+                             was="waiting")
+        task.state = "processing"
+        self.events.emit("task.processing", ts=self.mono(wall), call=task.call.id, task=task.id,
+                         worker=w.id if w is not None else -1, n=task.n)
 
     def _leave_graph(self, task: DaskTask) -> None:
         self.tasks.pop(task.id, None)
@@ -106,7 +130,8 @@ class DaskGraph:
         if task.id not in self.tasks:
             return
         call = task.call
-        if task.state == "waiting":  # it ran before we saw its inputs end (their timings lag)
+        was = task.state
+        if was == "waiting":  # it ran before we saw its inputs end (their timings lag)
             self.events.emit("task.queued", call=call.id, task=task.id, n=1, was="waiting")
         self._leave_graph(task)
         call.done += 1
@@ -116,7 +141,9 @@ class DaskGraph:
         call.sizer.observe(1, end - start)
         wid = w.id if w is not None else -1
         insights = w.finished(start, end, 1) if w is not None else {}
-        self.events.emit("task.processing", ts=start, call=call.id, task=task.id, worker=wid, n=1)
+        if was != "processing":  # (it did not say when it started)
+            self.events.emit("task.processing", ts=start, call=call.id, task=task.id,
+                             worker=wid, n=1)
         self.events.emit("task.finished", call=call.id, task=task.id, worker=wid, n=1,
                          n_erred=0, start=start, end=end, state="memory", nbytes=0,
                          insights=insights, was="processing")

@@ -28,6 +28,15 @@ __all__ = ["PREFETCH", "DaskMapCalls", "dask_error"]
 PREFETCH = 2  # chunks in flight per Dask worker thread: one running, one queued behind it
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
 MAX_FETCHES = 5  # a chunk whose result keeps getting lost before it is fetched fails
+# A task expected to run at least this long says when it starts (one small event through the
+# scheduler), so the panes show it running; shorter ones are shown when they end (Dask tells
+# a client only that), which saves the scheduler a message per tiny task.
+ANNOUNCE_ABOVE_S = 0.02
+
+
+def announces(sizer: Any, n: int) -> bool:
+    """Whether a task of `n` items should report its start (unknown duration: yes)."""
+    return sizer.per_item_s is None or sizer.per_item_s * n >= ANNOUNCE_ABOVE_S
 
 
 class DaskMapCalls:
@@ -100,7 +109,9 @@ class DaskMapCalls:
         call.submitted += len(items)
         call.outstanding += 1
         # pure=False: equal inputs must still run (a Pool's semantics), with a key of its own.
-        task.future = self.client.submit(run_chunk, call.fn_frames[0], call.mode, items,
+        topic = self.topic if announces(call.sizer, len(items)) else ""
+        task.future = self.client.submit(run_chunk, call.fn_frames[0], call.mode, items, topic,
+                                         task.id,
                                          key=f"{call.info['fn']}-{self.pool_id[:8]}-{task.id}",
                                          pure=False)
         self.chunks[task.id] = task
@@ -143,7 +154,7 @@ class DaskMapCalls:
                     else:
                         again.append(task)
                 ok = []
-        for task, rec in zip(ok, records):
+        for task, rec in zip(ok, records, strict=True):
             self.finish_chunk(task, rec)
         for task in again:
             self.chunks[task.id] = task
@@ -158,7 +169,7 @@ class DaskMapCalls:
         call.sizer.observe(task.n, end - start)
         try:
             values, excs = _pickle.loads(rec["frames"])
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             values, excs = [None] * task.n, dict.fromkeys(range(task.n), exc)
         errors = {e["index"]: e for e in rec.get("errors", ())}
         for index, exc in excs.items():
@@ -176,8 +187,9 @@ class DaskMapCalls:
         call.erred += n_erred
         insights = w.finished(start, end, task.n) if w is not None else {}
         wid = w.id if w is not None else -1
-        self.events.emit("task.processing", ts=start, call=call.id, task=task.id, worker=wid,
-                         n=task.n)
+        if task.state != "processing":  # (it did not say when it started)
+            self.events.emit("task.processing", ts=start, call=call.id, task=task.id,
+                             worker=wid, n=task.n)
         self.events.emit("task.finished", call=call.id, task=task.id, worker=wid, n=task.n,
                          n_erred=n_erred, start=start, end=end, state="released",
                          nbytes=len(rec["frames"][0]), insights=insights,
@@ -211,7 +223,7 @@ class DaskMapCalls:
         now = time.monotonic()
         self.events.emit("task.finished", call=call.id, task=task.id, worker=-1, n=task.n,
                          n_erred=task.n, start=now, end=now, state="erred", nbytes=0,
-                         insights={}, was="queued")
+                         insights={}, was=task.state)
         self.events.emit("task.erred", call=call.id, task=task.id, worker=-1, pid=None,
                          index=task.index0, exc_type=type(exc).__name__, message=str(exc),
                          traceback=str(exc.__cause__ or f"{type(exc).__name__}: {exc}\n"),
@@ -257,7 +269,7 @@ class DaskMapCalls:
         call.outstanding -= 1
         call.cancelled += task.n
         task.future, task.items = None, []
-        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was="queued")
+        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=task.state)
         self.maybe_end_call(call)
 
     def maybe_end_call(self, call: Call) -> None:
@@ -287,7 +299,7 @@ def dask_error(future: Any) -> BaseException:
     try:
         exc = future.exception()
         tb = future.traceback()
-    except BaseException as err:  # noqa: BLE001
+    except BaseException as err:
         return err
     import traceback as _tb
 

@@ -30,6 +30,7 @@ from .callsite import describe_function, find_callsite
 from .chunking import ChunkSizer
 from .dask_connect import CONNECT_TIMEOUT_S, resolve_client
 from .dask_driver import DaskDriver
+from .dask_mapcalls import announces
 from .dask_remote import run_call
 from .dask_tasks import DaskTask, DaskTaskFuture
 from .errors import PoolClosedError, SerializationError
@@ -207,7 +208,8 @@ class DaskPool(Pool):
         try:
             # A key of its own in the cluster (Dask would merge equal keys of other clients).
             dask_future = self.client.submit(run_call, blob, args, kwargs, self._driver.topic,
-                                             task_id, key=f"{key}-{self.id[:8]}", pure=False,
+                                             task_id, announces(call.sizer, 1),
+                                             key=f"{key}-{self.id[:8]}", pure=False,
                                              priority=priority, retries=retries or None)
         except Exception as exc:
             _name_unpicklable(args, kwargs, exc)
@@ -229,7 +231,8 @@ class DaskPool(Pool):
             remote = [f for f in futures if isinstance(f, DaskTaskFuture) and f._remote
                       and f.exception() is None]
             if remote:
-                for f, value in zip(remote, self.client.gather([f.dask_future for f in remote])):
+                values = self.client.gather([f.dask_future for f in remote])
+                for f, value in zip(remote, values, strict=True):
                     with f._condition:
                         f._result, f._remote = value, False
             return [f.result() for f in futures]
@@ -296,7 +299,7 @@ def _to_dask(obj: Any, found: dict[int, Any], owner: DaskPool, depth: int = 0) -
         return obj
     if type(obj) in (list, tuple):
         items = [_to_dask(x, found, owner, depth + 1) for x in obj]
-        if all(a is b for a, b in zip(items, obj)):
+        if all(a is b for a, b in zip(items, obj, strict=True)):
             return obj
         return items if type(obj) is list else tuple(items)
     if type(obj) is dict:

@@ -9,7 +9,8 @@ A chunk never raises: each item's exception is caught, kept with its traceback t
 bounded repr of its input, and the chunk's results come back pickled by taskscope (so one
 value that cannot be pickled fails that item, not the chunk). A submitted call does raise, so
 Dask marks it erred and fails its dependents as Dask does; its timings travel as one small
-event (``worker.log_event``) over the worker's own connection to the scheduler.
+record, sent with the others of the last 100 ms as one ``worker.log_event`` over the
+worker's own connection to the scheduler.
 
 Between items a chunk checks whether Dask cancelled it (the worker marks a cancelled task
 whose thread still runs as "cancelled"): a chunk stops at the next item, though Dask cannot
@@ -30,6 +31,13 @@ from .errors import SerializationError, TaskError
 __all__ = ["run_call", "run_chunk"]
 
 CANCEL_CHECK_S = 0.05  # a cancelled chunk stops within this long after its current item
+# Start and timing records go to the pool in one event per topic every 100 ms (as the local
+# pool's events): one scheduler message per task would cost the scheduler, Dask's bottleneck,
+# about as much as the task itself for tiny tasks.
+FLUSH_S = 0.1
+_buffers: dict[str, list[list[Any]]] = {}
+_buffer_lock = threading.Lock()
+_flushing: set[int] = set()  # the workers (by id) whose event loop flushes the buffers
 FN_CACHE_SIZE = 32  # unpickled functions kept per worker process, by their pickled bytes
 _fns: dict[bytes, Any] = {}
 _fns_lock = threading.Lock()
@@ -71,10 +79,17 @@ def _error(index: int, exc: BaseException, item: Any) -> dict[str, Any]:
             "traceback": tb[-20_000:], "arg": _pickle.bounded_repr(item)}
 
 
-def run_chunk(blob: bytes, mode: str, items: list[Any]) -> dict[str, Any]:
-    """Run `fn(item)` (mode "map") or `fn(*item)` ("star") for each item; never raises."""
+def run_chunk(blob: bytes, mode: str, items: list[Any], topic: str = "",
+              task_id: int = 0) -> dict[str, Any]:
+    """Run `fn(item)` (mode "map") or `fn(*item)` ("star") for each item; never raises.
+
+    With a `topic`, it first says that it started (so the panes show it running while it
+    runs: Dask tells the client only when a task ended).
+    """
     start = time.time()
     address, cancelled = _here()
+    if topic:
+        _report(topic, ["start", task_id, start, address, os.getpid()])
     values: list[Any] = []
     excs: dict[int, BaseException] = {}
     errors: list[dict[str, Any]] = []
@@ -101,7 +116,7 @@ def run_chunk(blob: bytes, mode: str, items: list[Any]) -> dict[str, Any]:
                 break
         try:
             values.append(fn(*item) if mode == "star" else fn(item))
-        except BaseException as exc:  # noqa: BLE001 - every item ends with a result or an error
+        except BaseException as exc:  # every item ends with a result or an error
             values.append(None)
             excs[i] = exc
             errors.append(_error(i, exc, item))
@@ -130,14 +145,14 @@ def _pickle_results(values: list[Any], excs: dict[int, BaseException],
         exc.__traceback__ = None  # the text travels in `errors`
     try:
         return _pickle.dumps((values, excs), oob=False)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         pass
     for i, value in enumerate(values):
         if i in excs:
             continue
         try:
             _pickle.dumps(value, oob=False)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             values[i] = None
             excs[i] = SerializationError(
                 f"taskscope: the result {_pickle.bounded_repr(value, 120)} cannot be pickled: "
@@ -148,14 +163,17 @@ def _pickle_results(values: list[Any], excs: dict[int, BaseException],
 
 
 def run_call(blob: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], topic: str,
-             task_id: int) -> Any:
+             task_id: int, announce: bool = False) -> Any:
     """``fn(*args, **kwargs)`` for `Pool.submit`; its result stays on this Dask worker.
 
-    Its timings go to the pool as one event on `topic`; an exception is re-raised (Dask then
-    fails the task and its dependents) with a note naming the worker and the arguments.
+    Its timings go to the pool as one event on `topic` (and, with `announce`, its start as
+    another); an exception is re-raised (Dask then fails the task and its dependents) with a
+    note naming the worker.
     """
     start = time.time()
     address, _ = _here()
+    if announce:
+        _report(topic, ["start", task_id, start, address, os.getpid()])
     ok = True
     try:
         return _function(blob)(*args, **kwargs)
@@ -170,10 +188,40 @@ def run_call(blob: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], topic: 
                         threading.get_ident(), ok])
 
 
-def _report(topic: str, msg: list[Any]) -> None:
+def _report(topic: str, record: list[Any]) -> None:
+    """Queue one record for the pool listening on `topic`; a periodic callback on the
+    worker's event loop sends each topic's queue as one event every `FLUSH_S`."""
     try:
         from distributed import get_worker
 
-        get_worker().log_event(topic, msg)
-    except Exception:  # not on a Dask worker (a local re-run), or a worker shutting down
-        pass
+        worker = get_worker()
+    except Exception:  # not on a Dask worker (a local re-run)
+        return
+    with _buffer_lock:
+        _buffers.setdefault(topic, []).append(record)
+        install = id(worker) not in _flushing
+        _flushing.add(id(worker))
+    if install:
+        worker.loop.add_callback(_install_flush, worker)
+
+
+def _install_flush(worker: Any) -> None:  # on the worker's event loop
+    from tornado.ioloop import PeriodicCallback
+
+    # Kept in the worker's own table: it stops them all when it closes.
+    pc = PeriodicCallback(lambda: _flush(worker), FLUSH_S * 1000)
+    worker.periodic_callbacks["taskscope-events"] = pc
+    pc.start()
+
+
+def _flush(worker: Any) -> None:
+    with _buffer_lock:
+        if not _buffers:
+            return
+        batches = list(_buffers.items())
+        _buffers.clear()
+    for topic, records in batches:
+        try:
+            worker.log_event(topic, records)
+        except Exception:  # a closing worker: the pool ends these tasks without timings
+            pass

@@ -96,8 +96,20 @@ def upstream_error(task: DaskTask, root_id: int, root_key: str,
 class DaskWorker:
     """A Dask worker as the events describe it."""
 
-    __slots__ = ("address", "cpu", "first_seen", "id", "memory", "memory_limit", "managed",
-                 "nthreads", "pid", "status", "tasks_done", "working")
+    __slots__ = (
+        "address",
+        "cpu",
+        "first_seen",
+        "id",
+        "managed",
+        "memory",
+        "memory_limit",
+        "nthreads",
+        "pid",
+        "status",
+        "tasks_done",
+        "working",
+    )
 
     def __init__(self, wid: int, address: str, nthreads: int, memory_limit: int | None) -> None:
         self.id = wid
