@@ -73,6 +73,7 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
         self._ids_lock = threading.Lock()
         self.workers = DaskWorkers(self.events)
         self.status = "running"
+        self.broken: BaseException | None = None
         self.closing = False
         self._cancel_pending = False
         self.closed = threading.Event()
@@ -129,6 +130,7 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
                 self.dispatch()
                 self.periodic()
         except BaseException as exc:  # a bug here must not hang every caller
+            self.broken = exc
             self.fail_everything(exc)
             raise
         finally:
@@ -250,8 +252,26 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
 
     # ------------------------------------------------------------------ shutdown
     def finished_stopping(self) -> bool:
+        if self.client_lost():
+            return True
         return self.closing and not self.chunks and not self._finished and not self.tasks \
             and not any(c.producing for c in self._producing)
+
+    def client_lost(self) -> bool:
+        """The Client was closed under us (by its owner, or at exit): nothing outstanding can
+        end any more, so it all fails now, with a reason, and the driver stops."""
+        status = str(getattr(self.client, "status", "running"))
+        if status in ("running", "connecting", "newly-created"):
+            return False
+        if self.broken is None:
+            self.broken = ConnectionError(
+                f"taskscope: the Dask Client of pool {self.pool_name!r} was closed (status "
+                f"{status!r}) while the pool used it; its work that had not ended is lost. "
+                "Keep the Client open until pool.shutdown() returns")
+            self.status = "broken"
+            self.events.emit("pool.status", status="broken", message=str(self.broken))
+            self.fail_everything(self.broken)
+        return True
 
     def fail_everything(self, exc: BaseException) -> None:
         for call in list(self.calls.values()):
@@ -261,6 +281,9 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
             future = task.tfuture()
             if future is not None and not future.done():
                 future.set_exception(exc)
+        self.tasks.clear()
+        self.chunks.clear()
+        self._finished.clear()
 
     def teardown(self) -> None:
         self.status = "closed"

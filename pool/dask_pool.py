@@ -128,6 +128,9 @@ class DaskPool(Pool):
         return "closed" if self._closed else self._driver.status
 
     def _check_open(self) -> None:
+        if self._driver.broken is not None:
+            raise PoolClosedError(f"taskscope: pool {self.name!r} is broken: "
+                                  f"{self._driver.broken}") from self._driver.broken
         if self._closed or self._driver.closed.is_set():
             raise PoolClosedError(f"taskscope: pool {self.name!r} is shut down; create a new "
                                   "Pool(cluster=...) (the Dask cluster itself is still running)")

@@ -24,7 +24,14 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
-from taskscope.pool import Pool, SerializationError, TaskCancelledError, TaskError, subscribe
+from taskscope.pool import (
+    Pool,
+    PoolClosedError,
+    SerializationError,
+    TaskCancelledError,
+    TaskError,
+    subscribe,
+)
 from taskscope.pool.dask_connect import check_version
 from taskscope.pool.dask_pool import RUNNING_NOTE, DaskPool
 from taskscope.pool.errors import RemoteTraceback
@@ -481,6 +488,23 @@ def test_an_unconnected_asynchronous_client(cluster: LocalCluster) -> None:
         await c.close()
 
     asyncio.run(main())
+
+
+def test_a_client_closed_under_the_pool(cluster: LocalCluster) -> None:
+    c = Client(cluster, set_as_default=False)
+    pool = Pool(cluster=c)
+    fut = pool.submit(nap, 3.0)
+    it = pool.imap(nap, [2.0] * 4, chunksize=1)
+    c.close()
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match=r"Client of pool .* was closed"):
+        fut.result(T)
+    with pytest.raises(ConnectionError, match="was closed"):
+        list(it)
+    with pytest.raises(PoolClosedError, match="is broken"):
+        pool.map(square, [1])
+    pool.shutdown()  # returns: nothing left to wait for
+    assert time.monotonic() - t0 < 10
 
 
 def test_other_bad_cluster_arguments(client: Client) -> None:
