@@ -177,6 +177,8 @@ class DaskGraph:
                 w = self.workers.seen(timing[3], timing[4])
                 wid, pid = (w.id if w else -1), timing[4]
         self._failed_keys[task.id] = task.key
+        while len(self._failed_keys) > 10_000:  # the keys dependents' errors name: bounded
+            self._failed_keys.pop(next(iter(self._failed_keys)))
         now = time.monotonic()
         self.events.emit("task.finished", call=call.id, task=task.id, worker=wid, n=1,
                          n_erred=1, start=now, end=now, state="erred", nbytes=0, insights={},

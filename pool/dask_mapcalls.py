@@ -21,7 +21,7 @@ from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call
 from .dask_remote import run_chunk
 from .dask_tasks import DaskTask
-from .errors import PoolClosedError, RemoteTraceback, TaskCancelledError
+from .errors import PoolClosedError, RemoteTraceback, SerializationError, TaskCancelledError
 
 __all__ = ["PREFETCH", "DaskMapCalls", "dask_error"]
 
@@ -32,6 +32,18 @@ MAX_FETCHES = 5  # a chunk whose result keeps getting lost before it is fetched 
 # scheduler), so the panes show it running; shorter ones are shown when they end (Dask tells
 # a client only that), which saves the scheduler a message per tiny task.
 ANNOUNCE_ABOVE_S = 0.02
+
+
+def unpicklable_item(items: list[Any], index0: int, exc: Exception) -> BaseException:
+    """The error of a chunk Dask could not serialize: it names the first item that does not
+    pickle (as the local pool's does), or else gives Dask's own error."""
+    for i, item in enumerate(items):
+        try:
+            _pickle.dumps_for(item, f"item {index0 + i} of the input")
+        except SerializationError as err:
+            return err
+    return SerializationError(f"taskscope: Dask could not send items {index0}-"
+                              f"{index0 + len(items) - 1} of the input: {exc}")
 
 
 def announces(sizer: Any, n: int) -> bool:
@@ -110,12 +122,15 @@ class DaskMapCalls:
         call.outstanding += 1
         # pure=False: equal inputs must still run (a Pool's semantics), with a key of its own.
         topic = self.topic if announces(call.sizer, len(items)) else ""
-        task.future = self.client.submit(run_chunk, call.fn_frames[0], call.mode, items, topic,
-                                         task.id,
-                                         key=f"{call.info['fn']}-{self.pool_id[:8]}-{task.id}",
-                                         pure=False)
-        self.chunks[task.id] = task
         self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
+        try:
+            task.future = self.client.submit(
+                run_chunk, call.fn_frames[0], call.mode, items, topic, task.id,
+                key=f"{call.info['fn']}-{self.pool_id[:8]}-{task.id}", pure=False)
+        except Exception as exc:  # Dask could not serialize an item: the chunk fails with it
+            self.fail_chunk(task, unpicklable_item(items, task.index0, exc))
+            return
+        self.chunks[task.id] = task
         task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
     def collect_finished(self) -> None:

@@ -232,7 +232,7 @@ class DaskPool(Pool):
         try:
             concurrent.futures.wait(futures)
             remote = [f for f in futures if isinstance(f, DaskTaskFuture) and f._remote
-                      and f.exception() is None]
+                      and Future.exception(f) is None]  # (the base: it does not fetch)
             if remote:
                 values = self.client.gather([f.dask_future for f in remote])
                 for f, value in zip(remote, values, strict=True):

@@ -237,6 +237,12 @@ def test_unpicklable_result_fails_only_its_item(pool: DaskPool) -> None:
     assert any("item 2 of call" in n for n in info.value.__notes__)
 
 
+def test_an_unpicklable_item_is_named_and_the_pool_goes_on(pool: DaskPool) -> None:
+    with pytest.raises(SerializationError, match="cannot pickle item 5 of the input"):
+        pool.map(square, [1, 2, 3, 4, 5, threading.Lock(), 7], chunksize=7)
+    assert pool.map(square, [2]) == [4]
+
+
 def test_submit_with_dependencies_left_on_the_workers(pool: DaskPool, rec: Recorder) -> None:
     a = pool.submit(square, 3, key="a")
     b = pool.submit(square, a)
