@@ -58,6 +58,8 @@ class DaskGraph:
         task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
     def on_done(self, task_id: int) -> None:
+        if self.client_lost():  # its Client closing cancelled it: fail it saying so
+            return
         task = self.chunks.pop(task_id, None)
         if task is not None:
             self._finished.append(task)
@@ -111,10 +113,12 @@ class DaskGraph:
             self.events.emit("task.queued", call=task.call.id, task=task.id, n=task.n,
                              was="waiting")
         task.state = "processing"
+        task.call.processing += task.n  # (the snapshot's count: it must agree)
         self.events.emit("task.processing", ts=self.mono(wall), call=task.call.id, task=task.id,
                          worker=w.id if w is not None else -1, n=task.n)
 
     def _leave_graph(self, task: DaskTask) -> None:
+        self.left_processing(task)
         self.tasks.pop(task.id, None)
         task.call.outstanding -= 1
         for child in task.dependents:

@@ -141,7 +141,7 @@ class DaskMapCalls:
         the worker holding its result died, and Dask computes it again. Such a chunk is
         watched again (so is one whose fetch failed that way), up to `MAX_FETCHES` times.
         """
-        if not self._finished:
+        if not self._finished or self.client_lost():
             return
         batch, self._finished = self._finished, []
         ok, again = [], []
@@ -175,7 +175,13 @@ class DaskMapCalls:
             self.chunks[task.id] = task
             task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 
+    def left_processing(self, task: DaskTask) -> None:
+        """A task that had said it started ends (the call's count of running items)."""
+        if task.state == "processing":
+            task.call.processing -= task.n
+
     def finish_chunk(self, task: DaskTask, rec: dict[str, Any]) -> None:
+        self.left_processing(task)
         call = task.call
         call.outstanding -= 1
         task.future = None
@@ -228,6 +234,7 @@ class DaskMapCalls:
 
     def fail_chunk(self, task: DaskTask, exc: BaseException) -> None:
         """A whole chunk failed in Dask (its worker died too often, or it could not run)."""
+        self.left_processing(task)
         call = task.call
         call.outstanding -= 1
         call.erred += task.n
@@ -279,6 +286,7 @@ class DaskMapCalls:
             self.end_cancelled(task)
 
     def end_cancelled(self, task: DaskTask) -> None:
+        self.left_processing(task)
         self.chunks.pop(task.id, None)
         call = task.call
         call.outstanding -= 1

@@ -346,6 +346,28 @@ def test_interrupting_a_map_says_what_dask_cannot_stop(pool: DaskPool, rec: Reco
     assert pool.status == "running"
 
 
+def test_a_running_task_shows_as_processing_while_it_runs(pool: DaskPool, rec: Recorder) -> None:
+    # Dask tells a client only that a task ended; a task expected to run long reports its
+    # start from the worker, so the panes show it running (and where).
+    fut = pool.submit(nap, 1.5)
+    evs = rec.wait_for(lambda evs: any(e.kind == "task.processing"
+                                       and e.body["task"] == fut.task_id for e in evs))
+    assert not fut.done()  # seen running, before it ended
+    start = next(e for e in evs if e.kind == "task.processing" and e.body["task"] == fut.task_id)
+    assert start.body["worker"] >= 0
+    with rec.lock:
+        call = rec.state.to_json()["calls"][-1]
+    assert call["counts"]["processing"] == 1
+    assert fut.result(T) == 1.5
+    evs = rec.wait_for(lambda evs: any(e.kind == "task.finished"
+                                       and e.body["task"] == fut.task_id for e in evs))
+    done = next(e for e in evs if e.kind == "task.finished" and e.body["task"] == fut.task_id)
+    assert done.body["end"] - done.body["start"] >= 1.4
+    assert abs(done.body["start"] - start.ts) < 0.5  # the same start, on our clock
+    assert sum(1 for e in evs if e.kind == "task.processing"
+               and e.body["task"] == fut.task_id) == 1
+
+
 def test_events_add_up_in_the_state(pool: DaskPool, rec: Recorder) -> None:
     pool.map(square, range(500))
     futs = [pool.submit(square, i) for i in range(10)]
