@@ -117,13 +117,20 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
         return wall - self._wall_offset
 
     # ------------------------------------------------------------------ thread body
+    def begin(self) -> None:
+        """Announce the pool and its workers (in the caller's thread, before `start`: the
+        first chunk's size depends on the number of worker threads)."""
+        infos = self.scheduler_workers() or {}
+        limits = [w.get("memory_limit") for w in infos.values() if w.get("memory_limit")]
+        self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
+                         pid=os.getpid(), n_workers=len(infos), start_method="dask",
+                         memory_limit=min(limits) if limits else None,
+                         scheduler=self.client.scheduler.address)
+        self.events.emit("pool.status", status="running")
+        self.workers.update(infos)
+
     def run(self) -> None:
         try:
-            self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
-                             pid=os.getpid(), n_workers=0, start_method="dask",
-                             memory_limit=None, scheduler=self.client.scheduler.address)
-            self.events.emit("pool.status", status="running")
-            self.sample()
             while not self.finished_stopping():
                 self.wait_for_messages_or_wakeup()
                 self.collect_finished()
@@ -176,13 +183,20 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
         if self.events.due(now):
             self.events.flush()
 
+    def scheduler_workers(self) -> dict[str, Any] | None:
+        if str(getattr(self.client, "status", "running")) != "running":
+            return None  # closing: a call now could wait out Dask's connect timeout
+        try:
+            return dict(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        except Exception:  # the scheduler is away
+            return None
+
     def sample(self) -> None:
         """Workers joined and gone, and their CPU and memory, from the scheduler."""
-        try:
-            info = self.client.scheduler_info(n_workers=-1)
-        except Exception:  # the scheduler is away: its workers stay as last seen
-            return
-        self.workers.update(info.get("workers", {}), closing=self.closing)
+        infos = self.scheduler_workers()
+        if infos is not None:  # (None: away; its workers stay as last seen)
+            self.workers.update(infos, closing=self.closing)
+        self._wall_offset = time.time() - time.monotonic()  # follow clock adjustments
 
     def emit_snapshot(self) -> None:
         self.events.emit(

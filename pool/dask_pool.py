@@ -103,7 +103,7 @@ class DaskPool(Pool):
             if owns_client:
                 self.client.close()
             raise
-        self._driver.sample()  # know the workers (and threads) before the first chunk size
+        self._driver.begin()  # the workers (and threads) are known before the first chunk
         self._driver.start()
         _live_pools.add(self)
         registry.register(self)
