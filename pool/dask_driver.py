@@ -298,6 +298,18 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
         self.tasks.clear()
         self.chunks.clear()
         self._finished.clear()
+        self.fail_commands(exc)
+
+    def fail_commands(self, exc: BaseException) -> None:
+        """Work handed over but not yet taken up (the driver stops first): it fails too."""
+        while self._commands:
+            cmd = self._commands.popleft()
+            if cmd[0] == "call" and not cmd[1].results.finished:
+                cmd[1].results.finish(exc)
+            elif cmd[0] == "submitted":
+                future = cmd[1].tfuture()
+                if future is not None and not future.done():
+                    future.set_exception(exc)
 
     def teardown(self) -> None:
         self.status = "closed"
@@ -313,6 +325,9 @@ class DaskDriver(DaskMapCalls, DaskGraph, threading.Thread):
             pass
         self.endpoints.close()
         self.closed.set()
+        # Commands that came in meanwhile (from here on, `command` refuses new ones).
+        self.fail_commands(self.broken or PoolClosedError(
+            f"taskscope: pool {self.pool_name!r} was shut down before this work started"))
         os.close(self._wake_r)
         os.close(self._wake_w)
         if self.owns_client:
