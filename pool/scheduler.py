@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
-from .calls import Call, Task
+from .calls import BACKPRESSURE_ITEMS, Call, Task
 from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
 from .events import EventPublisher
 from .faults import FaultHandling
@@ -44,6 +44,11 @@ MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
 # ...and up to about this much work: a graph's tasks wait for their inputs, so their batches
 # stay shorter than a map's chunks (chunking.TARGET_CHUNK_S).
 SUBMIT_BATCH_S = 0.025
+# Small chunks of a map (chunksize=1, or the first probe chunks) travel several to a "run"
+# message, up to this many and about SUBMIT_BATCH_S of measured work: one message per item
+# made every item wait a driver/worker round trip (chunksize=1 ran at 0.07x multiprocessing).
+# Each chunk stays a task of its own (its events, errors, timing and retries).
+MAX_UNITS_PER_MESSAGE = 256
 
 
 class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
@@ -71,6 +76,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self.codec = Codec(key, "driver")
         self.events = EventPublisher(self.endpoints.events, key)
         self._commands: deque[tuple[Any, ...]] = deque()
+        # True from a wake-up written to the pipe until the driver starts draining commands:
+        # callers then append without a system call (one write per burst of submits, not one
+        # per submit: the write and the thread switch it causes were a fifth of submit's cost).
+        self._wake_pending = False
+        self._poller: Any = None  # rebuilt only when the set of workers changes
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -104,6 +114,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self.wake()
 
     def wake(self) -> None:
+        # Order matters: a caller appends, then reads the flag; the driver clears the flag,
+        # then drains. A caller that sees True appended before the driver's drain began.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
             os.write(self._wake_w, b"\0")
         except (BlockingIOError, OSError):
@@ -128,7 +143,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         finally:
             self.teardown()
 
-    def wait_for_messages_or_wakeup(self) -> None:
+    def workers_changed(self) -> None:
+        """A worker started or exited: the poller is rebuilt (not on every loop: with 64
+        workers, registering every sentinel again cost more than handling a message)."""
+        self._poller = None
+
+    def _make_poller(self) -> Any:
         poller = _transport.Poller()
         poller.register(self.endpoints.router, _transport.POLLIN)
         poller.register(self.endpoints.events, _transport.POLLIN)
@@ -136,6 +156,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         for w in self.workers.values():
             if not w.exited:
                 poller.register(w.sentinel, _transport.POLLIN)
+        return poller
+
+    def wait_for_messages_or_wakeup(self) -> None:
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = self._make_poller()
         now = time.monotonic()
         timeout = min(self._next_sample, self._next_snapshot, self.next_fault_check()) - now
         if self.events.pending:
@@ -147,6 +173,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                     pass
             except BlockingIOError:
                 pass
+        self._wake_pending = False  # before draining: see wake()
         self.handle_commands()
         if ready.get(self.endpoints.router):
             self.handle_worker_messages()
@@ -287,17 +314,42 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             if not free:
                 break
             self.place(self.pop_ready(), free)
-        for w in sorted(self.workers.values(), key=lambda w: len(w.inflight)):
+        for w in sorted(self.workers.values(), key=lambda w: len(w.messages)):
             while w.has_room():
                 task = self.next_chunk(w)
                 if task is None:
                     break
-                self.send_tasks(w, [task])
+                self.send_tasks(w, self.more_chunks(w, task))
             if w.budget is not None and w.budget <= 0 and not w.inflight and not w.stopping:
                 self.stop_worker(w)  # max_tasks_per_worker reached: recycle it
         if self.closing:
             self.cancel_pending_work()
             self.maybe_stop_workers()
+
+    def more_chunks(self, w: WorkerRecord, first: Task) -> list[Task]:
+        """`first` and, when its chunks are small, more chunks of the same call for the same
+        message: up to SUBMIT_BATCH_S of measured work, and no more than a fair share of
+        what is left of the call (so the last items do not all go to one worker)."""
+        batch = [first]
+        call = first.call
+        per_item = call.sizer.per_item_s
+        if per_item is None or call.timeout is not None or w.budget is not None:
+            return batch  # not timed yet; a deadline is per message; recycling counts items
+        work = per_item * first.n
+        limit = MAX_UNITS_PER_MESSAGE
+        if call.total is not None:
+            limit = min(limit, 1 + (call.total - call.submitted) // (2 * len(self.workers)))
+        while len(batch) < limit and work < SUBMIT_BATCH_S:
+            if not (self._producing and self._producing[0] is call and call.producing):
+                break
+            if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS:
+                break  # next_chunk pauses a lagging imap; do not run ahead of it here
+            task = self.make_chunk(call, w)
+            if task is None:
+                break
+            batch.append(task)
+            work += per_item * task.n
+        return batch
 
     def place(self, task: Task, free: list[WorkerRecord]) -> None:
         if not _may_run(task.future):
@@ -374,20 +426,31 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         insights = body.get("insights", {})
         w.insights["working"] = float(insights.get("working", w.insights["working"]))
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
-        if w.messages:
+        if body.get("final", True) and w.messages:  # (a long message is answered in parts)
             w.messages.popleft()
             self.note_running(w)  # the next message (if any) starts running now
-        pos = 0
+        pos = body.get("packed_nf", 0)
+        packed: Any = iter(())
+        if pos:  # the values of every clean unit of this answer, in one pickle
+            try:
+                packed = iter(_pickle.loads(payload[:pos]))
+            except BaseException as exc:  # (as in finish_task) each unit then fails with it
+                packed = _Unloadable(exc)
         for rec in body.get("results", ()):
-            nf = rec["nf"]
-            frames = payload[pos:pos + nf]
-            pos += nf
+            if rec.get("packed"):
+                frames, values = [], next(packed, None)
+            else:
+                nf = rec["nf"]
+                frames, values = payload[pos:pos + nf], None
+                pos += nf
             task = w.inflight.pop(rec["task"], None)
             if task is None:
                 continue  # a result we no longer wait for (its call was cancelled)
-            self.finish_task(w, task, rec, frames)
+            self.finish_task(w, task, rec, frames, values)
 
-    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any]) -> None:
+    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any],
+                    values: Any = None) -> None:
+        """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
         call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
@@ -401,7 +464,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         if not task.is_submit:
             task.frames = []
         try:
-            values, excs = _pickle.loads(frames)
+            if isinstance(values, _Unloadable):
+                raise values.exc
+            if values is not None:
+                excs: dict[int, BaseException] = {}
+            else:
+                values, excs = _pickle.loads(frames)
         except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
             # sys.exit(); escaping here, it would end the driver thread with this task unresolved
             # One error object per item (each gets its own note below), saying what failed.
@@ -563,6 +631,19 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         os.close(self._wake_r)
         os.close(self._wake_w)
         self.closed.set()
+
+
+class _Unloadable:
+    """Packed values that could not be unpickled: every unit of the answer fails with it."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> _Unloadable:
+        return self
 
 
 def _may_run(future: Future | None) -> bool:
