@@ -652,15 +652,3 @@ def _may_run(future: Future | None) -> bool:
     if future is None or future.running():
         return True
     return future.set_running_or_notify_cancel()
-
-
-
-
-def release_on_collect(future: Future, driver_ref: weakref.ref, call_id: int, task_id: int) -> None:
-    """Tell the driver when the caller drops its last reference to a Future: the task's
-    result may then be freed on the workers (see graph.py)."""
-    def release() -> None:
-        driver = driver_ref()
-        if driver is not None and not driver.closed.is_set():
-            driver._commands.append(("release", call_id, task_id))
-    weakref.finalize(future, release)
