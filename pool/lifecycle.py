@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from . import _transport, running_slot
+from . import _transport, running_slot, shm
 from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
 from .faults import describe_task
@@ -33,7 +33,7 @@ class WorkerRecord:
 
     __slots__ = ("budget", "deadline", "exited", "fault", "fns_sent", "id", "identity",
                  "inflight", "insights", "launched", "managed", "messages", "pid", "process",
-                 "ps", "ready", "reserved", "sentinel", "slot", "stop_sent", "stopping",
+                 "ps", "ready", "reserved", "segments", "sentinel", "slot", "stop_sent", "stopping",
                  "tasks_done", "to_release")
 
     def __init__(self, worker_id: int, process: Any, budget: int | None, launched: float) -> None:
@@ -63,6 +63,7 @@ class WorkerRecord:
         self.deadline: float | None = None  # its running task's timeout ends then (faults.py)
         self.fault: Any = None  # a faults.Fault once the pool kills it on purpose
         self.slot: str | None = None  # its running slot (running_slot.py)
+        self.segments: deque[list[str]] = deque()  # shm segments of each message in `messages`
 
     def has_room(self) -> bool:
         return (self.ready and not self.stopping and not self.exited and self.fault is None
@@ -98,7 +99,8 @@ class WorkerLifecycle:
         wid = next(self._worker_ids)
         slot = running_slot.create(self.endpoints.dir, wid)
         cfg = WorkerConfig(worker_id=wid, endpoint=self.endpoints.tasks_endpoint, key=self._key,
-                           driver_pid=os.getpid(), setup=self.setup, slot=slot)
+                           driver_pid=os.getpid(), setup=self.setup, slot=slot,
+                           shm_prefix=f"{self.shm_prefix}w{wid}-")
         process = self.context.Process(target=worker_main, args=(cfg,),
                                        name=f"taskscope-{self.pool_name}-w{wid}")
         launched = time.monotonic()  # before start(): start-up time includes the fork/spawn
@@ -159,6 +161,10 @@ class WorkerLifecycle:
         self.results_lost(w)
         started = self.started_on(w)
         running_slot.remove(w.slot)
+        for names in w.segments:  # its mappings died with it: the segments can be reused
+            self.shm.release(names)
+        w.segments.clear()
+        shm.sweep(f"{self.shm_prefix}w{w.id}-")  # results it made but never sent
         lost = list(w.inflight.values())
         w.inflight.clear()
         w.messages.clear()

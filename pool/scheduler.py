@@ -25,8 +25,9 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
-from . import _pickle, _transport
+from . import _pickle, _transport, shm
 from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .chunking import MAX_CHUNK_BYTES
 from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
 from .events import EventPublisher
 from .faults import FaultHandling
@@ -38,6 +39,7 @@ from .protocol import Codec
 __all__ = ["Driver"]
 
 SAMPLE_INTERVAL_S = 0.5  # worker RSS/CPU sampled twice a second
+SHM_TRIM_AFTER_S = 1.0  # shared-memory segments kept for reuse outlive idleness this long
 SNAPSHOT_INTERVAL_S = 5.0  # periodic snapshot, so a subscriber that missed events recovers
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
 MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message...
@@ -75,6 +77,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
         self.events = EventPublisher(self.endpoints.events, key)
+        # Large buffers travel through shared memory (shm.py); names carry our pid, so a
+        # later pool can remove what a driver killed with SIGKILL left behind.
+        shm.sweep_stale_segments(_transport.pid_alive)
+        self.shm_prefix = f"{shm.PREFIX}{os.getpid()}-{pool_id[:8]}-"
+        self.shm = shm.Exporter(self.shm_prefix + "d-", reuse=True)
+        self._idle_since: float | None = None
         self._commands: deque[tuple[Any, ...]] = deque()
         # True from a wake-up written to the pipe until the driver starts draining commands:
         # callers then append without a system call (one write per burst of submits, not one
@@ -194,6 +202,13 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             self._next_snapshot = now + SNAPSHOT_INTERVAL_S
             self.emit_snapshot()
         self.flush_releases()
+        if self.shm.kept_bytes:  # idle for a while: segments kept for reuse are given back
+            if self.work_left():
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = now
+            elif now - self._idle_since >= SHM_TRIM_AFTER_S:
+                self.shm.trim()
         if self.events.due(now):
             self.events.flush()
 
@@ -216,6 +231,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 continue
             if w is None or msg.src != f"worker:{w.id}":
                 continue  # a message claiming another worker's name
+            descs = msg.body.get("shm")
+            if descs and msg.kind in ("results", "data"):
+                own = f"{self.shm_prefix}w{w.id}-"  # a worker names only its own segments
+                shm.attach_all(msg.payload, [d for d in descs if str(d[1]).startswith(own)],
+                               unlink_now=True)
             if msg.kind == "results":
                 self.handle_results(w, msg.body, msg.payload)
             elif msg.kind == "data":
@@ -339,7 +359,9 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         limit = MAX_UNITS_PER_MESSAGE
         if call.total is not None:
             limit = min(limit, 1 + (call.total - call.submitted) // (2 * len(self.workers)))
-        while len(batch) < limit and work < SUBMIT_BATCH_S:
+        per_bytes = call.sizer.bytes_per_item or 0.0
+        nbytes = per_bytes * first.n
+        while len(batch) < limit and work < SUBMIT_BATCH_S and nbytes < MAX_CHUNK_BYTES:
             if not (self._producing and self._producing[0] is call and call.producing):
                 break
             if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS:
@@ -349,6 +371,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 break
             batch.append(task)
             work += per_item * task.n
+            nbytes += per_bytes * task.n  # a message's inputs stay under ~16 MiB too
         return batch
 
     def place(self, task: Task, free: list[WorkerRecord]) -> None:
@@ -417,9 +440,13 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         w.messages.append([t.id for t in tasks])
         if len(w.messages) == 1:
             self.note_running(w)  # it starts on this message now: its timeout starts
-        _transport.send_frames(self.endpoints.router, self.codec.encode(
-            "run", {"data": list(data_specs), "fns": fns, "units": units}, payload),
-            identity=w.identity)
+        body = {"data": list(data_specs), "fns": fns, "units": units}
+        payload, descs = self.shm.export(payload)
+        if descs:
+            body["shm"] = descs
+        w.segments.append([d[1] for d in descs])  # freed when the message is answered
+        _transport.send_frames(self.endpoints.router, self.codec.encode("run", body, payload),
+                               identity=w.identity)
 
     # ------------------------------------------------------------------ results
     def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
@@ -428,6 +455,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
         if body.get("final", True) and w.messages:  # (a long message is answered in parts)
             w.messages.popleft()
+            if w.segments:
+                self.shm.release(w.segments.popleft(), body.get("pinned", ()))
             self.note_running(w)  # the next message (if any) starts running now
         pos = body.get("packed_nf", 0)
         packed: Any = iter(())
@@ -628,6 +657,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         except Exception:
             pass
         self.endpoints.close()
+        self.shm.close()
+        shm.sweep(self.shm_prefix)  # results of workers that never reached us
         os.close(self._wake_r)
         os.close(self._wake_w)
         self.closed.set()

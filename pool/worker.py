@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from . import _pickle, _transport, running_slot
+from . import _pickle, _transport, running_slot, shm
 from ._deps import substitute
 from .errors import SerializationError, TaskError
 from .protocol import Codec, Message
@@ -51,6 +51,7 @@ class WorkerConfig:
     # themselves when only multiprocessing can pickle them (its Queue, Lock... in initargs)
     setup: bytes | tuple[Any, ...]
     slot: str | None = None  # the running slot's file (running_slot.py)
+    shm_prefix: str | None = None  # names of the shared-memory segments it makes (shm.py)
 
     def __repr__(self) -> str:  # the key never reaches a log
         return f"WorkerConfig(worker_id={self.worker_id}, endpoint=<hidden>)"
@@ -95,6 +96,9 @@ class _Worker:
         self.per_item_s = 0.0  # average item time of the last unit: decides per-item timing
         self.results_sent: Any = None  # zmq's tracker of the last results message
         self.slot = running_slot.Writer(cfg.slot)
+        self.shm = shm.Exporter(cfg.shm_prefix or "", reuse=False)
+        self.shm.enabled = self.shm.enabled and cfg.shm_prefix is not None
+        self.pinned: list[Any] = []  # input segments still mapped by values kept here
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
@@ -177,11 +181,17 @@ class _Worker:
             frames = _pickle.dumps(self.store[task_id])
             items.append({"task": task_id, "nf": len(frames)})
             payload.extend(frames)
-        self.send("data", {"items": items}, payload)
+        payload, descs = self.shm.export(payload)
+        self.send("data", {"items": items, "shm": descs}, payload)
 
     def answer(self, results: list[dict[str, Any]], out: list[Any], final: bool) -> None:
-        """Send the records of finished units. The values of units that ran cleanly go in
-        one pickle for them all (``packed``): one pickling per answer, not per unit."""
+        self.send_results(*self.prepare_answer(results, out, final))
+
+    def prepare_answer(self, results: list[dict[str, Any]], out: list[Any], final: bool
+                       ) -> tuple[dict[str, Any], list[Any]]:
+        """The records of finished units, and their frames. The values of units that ran
+        cleanly go in one pickle for them all (``packed``): one pickling per answer, not
+        per unit. Large buffers go into shared memory (shm.py)."""
         body: dict[str, Any] = {"results": results, "final": final,
                                 "insights": {"working": self.working, "waiting": self.waiting,
                                              "managed": self.managed}}
@@ -205,12 +215,18 @@ class _Worker:
             payload.extend(result)
         if clean:
             body["packed_nf"] = len(packed)
-        self.send_results(body, payload)
+        payload, descs = self.shm.export(payload)
+        if descs:
+            body["shm"] = descs
+        return body, payload
 
     def run_batch(self, msg: Message, began: float) -> None:
         """Run a message's units in order; answer in parts (RESULT_FLUSH_S), the last with
         ``final``: the driver counts a message as done only then."""
         frames = msg.payload
+        self.pinned = shm.close_all(self.pinned)
+        maps = shm.attach_all(frames, msg.body["shm"], unlink_now=False) \
+            if msg.body.get("shm") else []
         pos = 0
         for spec in msg.body.get("data", ()):  # inputs of dependent tasks, relayed
             nf = spec["nf"]
@@ -243,7 +259,17 @@ class _Worker:
         self.slot.set(0)
         now = time.monotonic()
         self.working += now - flushed
-        self.answer(results, out, final=True)
+        body, payload = self.prepare_answer(results, out, final=True)
+        if maps:
+            # Let go of the input segments: the driver reuses those nothing here points
+            # into any more, and unlinks the others ("pinned": a kept value is a view of one).
+            results = out = unit_frames = record = result = []  # noqa: F841 (drop references)
+            payload = [f if isinstance(f, bytes) else bytes(f) for f in payload]
+            frames.clear()
+            still = shm.close_all(maps)
+            body["pinned"] = [name for name, _ in still]
+            self.pinned.extend(still)
+        self.send_results(body, payload)
 
     def hold(self, task_id: int, value: Any, nbytes: int) -> None:
         if task_id not in self.store:
