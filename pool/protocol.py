@@ -37,7 +37,7 @@ __all__ = [
     "check_event",
 ]
 
-PROTOCOL_VERSION = (1, 1)  # major: incompatible change; minor: new optional fields or kinds
+PROTOCOL_VERSION = (1, 2)  # major: incompatible change; minor: new optional fields or kinds
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # a snapshot of a big pool fits; anything larger is hostile
 
 # Every event kind and the body fields it always carries (more may be present: readers
@@ -60,6 +60,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
                    "traceback", "arg"),
     "task.cancelled": ("call", "task", "n"),
     "task.released": ("call", "task", "n"),
+    "tasks": ("of", "call", "tasks", "n"),  # per-task events folded into one (1.2; coalesce.py)
     "worker.samples": ("samples",),  # [[worker, cpu_percent, rss_bytes, managed_bytes], ...]
     "snapshot": ("pool", "workers", "calls"),
 }

@@ -379,31 +379,42 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             self.end_cancelled(task)  # cancelled while it waited in the queue
             return
         w = self.choose_worker(task, free)
+        specs: list[Any] = []
+        frames: list[Any] = []
         if task.deps:
             specs, frames, missing = self.inputs_for(task, w)
             if missing:
                 self.park_for_inputs(task, w, missing)
-            else:
-                self.send_tasks(w, [task], specs, frames)
-            return
+                return
         batch = [task]
         per_item = task.call.sizer.per_item_s
         if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None:
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
+            # Dependent ones too (a tree's adds), when `w` has or is sent all their inputs.
             share = self.ready_count() // max(1, len(self.workers))
             limit = min(MAX_SUBMIT_BATCH, share, int(SUBMIT_BATCH_S / max(per_item, 1e-6)))
             if w.budget is not None:
                 limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
+            relayed = {spec["task"] for spec in specs}
             while self.has_ready() and len(batch) < limit:
                 nxt = self.peek_ready()
-                if nxt.deps or nxt.call is not task.call or nxt.timeout is not None:
+                if nxt.call is not task.call or nxt.timeout is not None:
                     break  # a task with a timeout travels alone: its deadline is its own
+                more: tuple[list[Any], list[Any]] = ([], [])
+                if nxt.deps:
+                    s2, f2, missing = self.inputs_for(nxt, w, relayed)
+                    if missing:
+                        break  # its inputs must be fetched first: placed on its own
+                    more = (s2, f2)
                 self.pop_ready()
                 if not _may_run(nxt.future):
                     self.end_cancelled(nxt)
                     continue
+                specs += more[0]
+                frames += more[1]
+                relayed.update(spec["task"] for spec in more[0])
                 batch.append(nxt)
-        self.send_tasks(w, batch)
+        self.send_tasks(w, batch, specs, frames)
 
     def send_tasks(self, w: WorkerRecord, tasks: list[Task], data_specs: list[Any] = (),
                    data_frames: list[Any] = ()) -> None:
