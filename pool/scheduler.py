@@ -356,12 +356,15 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         if per_item is None or call.timeout is not None or w.budget is not None:
             return batch  # not timed yet; a deadline is per message; recycling counts items
         work = per_item * first.n
-        limit = MAX_UNITS_PER_MESSAGE
-        if call.total is not None:
-            limit = min(limit, 1 + (call.total - call.submitted) // (2 * len(self.workers)))
+        if work >= SUBMIT_BATCH_S / 4:
+            return batch  # a chunk of real size (adaptive chunks aim at 100 ms): alone
+        items, share = first.n, float("inf")
+        if call.total is not None:  # items, not chunks: the tail must stay spread out
+            share = (call.total - call.submitted + first.n) / (2 * len(self.workers))
         per_bytes = call.sizer.bytes_per_item or 0.0
         nbytes = per_bytes * first.n
-        while len(batch) < limit and work < SUBMIT_BATCH_S and nbytes < MAX_CHUNK_BYTES:
+        while (len(batch) < MAX_UNITS_PER_MESSAGE and work < SUBMIT_BATCH_S
+               and nbytes < MAX_CHUNK_BYTES and items < share):
             if not (self._producing and self._producing[0] is call and call.producing):
                 break
             if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS:
@@ -370,6 +373,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             if task is None:
                 break
             batch.append(task)
+            items += task.n
             work += per_item * task.n
             nbytes += per_bytes * task.n  # a message's inputs stay under ~16 MiB too
         return batch
