@@ -75,7 +75,7 @@ def _rss(proc: psutil.Process) -> int:
 
 def test_memory_stays_flat_over_many_tiny_tasks(pool: Pool) -> None:
     """Driver and worker RSS after the first fifth vs at the end of one long imap."""
-    n = 10_000_000 if FULL else 600_000
+    n = 10_000_000 if FULL else 2_000_000
     me = psutil.Process()
     workers = [psutil.Process(w.pid) for w in pool._driver.workers.values()]
     marks: dict[str, list[int]] = {}
