@@ -72,3 +72,9 @@ def inc(x: int) -> int:
 def add(a: int, b: int) -> int:
     """Graph section: the pairwise reduction step."""
     return a + b
+
+
+def sleep(seconds: float) -> float:
+    """Throughput section: a task that waits (no CPU): 64 workers on 2 cores stay busy."""
+    time.sleep(seconds)
+    return seconds

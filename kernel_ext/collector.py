@@ -50,7 +50,7 @@ class Collector:
         self.state = State()
         self.lock = threading.RLock()  # guards `state` between this thread and views
         self._changed = threading.Condition(self.lock)  # notified when events were applied
-        self._sub = subscribe(endpoint, key)
+        self._sub = subscribe(endpoint, key, expand=False)  # State applies `tasks` whole
         self._views: list[View] = []
         self._stop = threading.Event()
         # id(view) -> (State.version pushed, monotonic time of that push)

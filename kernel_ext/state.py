@@ -10,6 +10,7 @@ import array
 from collections import OrderedDict, deque
 from typing import Any
 
+from taskscope.pool.coalesce import expand_bodies
 from taskscope.pool.protocol import Event
 
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
@@ -349,6 +350,13 @@ class State:
         if call is not None and call["counts"]["memory"] >= b["n"]:
             self._bump(b["call"], "memory", -b["n"])
             self._bump(b["call"], "released", b["n"])
+
+    def _on_tasks(self, ts: float, b: dict[str, Any]) -> None:
+        """Per-task events folded into one at the source (protocol 1.2): each applied."""
+        for kind, body in expand_bodies(b):
+            handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
+            if handler is not None:
+                handler(ts, body)
 
     def _on_worker_samples(self, ts: float, b: dict[str, Any]) -> None:
         cpu_total = rss_total = managed_total = 0.0

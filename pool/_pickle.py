@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import pickle
 import reprlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,41 @@ def bounded_repr(obj: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _Reusable(threading.local):
+    """One cloudpickle Pickler per thread, reused: making a Pickler (and its BytesIO) cost
+    three quarters of pickling a small task (5.5 µs of 7 here; 1.6 µs reused)."""
+
+    def __init__(self) -> None:
+        self.file = io.BytesIO()
+        self.buffers: list[pickle.PickleBuffer] = []
+        self.pickler = cloudpickle.Pickler(self.file, protocol=5,
+                                           buffer_callback=self.buffers.append)
+        self.busy = False  # dumps() called again from inside a __reduce__: use a fresh one
+
+
+_reusable = _Reusable()
+
+
+def _dump_with(obj: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
+    r = _reusable
+    if r.busy:
+        buffers: list[pickle.PickleBuffer] = []
+        return cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append), buffers
+    r.busy = True
+    try:
+        r.pickler.dump(obj)
+        return r.file.getvalue(), list(r.buffers)
+    except BaseException:
+        _reusable.__init__()  # a failed dump may leave it half-written: start afresh
+        raise
+    finally:
+        r.busy = False
+        r.file.seek(0)
+        r.file.truncate()
+        r.pickler.clear_memo()
+        r.buffers.clear()
+
+
 def dumps(obj: Any, oob: bool = True) -> list[bytes | memoryview]:
     """Pickle to frames: the pickle stream first, then its large out-of-band buffers
     (none when `oob` is false: one self-contained frame).
@@ -45,13 +81,31 @@ def dumps(obj: Any, oob: bool = True) -> list[bytes | memoryview]:
     not do: it has no ``len()``, which the signer (length-prefixed frames) and the transport's
     zero-copy threshold both need, and its item format/shape would leak into those sizes.
     """
+    if not oob:
+        return [cloudpickle.dumps(obj, protocol=5)]
+    head, taken = _dump_with(obj)
+    if not taken:
+        return [head]
+    # Buffers that stay in-band (small, or not contiguous) need a pickle made without them.
+    raws = []
+    for buf in taken:
+        try:
+            raw = buf.raw()  # BufferError for a non-contiguous buffer: keep that one in-band
+        except BufferError:
+            raw = None
+        if raw is None or raw.nbytes < OOB_MIN_BYTES:
+            return _dumps_selective(obj)
+        raws.append(raw)
+    return [head, *raws]
+
+
+def _dumps_selective(obj: Any) -> list[bytes | memoryview]:
+    """The slow path: only large contiguous buffers out of band."""
     buffers: list[memoryview] = []
 
     def take(buf: pickle.PickleBuffer) -> bool:
-        if not oob:
-            return True
         try:
-            raw = buf.raw()  # BufferError for a non-contiguous buffer: keep that one in-band
+            raw = buf.raw()
         except BufferError:
             return True
         if raw.nbytes < OOB_MIN_BYTES:

@@ -32,7 +32,7 @@ class Task:
                  "worker")
 
     def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: list[Any],
-                 future: Future | None = None, retries: int = 0, *, key: str = "",
+                 future: Future | weakref.ref[Future] | None = None, retries: int = 0, *, key: str = "",
                  priority: int = 0, keep: bool = False, timeout: float | None = None) -> None:
         self.id = task_id
         self.call = call
@@ -40,7 +40,9 @@ class Task:
         self.n = n
         self.frames = frames  # kept while the task may have to run (again) elsewhere
         # Weakly held: the caller dropping its Future is what releases the task (graph.py).
-        self._future = weakref.ref(future) if future is not None else None
+        if future is not None and not isinstance(future, weakref.ref):
+            future = weakref.ref(future)
+        self._future = future
         self.retries = retries
         self.timeout = timeout  # seconds it may run before its worker is killed (faults.py)
         self.worker: int | None = None

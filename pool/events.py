@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from . import _transport
+from . import _transport, coalesce
 from .errors import ProtocolError
 from .protocol import Codec, Event, check_event
 
@@ -39,6 +39,12 @@ class EventPublisher:
         self.subscribers_joined = 0
 
     def emit(self, kind: str, ts: float | None = None, **body: Any) -> None:
+        if ts is None:  # per-task events fold into one `tasks` event (coalesce.py)
+            folded = coalesce.fold(self._buffer[-1] if self._buffer else None, kind, body)
+            if folded is True:
+                return
+            if folded is not None:
+                kind, body = coalesce.KIND, folded
         self._seq += 1
         self._buffer.append({"kind": kind, "seq": self._seq,
                              "ts": time.monotonic() if ts is None else ts,
@@ -94,7 +100,8 @@ class Subscriber:
     are summarised by that snapshot, and are skipped here.
     """
 
-    def __init__(self, endpoint: str, key: bytes) -> None:
+    def __init__(self, endpoint: str, key: bytes, expand: bool = True) -> None:
+        self._expand = expand  # give `tasks` events back as the per-task events they hold
         self._sock = _transport.connect_sub(endpoint)
         self._codec = Codec(key, "subscriber")
         self._last_seq: int | None = None
@@ -130,6 +137,8 @@ class Subscriber:
             if self._last_seq is not None and ev.seq > self._last_seq + 1:
                 self.gaps += ev.seq - self._last_seq - 1
             self._last_seq = ev.seq if self._last_seq is None else max(self._last_seq, ev.seq)
+        if self._expand and any(ev.kind == coalesce.KIND for ev in events):
+            events = [out for ev in events for out in _expanded(ev)]
         return events
 
     def __iter__(self) -> Iterator[Event]:
@@ -153,7 +162,13 @@ class Subscriber:
         self.close()
 
 
-def subscribe(endpoint: str, key: bytes | str) -> Subscriber:
+def _expanded(ev: Event) -> list[Event]:
+    if ev.kind != coalesce.KIND:
+        return [ev]
+    return [Event(kind, ev.seq, ev.ts, ev.src, body) for kind, body in coalesce.expand_bodies(ev.body)]
+
+
+def subscribe(endpoint: str, key: bytes | str, expand: bool = True) -> Subscriber:
     """Subscribe to a pool's event stream from any thread or process of this user.
 
     Parameters
@@ -162,7 +177,10 @@ def subscribe(endpoint: str, key: bytes | str) -> Subscriber:
         the pool's event endpoint (``pool.connection_info()["events"]``, or the registry).
     key:
         the pool's key, as bytes or hex text.
+    expand:
+        give each ``tasks`` event (many per-task events folded into one, protocol 1.2) back
+        as the events it holds; False to receive it folded (the State applies it whole).
     """
     if isinstance(key, str):
         key = bytes.fromhex(key)
-    return Subscriber(endpoint, key)
+    return Subscriber(endpoint, key, expand)

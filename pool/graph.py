@@ -135,11 +135,13 @@ class GraphScheduling:
 
         return max(candidates, key=score)
 
-    def inputs_for(self, task: Task, w: Any) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
-        """What `w` needs to run `task`: data it can be sent now, and inputs to fetch first."""
+    def inputs_for(self, task: Task, w: Any, relayed: Any = frozenset()
+                   ) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
+        """What `w` needs to run `task`: data it can be sent now (other than the `relayed`
+        ids, already in the same message), and inputs to fetch first."""
         specs, frames, missing = [], [], set()
         for dep in task.deps:
-            if w.id in dep.holders or dep.id in (s["task"] for s in specs):
+            if w.id in dep.holders or dep.id in relayed or dep.id in (s["task"] for s in specs):
                 continue
             if dep.result_frames is not None:
                 specs.append({"task": dep.id, "nf": len(dep.result_frames)})

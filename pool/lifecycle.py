@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from . import _transport
+from . import _transport, running_slot, shm
 from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
 from .faults import describe_task
@@ -24,7 +24,7 @@ from .worker import WorkerConfig, worker_main
 __all__ = ["WorkerLifecycle", "WorkerRecord"]
 
 MAX_STARTUP_DEATHS = 5  # workers in a row that die before they are ready: the pool is broken
-PREFETCH = 2  # tasks queued at a worker: one running, one ready, so it never waits on us
+PREFETCH = 2  # messages queued at a worker: one running, one ready, so it never waits on us
 STOP_GRACE_S = 3.0  # a worker told to stop gets this long before it is killed
 
 
@@ -33,8 +33,8 @@ class WorkerRecord:
 
     __slots__ = ("budget", "deadline", "exited", "fault", "fns_sent", "id", "identity",
                  "inflight", "insights", "launched", "managed", "messages", "pid", "process",
-                 "ps", "ready", "reserved", "sentinel", "stop_sent", "stopping", "tasks_done",
-                 "to_release")
+                 "ps", "ready", "reserved", "segments", "sentinel", "slot", "stop_sent", "stopping",
+                 "tasks_done", "to_release")
 
     def __init__(self, worker_id: int, process: Any, budget: int | None, launched: float) -> None:
         self.id = worker_id
@@ -62,10 +62,12 @@ class WorkerRecord:
         self.ps: psutil.Process | None = None
         self.deadline: float | None = None  # its running task's timeout ends then (faults.py)
         self.fault: Any = None  # a faults.Fault once the pool kills it on purpose
+        self.slot: str | None = None  # its running slot (running_slot.py)
+        self.segments: deque[list[str]] = deque()  # shm segments of each message in `messages`
 
     def has_room(self) -> bool:
         return (self.ready and not self.stopping and not self.exited and self.fault is None
-                and len(self.inflight) + self.reserved < PREFETCH
+                and len(self.messages) + self.reserved < PREFETCH
                 and (self.budget is None or self.budget > 0))
 
     def summary(self) -> dict[str, Any]:
@@ -95,14 +97,18 @@ class WorkerLifecycle:
 
     def start_worker(self) -> None:
         wid = next(self._worker_ids)
+        slot = running_slot.create(self.endpoints.dir, wid)
         cfg = WorkerConfig(worker_id=wid, endpoint=self.endpoints.tasks_endpoint, key=self._key,
-                           driver_pid=os.getpid(), setup=self.setup)
+                           driver_pid=os.getpid(), setup=self.setup, slot=slot,
+                           shm_prefix=f"{self.shm_prefix}w{wid}-")
         process = self.context.Process(target=worker_main, args=(cfg,),
                                        name=f"taskscope-{self.pool_name}-w{wid}")
         launched = time.monotonic()  # before start(): start-up time includes the fork/spawn
         process.start()
         w = WorkerRecord(wid, process, self.max_tasks_per_worker, launched)
+        w.slot = slot
         self.workers[wid] = w
+        self.workers_changed()
         self._by_identity[w.identity] = w
         self._by_sentinel[w.sentinel] = w
         self.events.emit("worker.started", worker=wid, pid=process.pid)
@@ -151,8 +157,14 @@ class WorkerLifecycle:
         self._by_identity.pop(w.identity, None)
         self._by_sentinel.pop(w.sentinel, None)
         del self.workers[w.id]
+        self.workers_changed()
         self.results_lost(w)
-        started = set(w.messages[0]) if w.messages else set()
+        started = self.started_on(w)
+        running_slot.remove(w.slot)
+        for names in w.segments:  # its mappings died with it: the segments can be reused
+            self.shm.release(names)
+        w.segments.clear()
+        shm.sweep(f"{self.shm_prefix}w{w.id}-")  # results it made but never sent
         lost = list(w.inflight.values())
         w.inflight.clear()
         w.messages.clear()
@@ -190,6 +202,18 @@ class WorkerLifecycle:
         # max_tasks_per_worker after shutdown() was called), or that work would never run.
         if self.broken is None and (not self.closing or self.work_left()):
             self.start_worker()
+
+    def started_on(self, w: WorkerRecord) -> set[int]:
+        """The tasks worker `w` may have started when it died: the one its running slot
+        names (the others of its message are run again: done ones lost their results with
+        it, the rest never began), or, without a slot, every task of its oldest message."""
+        if not w.messages:
+            return set()
+        oldest = set(w.messages[0])
+        running = running_slot.read(w.slot) if w.slot else None
+        if running is None:
+            return oldest
+        return {running} & oldest  # 0 (between tasks): none started
 
     def death_error(self, w: WorkerRecord, task: Task, code: int | None,
                     sig: int | None) -> BaseException:

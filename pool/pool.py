@@ -25,7 +25,7 @@ from .chunking import ChunkSizer
 from .errors import PoolClosedError, SerializationError, TaskCancelledError
 from .faults import check_timeout, parse_memory_limit
 from .futures import TaskFuture
-from .scheduler import Driver, release_on_collect
+from .scheduler import Driver
 from .signing import new_key
 
 # How long a blocking map runs before its call_started hooks (a notebook's progress bar) are
@@ -33,6 +33,9 @@ from .signing import new_key
 HOOK_DELAY_S = 0.02
 
 __all__ = ["Pool", "default_start_method"]
+
+# Argument types that cannot hold a Future: submit skips searching them for dependencies.
+_PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None)})
 
 _live_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 _pool_numbers = itertools.count(1)
@@ -166,7 +169,11 @@ class Pool:
         self._key = new_key()
         self._call_ids = itertools.count(1)
         self._submit_calls: dict[Any, Call] = {}
+        # Futures by the keys callers chose; by task id (weakly: a plain dict, each entry
+        # removed by its Future's __del__) for every submitted task.
         self._futures: weakref.WeakValueDictionary[str, TaskFuture] = weakref.WeakValueDictionary()
+        self._refs: dict[int, weakref.ref[TaskFuture]] = {}
+        self._fn_calls: dict[tuple[str, int], tuple[weakref.ref[Any], Call]] = {}
         self._lock = threading.Lock()
         self._closed = False
         self.errors: list[Any] = []  # failed tasks of this pool, newest last (see FailedTask)
@@ -315,6 +322,22 @@ class Pool:
 
     # ---------------------------------------------------------------- submit family
     def _submit_call(self, fn: Any, api: str = "submit") -> Call:
+        """The call that groups `fn`'s submits; remembered per function object (weakly),
+        as describing a function took a tenth of a submit."""
+        known = self._fn_calls.get((api, id(fn)))
+        if known is not None and known[0]() is fn:
+            return known[1]
+        call = self._describe_submit_call(fn, api)
+        try:
+            ref = weakref.ref(fn)
+        except TypeError:  # a callable object without weak references: describe it each time
+            return call
+        if len(self._fn_calls) >= 1000:  # functions made per submit (closures) come and go
+            self._fn_calls.clear()
+        self._fn_calls[(api, id(fn))] = (ref, call)
+        return call
+
+    def _describe_submit_call(self, fn: Any, api: str) -> Call:
         info = describe_function(fn)
         key = (api, info["module"], info["fn"], info["file"], info["line"])
         with self._lock:
@@ -382,24 +405,38 @@ class Pool:
         if not isinstance(priority, int):
             raise TypeError(f"taskscope: priority must be an int, not {priority!r}")
         deps: dict[int, Future] = {}
-        if keep:
-            args = replace_futures(args, deps, self)
+        if keep and not (all(type(a) in _PLAIN for a in args)
+                         and all(type(v) in _PLAIN for v in kwargs.values())):
+            args = replace_futures(args, deps, self)  # (plain numbers and text hold none)
             kwargs = replace_futures(kwargs, deps, self)
         frames = self._pickle_submit(fn, args, kwargs)
         call = self._submit_call(fn)
-        task_id = self._driver.new_task_id()
-        key = str(key) if key is not None else f"{call.info['fn']}-{task_id}"
-        future = _InterruptibleFuture(self, task_id, key)
-        task = Task(task_id, call, 0, 1, frames, future=future, retries=retries, key=key,
+        driver = self._driver
+        task_id = driver.new_task_id()
+        future = _InterruptibleFuture(self, task_id, "")
+        ref = weakref.ref(future)
+        if key is None:
+            future.key = f"{call.info['fn']}-{task_id}"  # found by get_future through _refs
+        else:
+            future.key = str(key)
+            self._futures[future.key] = future
+        task = Task(task_id, call, 0, 1, frames, future=ref, retries=retries, key=future.key,
                     priority=priority, keep=keep, timeout=timeout)
-        release_on_collect(future, weakref.ref(self._driver), call.id, task_id)
-        self._futures[key] = future
-        self._driver.command("submit", task, list(deps))
+        self._refs[task_id] = ref
+        future._release_to = driver  # its __del__ tells the driver (TaskFuture.__del__)
+        driver.command("submit", task, list(deps))
         return future
 
     def get_future(self, key: str) -> TaskFuture | None:
         """The Future of the task named `key`, while something still refers to it."""
-        return self._futures.get(key)
+        future = self._futures.get(key)
+        if future is None:  # a default key, "<function>-<task id>"
+            _, dash, tail = str(key).rpartition("-")
+            ref = self._refs.get(int(tail)) if dash and tail.isdigit() else None
+            future = ref() if ref is not None else None
+            if future is not None and future.key != key:
+                future = None
+        return future
 
     def gather(self, futures: Iterable[Future]) -> list[Any]:
         """The results of `futures`, in order: fetched from the workers all at once."""

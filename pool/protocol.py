@@ -60,6 +60,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
                    "traceback", "arg"),
     "task.cancelled": ("call", "task", "n"),
     "task.released": ("call", "task", "n"),
+    "tasks": ("of", "call", "tasks", "n"),  # per-task events folded into one (1.2; coalesce.py)
     "worker.samples": ("samples",),  # [[worker, cpu_percent, rss_bytes, managed_bytes], ...]
     "snapshot": ("pool", "workers", "calls"),
     # 1.2: sources that aggregate at the source (the Dask adapter, pool/dask/)

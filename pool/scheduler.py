@@ -20,39 +20,47 @@ import itertools
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
-from . import _pickle, _transport
-from .calls import Call, Task
-from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
+from . import _transport, shm
+from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .chunking import MAX_CHUNK_BYTES
+from .errors import PoolClosedError, ProtocolError
 from .events import EventPublisher
 from .faults import FaultHandling
 from .graph import GraphScheduling
 from .lifecycle import WorkerLifecycle, WorkerRecord
 from .mapcalls import MapCalls
 from .protocol import Codec
+from .results import TaskResults
 
 __all__ = ["Driver"]
 
 SAMPLE_INTERVAL_S = 0.5  # worker RSS/CPU sampled twice a second
+SHM_TRIM_AFTER_S = 1.0  # shared-memory segments kept for reuse outlive idleness this long
 SNAPSHOT_INTERVAL_S = 5.0  # periodic snapshot, so a subscriber that missed events recovers
-MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
 MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message...
 # ...and up to about this much work: a graph's tasks wait for their inputs, so their batches
 # stay shorter than a map's chunks (chunking.TARGET_CHUNK_S).
 SUBMIT_BATCH_S = 0.025
+# Small chunks of a map (chunksize=1, or the first probe chunks) travel several to a "run"
+# message, up to this many and about SUBMIT_BATCH_S of measured work: one message per item
+# made every item wait a driver/worker round trip (chunksize=1 ran at 0.07x multiprocessing).
+# Each chunk stays a task of its own (its events, errors, timing and retries).
+MAX_UNITS_PER_MESSAGE = 256
 
 
-class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
+class Driver(MapCalls, GraphScheduling, TaskResults, FaultHandling, WorkerLifecycle,
+             threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread.
 
-    Its methods are in five files: this one (loop, commands, placing, results, shutdown),
-    mapcalls.py (map calls: chunks of their input, cancelling, ending), graph.py (submitted
-    tasks and their dependencies), lifecycle.py (worker processes) and faults.py (workers
-    killed on purpose: memory limit, timeouts, interrupts).
+    Its methods are in six files: this one (loop, commands, placing, shutdown), results.py
+    (results, failures, cancellations), mapcalls.py (map calls: chunks of their input,
+    cancelling, ending), graph.py (submitted tasks and their dependencies), lifecycle.py
+    (worker processes) and faults.py (workers killed on purpose: memory limit, timeouts,
+    interrupts).
     """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
@@ -70,7 +78,18 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
         self.events = EventPublisher(self.endpoints.events, key)
+        # Large buffers travel through shared memory (shm.py); names carry our pid, so a
+        # later pool can remove what a driver killed with SIGKILL left behind.
+        shm.sweep_stale_segments(_transport.pid_alive)
+        self.shm_prefix = f"{shm.PREFIX}{os.getpid()}-{pool_id[:8]}-"
+        self.shm = shm.Exporter(self.shm_prefix + "d-", reuse=True)
+        self._idle_since: float | None = None
         self._commands: deque[tuple[Any, ...]] = deque()
+        # True from a wake-up written to the pipe until the driver starts draining commands:
+        # callers then append without a system call (one write per burst of submits, not one
+        # per submit: the write and the thread switch it causes were a fifth of submit's cost).
+        self._wake_pending = False
+        self._poller: Any = None  # rebuilt only when the set of workers changes
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -104,6 +123,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self.wake()
 
     def wake(self) -> None:
+        # Order matters: a caller appends, then reads the flag; the driver clears the flag,
+        # then drains. A caller that sees True appended before the driver's drain began.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
             os.write(self._wake_w, b"\0")
         except (BlockingIOError, OSError):
@@ -128,7 +152,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         finally:
             self.teardown()
 
-    def wait_for_messages_or_wakeup(self) -> None:
+    def workers_changed(self) -> None:
+        """A worker started or exited: the poller is rebuilt (not on every loop: with 64
+        workers, registering every sentinel again cost more than handling a message)."""
+        self._poller = None
+
+    def _make_poller(self) -> Any:
         poller = _transport.Poller()
         poller.register(self.endpoints.router, _transport.POLLIN)
         poller.register(self.endpoints.events, _transport.POLLIN)
@@ -136,6 +165,12 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         for w in self.workers.values():
             if not w.exited:
                 poller.register(w.sentinel, _transport.POLLIN)
+        return poller
+
+    def wait_for_messages_or_wakeup(self) -> None:
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = self._make_poller()
         now = time.monotonic()
         timeout = min(self._next_sample, self._next_snapshot, self.next_fault_check()) - now
         if self.events.pending:
@@ -147,6 +182,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                     pass
             except BlockingIOError:
                 pass
+        self._wake_pending = False  # before draining: see wake()
         self.handle_commands()
         if ready.get(self.endpoints.router):
             self.handle_worker_messages()
@@ -167,6 +203,13 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             self._next_snapshot = now + SNAPSHOT_INTERVAL_S
             self.emit_snapshot()
         self.flush_releases()
+        if self.shm.kept_bytes:  # idle for a while: segments kept for reuse are given back
+            if self.work_left():
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = now
+            elif now - self._idle_since >= SHM_TRIM_AFTER_S:
+                self.shm.trim()
         if self.events.due(now):
             self.events.flush()
 
@@ -189,6 +232,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 continue
             if w is None or msg.src != f"worker:{w.id}":
                 continue  # a message claiming another worker's name
+            descs = msg.body.get("shm")
+            if descs and msg.kind in ("results", "data"):
+                own = f"{self.shm_prefix}w{w.id}-"  # a worker names only its own segments
+                shm.attach_all(msg.payload, [d for d in descs if str(d[1]).startswith(own)],
+                               unlink_now=True)
             if msg.kind == "results":
                 self.handle_results(w, msg.body, msg.payload)
             elif msg.kind == "data":
@@ -287,48 +335,91 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             if not free:
                 break
             self.place(self.pop_ready(), free)
-        for w in sorted(self.workers.values(), key=lambda w: len(w.inflight)):
+        for w in sorted(self.workers.values(), key=lambda w: len(w.messages)):
             while w.has_room():
                 task = self.next_chunk(w)
                 if task is None:
                     break
-                self.send_tasks(w, [task])
+                self.send_tasks(w, self.more_chunks(w, task))
             if w.budget is not None and w.budget <= 0 and not w.inflight and not w.stopping:
                 self.stop_worker(w)  # max_tasks_per_worker reached: recycle it
         if self.closing:
             self.cancel_pending_work()
             self.maybe_stop_workers()
 
+    def more_chunks(self, w: WorkerRecord, first: Task) -> list[Task]:
+        """`first` and, when its chunks are small, more chunks of the same call for the same
+        message: up to SUBMIT_BATCH_S of measured work, and no more than a fair share of
+        what is left of the call (so the last items do not all go to one worker)."""
+        batch = [first]
+        call = first.call
+        per_item = call.sizer.per_item_s
+        if per_item is None or call.timeout is not None or w.budget is not None:
+            return batch  # not timed yet; a deadline is per message; recycling counts items
+        work = per_item * first.n
+        if work >= SUBMIT_BATCH_S / 4:
+            return batch  # a chunk of real size (adaptive chunks aim at 100 ms): alone
+        items, share = first.n, float("inf")
+        if call.total is not None:  # items, not chunks: the tail must stay spread out
+            share = (call.total - call.submitted + first.n) / (2 * len(self.workers))
+        per_bytes = call.sizer.bytes_per_item or 0.0
+        nbytes = per_bytes * first.n
+        while (len(batch) < MAX_UNITS_PER_MESSAGE and work < SUBMIT_BATCH_S
+               and nbytes < MAX_CHUNK_BYTES and items < share):
+            if not (self._producing and self._producing[0] is call and call.producing):
+                break
+            if call.results is not None and call.results.buffered > BACKPRESSURE_ITEMS:
+                break  # next_chunk pauses a lagging imap; do not run ahead of it here
+            task = self.make_chunk(call, w)
+            if task is None:
+                break
+            batch.append(task)
+            items += task.n
+            work += per_item * task.n
+            nbytes += per_bytes * task.n  # a message's inputs stay under ~16 MiB too
+        return batch
+
     def place(self, task: Task, free: list[WorkerRecord]) -> None:
         if not _may_run(task.future):
             self.end_cancelled(task)  # cancelled while it waited in the queue
             return
         w = self.choose_worker(task, free)
+        specs: list[Any] = []
+        frames: list[Any] = []
         if task.deps:
             specs, frames, missing = self.inputs_for(task, w)
             if missing:
                 self.park_for_inputs(task, w, missing)
-            else:
-                self.send_tasks(w, [task], specs, frames)
-            return
+                return
         batch = [task]
         per_item = task.call.sizer.per_item_s
         if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None:
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
+            # Dependent ones too (a tree's adds), when `w` has or is sent all their inputs.
             share = self.ready_count() // max(1, len(self.workers))
             limit = min(MAX_SUBMIT_BATCH, share, int(SUBMIT_BATCH_S / max(per_item, 1e-6)))
             if w.budget is not None:
                 limit = min(limit, w.budget)  # max_tasks_per_worker counts submits too
+            relayed = {spec["task"] for spec in specs}
             while self.has_ready() and len(batch) < limit:
                 nxt = self.peek_ready()
-                if nxt.deps or nxt.call is not task.call or nxt.timeout is not None:
+                if nxt.call is not task.call or nxt.timeout is not None:
                     break  # a task with a timeout travels alone: its deadline is its own
+                more: tuple[list[Any], list[Any]] = ([], [])
+                if nxt.deps:
+                    s2, f2, missing = self.inputs_for(nxt, w, relayed)
+                    if missing:
+                        break  # its inputs must be fetched first: placed on its own
+                    more = (s2, f2)
                 self.pop_ready()
                 if not _may_run(nxt.future):
                     self.end_cancelled(nxt)
                     continue
+                specs += more[0]
+                frames += more[1]
+                relayed.update(spec["task"] for spec in more[0])
                 batch.append(nxt)
-        self.send_tasks(w, batch)
+        self.send_tasks(w, batch, specs, frames)
 
     def send_tasks(self, w: WorkerRecord, tasks: list[Task], data_specs: list[Any] = (),
                    data_frames: list[Any] = ()) -> None:
@@ -365,146 +456,13 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         w.messages.append([t.id for t in tasks])
         if len(w.messages) == 1:
             self.note_running(w)  # it starts on this message now: its timeout starts
-        _transport.send_frames(self.endpoints.router, self.codec.encode(
-            "run", {"data": list(data_specs), "fns": fns, "units": units}, payload),
-            identity=w.identity)
-
-    # ------------------------------------------------------------------ results
-    def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
-        insights = body.get("insights", {})
-        w.insights["working"] = float(insights.get("working", w.insights["working"]))
-        w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
-        if w.messages:
-            w.messages.popleft()
-            self.note_running(w)  # the next message (if any) starts running now
-        pos = 0
-        for rec in body.get("results", ()):
-            nf = rec["nf"]
-            frames = payload[pos:pos + nf]
-            pos += nf
-            task = w.inflight.pop(rec["task"], None)
-            if task is None:
-                continue  # a result we no longer wait for (its call was cancelled)
-            self.finish_task(w, task, rec, frames)
-
-    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any]) -> None:
-        call = task.call
-        call.processing -= task.n
-        w.tasks_done += task.n
-        call.sizer.observe(task.n, rec["end"] - rec["start"])
-        if task.is_submit and not rec.get("n_erred"):
-            self.finish_submitted(w, task, rec, frames)
-            return
-        call.outstanding -= 1
-        if rec.get("n_erred") and not task.is_submit:
-            self.keep_failed_inputs(task, rec.get("errors", ()))
-        if not task.is_submit:
-            task.frames = []
-        try:
-            values, excs = _pickle.loads(frames)
-        except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
-            # sys.exit(); escaping here, it would end the driver thread with this task unresolved
-            # One error object per item (each gets its own note below), saying what failed.
-            message = (f"taskscope: the results of task {task.id} could not be unpickled in the "
-                       f"caller: {type(exc).__name__}: {exc}")
-            values = [None] * task.n
-            excs = {i: SerializationError(message) for i in range(task.n)}
-            for err in excs.values():
-                err.__context__ = exc
-            rec["errors"] = [{"index": i, "exc_type": "SerializationError", "message": message,
-                              "traceback": "", "arg": ""} for i in range(task.n)]
-        errors = {e["index"]: e for e in rec.get("errors", ())}
-        for index, exc in excs.items():
-            info = errors.get(index, {})
-            exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "
-                             f"in worker {w.id} (pid {w.pid}); item {task.index0 + index} "
-                             f"of call {call.id} ({call.api})")
-        n_erred = len(excs)
-        if task.is_submit and task.retries > 0:  # a submitted task that may try again
-            call.outstanding += 1
-            self.requeue(task, retry=True)
-            return
-        call.erred += n_erred
-        call.done += task.n - n_erred
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
-                         n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
-                         nbytes=sum(_pickle.nbytes(f) for f in frames), insights=dict(w.insights),
-                         longest=rec.get("longest"), was="processing")
-        sent = self._call_error_events.get(call.id, 0)
-        for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
-            info = errors[index]
-            self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id, pid=w.pid,
-                             index=task.index0 + index, exc_type=info["exc_type"],
-                             message=info["message"], traceback=info["traceback"],
-                             arg=info["arg"])
-        self._call_error_events[call.id] = sent + len(errors)
-        if task.is_submit:
-            self.fail_graph_task(task, excs[0])
-        elif call.results is not None:
-            call.results.put(task.index0, values, excs)
-            if excs and call.fail_fast:
-                self.stop_call(call, "erred")
-        self.maybe_end_call(call)
-
-    def finish_submitted(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
-                         frames: list[Any]) -> None:
-        """A submitted task succeeded: its result is in memory on `w` (and maybe here)."""
-        call = task.call
-        call.outstanding -= 1
-        call.done += 1
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=1,
-                         n_erred=0, start=rec["start"], end=rec["end"], state="memory",
-                         nbytes=int(rec.get("nbytes", 0)), insights=dict(w.insights),
-                         longest=rec.get("longest"), was="processing")
-        self.graph_task_done(task, w, rec, frames)
-        self.maybe_end_call(call)
-
-    def keep_failed_inputs(self, task: Task, errors: Any) -> None:
-        """Keep the inputs of failed items (a few per call) for `FailedTask.rerun`."""
-        if len(task.call.failed_inputs) >= 100 or not task.frames:
-            return
-        try:
-            items = _pickle.loads(task.frames)  # our own frames: trusted
-        except Exception:
-            return
-        for err in errors:
-            task.call.failed_inputs[task.index0 + err["index"]] = items[err["index"]]
-
-    def fail_task(self, task: Task, exc: BaseException, w: WorkerRecord | None, arg: str = "") -> None:
-        """End a whole task with one error (its worker died, an input failed, or it could not
-        be sent)."""
-        call = task.call
-        was = task.state
-        call.outstanding -= 1
-        call.erred += task.n
-        now = time.monotonic()
-        self.events.emit("task.finished", call=call.id, task=task.id,
-                         worker=w.id if w else -1, n=task.n, n_erred=task.n,
-                         start=now, end=now, state="erred", nbytes=0, insights={}, was=was)
-        self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id if w else -1,
-                         pid=w.pid if w else None, index=task.index0,
-                         exc_type=type(exc).__name__, message=str(exc),
-                         traceback=f"{type(exc).__name__}: {exc}\n", arg=arg)
-        if task.is_submit:
-            self.fail_graph_task(task, exc)
-        else:
-            task.frames = []
-            if call.results is not None:
-                call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
-                if call.fail_fast:
-                    self.stop_call(call, "erred")
-        self.maybe_end_call(call)
-
-    def end_cancelled(self, task: Task) -> None:
-        call = task.call
-        was = task.state
-        task.state = "cancelled"
-        call.outstanding -= 1
-        call.cancelled += task.n
-        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
-        self.maybe_end_call(call)
+        body = {"data": list(data_specs), "fns": fns, "units": units}
+        payload, descs = self.shm.export(payload)
+        if descs:
+            body["shm"] = descs
+        w.segments.append([d[1] for d in descs])  # freed when the message is answered
+        _transport.send_frames(self.endpoints.router, self.codec.encode("run", body, payload),
+                               identity=w.identity)
 
     # ------------------------------------------------------------------ shutdown
     def begin_shutdown(self, cancel: bool) -> None:
@@ -560,6 +518,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         except Exception:
             pass
         self.endpoints.close()
+        self.shm.close()
+        shm.sweep(self.shm_prefix)  # results of workers that never reached us
         os.close(self._wake_r)
         os.close(self._wake_w)
         self.closed.set()
@@ -571,15 +531,3 @@ def _may_run(future: Future | None) -> bool:
     if future is None or future.running():
         return True
     return future.set_running_or_notify_cancel()
-
-
-
-
-def release_on_collect(future: Future, driver_ref: weakref.ref, call_id: int, task_id: int) -> None:
-    """Tell the driver when the caller drops its last reference to a Future: the task's
-    result may then be freed on the workers (see graph.py)."""
-    def release() -> None:
-        driver = driver_ref()
-        if driver is not None and not driver.closed.is_set():
-            driver._commands.append(("release", call_id, task_id))
-    weakref.finalize(future, release)

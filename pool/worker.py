@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from . import _pickle, _transport
+from . import _pickle, _transport, running_slot, shm
 from ._deps import substitute
 from .errors import SerializationError, TaskError
 from .protocol import Codec, Message
@@ -36,6 +36,9 @@ FN_CACHE_SIZE = 64  # functions of recent calls kept per worker (sent once per c
 LONGEST_KEPT = 5  # MPIRE-style "longest tasks" insight
 TIME_EACH_ITEM_ABOVE_S = 100e-6  # below this per item, timing each one costs more than it tells
 EAGER_RESULT_BYTES = 64 * 1024  # a kept result this small also rides back with its completion
+# A message of many tasks is answered in parts, each once this much work is done since the
+# last: the driver sees progress, and a death loses at most this much finished work.
+RESULT_FLUSH_S = 0.002
 
 
 @dataclass
@@ -47,6 +50,8 @@ class WorkerConfig:
     # (initializer, initargs, worker_state, has_state): pickled by taskscope, or the objects
     # themselves when only multiprocessing can pickle them (its Queue, Lock... in initargs)
     setup: bytes | tuple[Any, ...]
+    slot: str | None = None  # the running slot's file (running_slot.py)
+    shm_prefix: str | None = None  # names of the shared-memory segments it makes (shm.py)
 
     def __repr__(self) -> str:  # the key never reaches a log
         return f"WorkerConfig(worker_id={self.worker_id}, endpoint=<hidden>)"
@@ -90,15 +95,23 @@ class _Worker:
         self.managed = 0
         self.per_item_s = 0.0  # average item time of the last unit: decides per-item timing
         self.results_sent: Any = None  # zmq's tracker of the last results message
+        self.slot = running_slot.Writer(cfg.slot)
+        self.shm = shm.Exporter(cfg.shm_prefix or "", reuse=False)
+        self.shm.enabled = self.shm.enabled and cfg.shm_prefix is not None
+        self.pinned: list[Any] = []  # input segments still mapped by values kept here
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
 
     def send_results(self, body: dict[str, Any], payload: list[Any]) -> None:
-        """Send results, tracked: see `results_out`."""
-        frames = [_transport.zmq.Frame(f, track=True, copy_threshold=0)
-                  for f in self.codec.encode("results", body, payload)]
-        self.results_sent = self.sock.send_multipart(frames, copy=False, track=True)
+        """Send results, tracked: see `results_out`. Only the last frame is tracked (zmq
+        sends a message's frames in order, so it is freed last); tracking every frame cost
+        more than the tiny tasks whose results they carried."""
+        frames = self.codec.encode("results", body, payload)
+        for f in frames[:-1]:
+            self.sock.send(f, _transport.zmq.SNDMORE, copy=_nbytes(f) < _transport.COPY_THRESHOLD)
+        last = _transport.zmq.Frame(frames[-1], track=True, copy_threshold=0)
+        self.results_sent = self.sock.send(last, copy=False, track=True)
 
     def results_out(self) -> None:
         """Before running the next message, wait until zmq's I/O thread has taken the last
@@ -153,12 +166,8 @@ class _Worker:
             self.results_out()
             began = time.monotonic()
             self.waiting += began - idle_since
-            body, payload = self.run_batch(msg)
+            self.run_batch(msg, began)
             idle_since = time.monotonic()
-            self.working += idle_since - began
-            body["insights"] = {"working": self.working, "waiting": self.waiting,
-                                "managed": self.managed}
-            self.send_results(body, payload)
         self.send("bye", {"insights": {"working": self.working, "waiting": self.waiting}})
         return 0
 
@@ -172,10 +181,52 @@ class _Worker:
             frames = _pickle.dumps(self.store[task_id])
             items.append({"task": task_id, "nf": len(frames)})
             payload.extend(frames)
-        self.send("data", {"items": items}, payload)
+        payload, descs = self.shm.export(payload)
+        self.send("data", {"items": items, "shm": descs}, payload)
 
-    def run_batch(self, msg: Message) -> tuple[dict[str, Any], list[Any]]:
+    def answer(self, results: list[dict[str, Any]], out: list[Any], final: bool) -> None:
+        self.send_results(*self.prepare_answer(results, out, final))
+
+    def prepare_answer(self, results: list[dict[str, Any]], out: list[Any], final: bool
+                       ) -> tuple[dict[str, Any], list[Any]]:
+        """The records of finished units, and their frames. The values of units that ran
+        cleanly go in one pickle for them all (``packed``): one pickling per answer, not
+        per unit. Large buffers go into shared memory (shm.py)."""
+        body: dict[str, Any] = {"results": results, "final": final,
+                                "insights": {"working": self.working, "waiting": self.waiting,
+                                             "managed": self.managed}}
+        clean = [r for r in out if type(r) is _Values]
+        packed: list[Any] = []
+        if clean:
+            try:
+                packed = _pickle.dumps([r.values for r in clean])
+            except BaseException:  # some value cannot be pickled: each unit on its own
+                clean = []
+        payload: list[Any] = list(packed)
+        for record, result in zip(results, out, strict=True):
+            if type(result) is _Values:
+                if clean:
+                    record["packed"] = True
+                    continue
+                result = self._pickle_results(result.values, {}, record["errors"],
+                                              result.items, result.mode)
+                record["n_erred"] = len(record["errors"])
+            record["nf"] = len(result)
+            payload.extend(result)
+        if clean:
+            body["packed_nf"] = len(packed)
+        payload, descs = self.shm.export(payload)
+        if descs:
+            body["shm"] = descs
+        return body, payload
+
+    def run_batch(self, msg: Message, began: float) -> None:
+        """Run a message's units in order; answer in parts (RESULT_FLUSH_S), the last with
+        ``final``: the driver counts a message as done only then."""
         frames = msg.payload
+        self.pinned = shm.close_all(self.pinned)
+        maps = shm.attach_all(frames, msg.body["shm"], unlink_now=False) \
+            if msg.body.get("shm") else []
         pos = 0
         for spec in msg.body.get("data", ()):  # inputs of dependent tasks, relayed
             nf = spec["nf"]
@@ -190,15 +241,35 @@ class _Worker:
                 self.fns.pop(next(iter(self.fns)))
         results: list[dict[str, Any]] = []
         out: list[Any] = []
-        for unit in msg.body["units"]:
+        units = msg.body["units"]
+        flushed = began
+        for i, unit in enumerate(units):
             nf = unit["nf"]
             unit_frames = frames[pos:pos + nf]
             pos += nf
-            record, result_frames = self.run_unit(unit, unit_frames)
-            record["nf"] = len(result_frames)
+            self.slot.set(unit["task"])
+            record, result = self.run_unit(unit, unit_frames)
             results.append(record)
-            out.extend(result_frames)
-        return {"results": results}, out
+            out.append(result)
+            if i + 1 < len(units) and record["end"] - flushed >= RESULT_FLUSH_S:
+                self.working += record["end"] - flushed
+                flushed = record["end"]
+                self.answer(results, out, final=False)
+                results, out = [], []
+        self.slot.set(0)
+        now = time.monotonic()
+        self.working += now - flushed
+        body, payload = self.prepare_answer(results, out, final=True)
+        if maps:
+            # Let go of the input segments: the driver reuses those nothing here points
+            # into any more, and unlinks the others ("pinned": a kept value is a view of one).
+            results = out = unit_frames = record = result = []  # noqa: F841 (drop references)
+            payload = [f if isinstance(f, bytes) else bytes(f) for f in payload]
+            frames.clear()
+            still = shm.close_all(maps)
+            body["pinned"] = [name for name, _ in still]
+            self.pinned.extend(still)
+        self.send_results(body, payload)
 
     def hold(self, task_id: int, value: Any, nbytes: int) -> None:
         if task_id not in self.store:
@@ -266,6 +337,8 @@ class _Worker:
         if mode == "call" and not errors and len(values) == 1:
             return record, self._single_result(unit["task"], values[0], record, errors, excs,
                                                items, keep=bool(unit.get("keep")))
+        if not excs:
+            return record, _Values(values, items, mode)  # pickled with others (answer)
         result_frames = self._pickle_results(values, excs, errors, items, mode)
         record["n_erred"] = len(errors)  # results that failed to pickle are errors too
         return record, result_frames
@@ -349,6 +422,15 @@ class _Worker:
                 self._record_error(errors, excs, i, err,
                                    _call_args(item) if mode == "call" else item, with_tb=False)
         return _pickle.dumps((values, excs))
+
+
+class _Values:
+    """The values of a unit that raised nothing, not pickled yet (see `_Worker.answer`)."""
+
+    __slots__ = ("items", "mode", "values")
+
+    def __init__(self, values: list[Any], items: Any, mode: str) -> None:
+        self.values, self.items, self.mode = values, items, mode
 
 
 class _CallArgs:

@@ -66,6 +66,8 @@ FIELD_SAMPLES: dict[str, Any] = {
                  "ValueError: bad value 13\n",
     "arg": "13",
     "samples": [[0, 98.5, 52428800, 0], [1, 12.0, 50331648, 1024]],
+    "of": "task.processing",  # a `tasks` event (1.2): its "n" is then a list, one per task
+    "tasks": [12, 13],
     "pool": {"id": "3f9a0c1d2e3f4a5b", "name": "pool-1", "pid": 4242, "n_workers": 2,
              "status": "running", "started": 12300.1, "memory_limit": None},
     "workers": [{"worker": 0, "pid": 4250, "ready": True, "exited": False, "tasks_done": 500,

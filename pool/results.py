@@ -1,0 +1,203 @@
+"""Results: a part of the driver (mixed into `Driver`; runs on the driver thread only).
+
+::
+
+    worker "results" (in parts; the last `final`) -> handle_results: unpickle the packed
+        values once, then each unit -> finish_task: counts, sizer timing, task.finished
+        (folded with its neighbours, coalesce.py), errors with their remote tracebacks,
+        the caller's CallResults or the task graph (finish_submitted)
+    fail_task / end_cancelled: a task ending without results (death, bad input, cancel)
+
+Split from scheduler.py, which keeps the loop, commands, placing and shutdown.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import _pickle
+from .calls import Task
+from .errors import RemoteTraceback, SerializationError
+
+if TYPE_CHECKING:
+    from .lifecycle import WorkerRecord
+
+__all__ = ["TaskResults"]
+
+MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
+
+
+class TaskResults:
+    """The driver's result-handling methods (see the module docstring)."""
+
+    # provided by Driver: events, shm, graph, calls, _call_error_events, ...
+    events: Any
+    shm: Any
+    _call_error_events: dict[int, int]
+
+    def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
+        insights = body.get("insights", {})
+        w.insights["working"] = float(insights.get("working", w.insights["working"]))
+        w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
+        if body.get("final", True) and w.messages:  # (a long message is answered in parts)
+            w.messages.popleft()
+            if w.segments:
+                self.shm.release(w.segments.popleft(), body.get("pinned", ()))
+            self.note_running(w)  # the next message (if any) starts running now
+        pos = body.get("packed_nf", 0)
+        packed: Any = iter(())
+        if pos:  # the values of every clean unit of this answer, in one pickle
+            try:
+                packed = iter(_pickle.loads(payload[:pos]))
+            except BaseException as exc:  # (as in finish_task) each unit then fails with it
+                packed = _Unloadable(exc)
+        for rec in body.get("results", ()):
+            if rec.get("packed"):
+                frames, values = [], next(packed, None)
+            else:
+                nf = rec["nf"]
+                frames, values = payload[pos:pos + nf], None
+                pos += nf
+            task = w.inflight.pop(rec["task"], None)
+            if task is None:
+                continue  # a result we no longer wait for (its call was cancelled)
+            self.finish_task(w, task, rec, frames, values)
+
+    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any],
+                    values: Any = None) -> None:
+        """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
+        call = task.call
+        call.processing -= task.n
+        w.tasks_done += task.n
+        call.sizer.observe(task.n, rec["end"] - rec["start"])
+        if task.is_submit and not rec.get("n_erred"):
+            self.finish_submitted(w, task, rec, frames)
+            return
+        call.outstanding -= 1
+        if rec.get("n_erred") and not task.is_submit:
+            self.keep_failed_inputs(task, rec.get("errors", ()))
+        if not task.is_submit:
+            task.frames = []
+        try:
+            if isinstance(values, _Unloadable):
+                raise values.exc
+            if values is not None:
+                excs: dict[int, BaseException] = {}
+            else:
+                values, excs = _pickle.loads(frames)
+        except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
+            # sys.exit(); escaping here, it would end the driver thread with this task unresolved
+            # One error object per item (each gets its own note below), saying what failed.
+            message = (f"taskscope: the results of task {task.id} could not be unpickled in the "
+                       f"caller: {type(exc).__name__}: {exc}")
+            values = [None] * task.n
+            excs = {i: SerializationError(message) for i in range(task.n)}
+            for err in excs.values():
+                err.__context__ = exc
+            rec["errors"] = [{"index": i, "exc_type": "SerializationError", "message": message,
+                              "traceback": "", "arg": ""} for i in range(task.n)]
+        errors = {e["index"]: e for e in rec.get("errors", ())}
+        for index, exc in excs.items():
+            info = errors.get(index, {})
+            exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "
+                             f"in worker {w.id} (pid {w.pid}); item {task.index0 + index} "
+                             f"of call {call.id} ({call.api})")
+        n_erred = len(excs)
+        if task.is_submit and task.retries > 0:  # a submitted task that may try again
+            call.outstanding += 1
+            self.requeue(task, retry=True)
+            return
+        call.erred += n_erred
+        call.done += task.n - n_erred
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
+                         n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
+                         nbytes=sum(_pickle.nbytes(f) for f in frames), insights=dict(w.insights),
+                         longest=rec.get("longest"), was="processing")
+        sent = self._call_error_events.get(call.id, 0)
+        for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
+            info = errors[index]
+            self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id, pid=w.pid,
+                             index=task.index0 + index, exc_type=info["exc_type"],
+                             message=info["message"], traceback=info["traceback"],
+                             arg=info["arg"])
+        self._call_error_events[call.id] = sent + len(errors)
+        if task.is_submit:
+            self.fail_graph_task(task, excs[0])
+        elif call.results is not None:
+            call.results.put(task.index0, values, excs)
+            if excs and call.fail_fast:
+                self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def finish_submitted(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
+                         frames: list[Any]) -> None:
+        """A submitted task succeeded: its result is in memory on `w` (and maybe here)."""
+        call = task.call
+        call.outstanding -= 1
+        call.done += 1
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=1,
+                         n_erred=0, start=rec["start"], end=rec["end"], state="memory",
+                         nbytes=int(rec.get("nbytes", 0)), insights=dict(w.insights),
+                         longest=rec.get("longest"), was="processing")
+        self.graph_task_done(task, w, rec, frames)
+        self.maybe_end_call(call)
+
+    def keep_failed_inputs(self, task: Task, errors: Any) -> None:
+        """Keep the inputs of failed items (a few per call) for `FailedTask.rerun`."""
+        if len(task.call.failed_inputs) >= 100 or not task.frames:
+            return
+        try:
+            items = _pickle.loads(task.frames)  # our own frames: trusted
+        except Exception:
+            return
+        for err in errors:
+            task.call.failed_inputs[task.index0 + err["index"]] = items[err["index"]]
+
+    def fail_task(self, task: Task, exc: BaseException, w: WorkerRecord | None, arg: str = "") -> None:
+        """End a whole task with one error (its worker died, an input failed, or it could not
+        be sent)."""
+        call = task.call
+        was = task.state
+        call.outstanding -= 1
+        call.erred += task.n
+        now = time.monotonic()
+        self.events.emit("task.finished", call=call.id, task=task.id,
+                         worker=w.id if w else -1, n=task.n, n_erred=task.n,
+                         start=now, end=now, state="erred", nbytes=0, insights={}, was=was)
+        self.events.emit("task.erred", call=call.id, task=task.id, worker=w.id if w else -1,
+                         pid=w.pid if w else None, index=task.index0,
+                         exc_type=type(exc).__name__, message=str(exc),
+                         traceback=f"{type(exc).__name__}: {exc}\n", arg=arg)
+        if task.is_submit:
+            self.fail_graph_task(task, exc)
+        else:
+            task.frames = []
+            if call.results is not None:
+                call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
+                if call.fail_fast:
+                    self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def end_cancelled(self, task: Task) -> None:
+        call = task.call
+        was = task.state
+        task.state = "cancelled"
+        call.outstanding -= 1
+        call.cancelled += task.n
+        self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
+        self.maybe_end_call(call)
+
+
+class _Unloadable:
+    """Packed values that could not be unpickled: every unit of the answer fails with it."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> _Unloadable:
+        return self

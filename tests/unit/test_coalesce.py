@@ -1,0 +1,94 @@
+"""Per-task events folded into `tasks` events at the source (pool/coalesce.py, protocol 1.2):
+the order and every record are kept, special events travel alone, and the State applies a
+folded stream exactly as it applies the per-task events it stands for."""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from taskscope.pool import coalesce
+from taskscope.pool.protocol import Event, check_event
+from taskscope.state import State
+
+
+def fold_all(raw: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """What EventPublisher.emit does with a sequence of events."""
+    out: list[dict[str, Any]] = []
+    for kind, body in raw:
+        folded = coalesce.fold(out[-1] if out else None, kind, dict(body))
+        if folded is True:
+            continue
+        out.append({"kind": coalesce.KIND, "body": folded} if folded is not None
+                   else {"kind": kind, "body": dict(body)})
+    return [(e["kind"], e["body"]) for e in out]
+
+
+def expand_all(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for kind, body in events:
+        out.extend(coalesce.expand_bodies(body) if kind == coalesce.KIND else [(kind, body)])
+    return out
+
+
+def a_map(call: int, n_tasks: int, worker_of: Any, fail: set[int]) -> list[tuple[str, dict[str, Any]]]:
+    ev: list[tuple[str, dict[str, Any]]] = [
+        ("call.started", {"call": call, "api": "map", "fn": "f", "module": "m", "file": "x.py",
+                          "line": 1, "callsite": None, "total": n_tasks})]
+    for t in range(1, n_tasks + 1):
+        ev.append(("task.queued", {"call": call, "task": t, "n": 1}))
+    for t in range(1, n_tasks + 1):
+        ev.append(("task.processing", {"call": call, "task": t, "worker": worker_of(t), "n": 1}))
+    for t in range(1, n_tasks + 1):
+        erred = 1 if t in fail else 0
+        ev.append(("task.finished", {"call": call, "task": t, "worker": worker_of(t), "n": 1,
+                                     "n_erred": erred, "start": t * 1.0, "end": t + 0.5,
+                                     "state": "released", "nbytes": 10, "was": "processing",
+                                     "insights": {"working": t * 0.1}, "longest": None}))
+    ev.append(("call.ended", {"call": call, "status": "erred" if fail else "done"}))
+    return ev
+
+
+def test_folding_keeps_every_record_in_order() -> None:
+    raw = a_map(1, 50, lambda t: t // 10 % 2, {17})  # messages of ten tasks per worker
+    folded = fold_all(raw)
+    assert len(folded) < len(raw) / 4  # many per-task events per folded one
+    again = expand_all(folded)
+    strip = [(k, {f: v for f, v in b.items() if f != "insights"}) for k, b in raw]
+    assert [(k, {f: v for f, v in b.items() if f != "insights"}) for k, b in again] == strip
+
+
+def test_special_events_travel_alone() -> None:
+    requeued = ("task.queued", {"call": 1, "task": 3, "n": 1, "was": "processing", "retry": True})
+    erred = ("task.finished", {"call": 1, "task": 4, "worker": 0, "n": 1, "n_erred": 1,
+                               "start": 0.0, "end": 1.0, "state": "erred", "nbytes": 0,
+                               "insights": {}, "was": "processing"})
+    assert fold_all([requeued, erred]) == [requeued, erred]
+
+
+def test_the_state_applies_folded_events_as_the_events_they_stand_for() -> None:
+    rng = random.Random(3)
+    raw = [("pool.started", {"id": "p", "name": "p", "pid": 1, "n_workers": 3,
+                             "start_method": "forkserver", "memory_limit": None})]
+    for call in (1, 2):
+        raw += a_map(call, 200, lambda t: rng.randrange(3), {5, 77} if call == 2 else set())
+    folded, plain = State(), State()
+    for seq, (kind, body) in enumerate(fold_all(raw), start=1):
+        folded.apply(check_event({"kind": kind, "seq": seq, "ts": 1.0 + seq, "src": "driver",
+                                  "body": body}))
+    seq = 0
+    for kind, body in fold_all(raw):  # the same events, expanded as subscribe() does
+        seq += 1
+        for k, b in (coalesce.expand_bodies(body) if kind == coalesce.KIND else [(kind, body)]):
+            plain.apply(Event(k, seq, 1.0 + seq, "driver", b))
+    assert folded.totals == plain.totals == {"submitted": 400, "done": 398, "erred": 2,
+                                             "cancelled": 0}
+    assert folded.stream.total == plain.stream.total == 400
+    assert folded.stream.since(0) == plain.stream.since(0)
+    assert folded.to_json() == plain.to_json()
+
+
+def test_an_unknown_folded_kind_is_ignored() -> None:
+    assert list(coalesce.expand_bodies({"of": "task.teleported", "call": 1, "tasks": [1],
+                                        "n": [1]})) == []
+    assert list(coalesce.expand_bodies({"of": "task.queued", "call": 1, "tasks": [1, 2],
+                                        "n": [1]})) == []  # malformed: ignored, never raised
