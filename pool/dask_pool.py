@@ -91,6 +91,8 @@ class DaskPool(Pool):
         self._key = new_key()
         self._call_ids = iter(range(1, 1 << 62))
         self._submit_calls: dict[Any, Call] = {}
+        self._fn_calls: dict[tuple[str, int], tuple[weakref.ref[Any], Call]] = {}  # Pool's
+        self._refs: dict[int, weakref.ref[Any]] = {}  # Pool.get_future's default keys
         self._futures: weakref.WeakValueDictionary[str, DaskTaskFuture] = \
             weakref.WeakValueDictionary()
         self._lock = threading.Lock()

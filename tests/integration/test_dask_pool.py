@@ -442,11 +442,12 @@ def test_control_cancel_from_the_server_side(pool: DaskPool, rec: Recorder) -> N
     from taskscope.pool.control import send_control
 
     it = pool.imap(nap, [0.2] * 30, chunksize=1)
-    call = last_call(pool)
-    # As from the page: the driver knows the call (a control about a call it has not
-    # started yet is ignored, and it came in on another socket than the call itself).
-    rec.wait_for(lambda evs: any(e.kind == "call.started" and e.body["call"] == call
-                                 for e in evs))
+    # As from the page: the driver has started the call (a control about a call it does not
+    # know yet is ignored; it comes on another socket than the call itself).
+    evs = rec.wait_for(lambda evs: any(e.kind == "call.started" and e.body["api"] == "imap"
+                                       for e in evs))
+    call = [e.body["call"] for e in evs if e.kind == "call.started"
+            and e.body["api"] == "imap"][-1]
     info = pool.connection_info()
     send_control(info["control"], info["key"], "cancel_call", call=call)
     body = rec.call_ended(call)
