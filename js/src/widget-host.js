@@ -174,3 +174,29 @@ export function storeForRender(model, storeOptions = {}, requestFull = true) {
   }
   return { store: own.store, ownDispose: own.dispose };
 }
+
+/** The DOM event that carries the kernel's static snapshot to taskscope's JupyterLab
+ * renderer (js/lab/src/saved.js), which writes it into the output for saved notebooks. */
+export const SNAPSHOT_EVENT = "taskscope-snapshot";
+
+/**
+ * Relay the model's `snapshot` trait ({html, final}) as a bubbling DOM event from `el`,
+ * now (a re-rendered view) and whenever it changes. Nothing listens outside JupyterLab.
+ * @param {AnyModel} model @param {HTMLElement} el
+ * @returns {() => void} dispose
+ */
+export function relaySnapshot(model, el) {
+  const send = () => {
+    const snap = model.get("snapshot");
+    if (snap && typeof snap.html === "string" && snap.html) {
+      el.dispatchEvent(new CustomEvent(SNAPSHOT_EVENT, { bubbles: true, detail: snap }));
+    }
+  };
+  // After render returns: the element is in the page by then, under the renderer.
+  const timer = setTimeout(send, 0);
+  model.on("change:snapshot", send);
+  return () => {
+    clearTimeout(timer);
+    model.off("change:snapshot", send);
+  };
+}
