@@ -199,5 +199,5 @@ def svg_img(svg: str, alt: str, **attrs: Any) -> str:
     """An `<img>` of an SVG as a data URI: percent-encoding only what a URI needs (smaller
     than base64); the SVG uses single quotes so the src attribute can use double ones."""
     uri = "data:image/svg+xml," + urllib.parse.quote(svg, safe=" ='/:,.-;()!*_~")
-    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    extra = "".join(f' {k.rstrip("_").replace("_", "-")}="{v}"' for k, v in attrs.items())
     return f'<img src="{uri}" alt="{alt}"{extra}>'
