@@ -41,6 +41,9 @@ _CARD = (f"border: 1px solid {BORDER}; border-radius: 6px; padding: 6px 10px; "
          f"margin: 6px 0; background-color: {BG}")
 _HEAD = f"font-weight: 600; color: {FG}; margin: 0 0 4px 0"
 _MUTED = f"color: {FG2}"
+# Host pages style tables and code their own way (JupyterLab right-aligns cells, nbconvert
+# boxes code): the snapshot states what it needs inline.
+_CODE = "white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 11px; padding: 0; background-color: transparent"
 
 
 def _attrs(cls: str, style: str = "", **data: Any) -> str:
@@ -117,8 +120,8 @@ def compact_html(state: dict[str, Any], call: int) -> str:
     cell = f"padding: 0 8px 0 0; {_NUM}"
     return (f'<div{_attrs("taskscope-static tss-compact", f"{_FONT}; color: {FG}; max-width: 900px", fn=row["fn"], done=_done(counts), total=_total(row), erred=counts.get("erred", 0), status=row["status"], call=call)}>'
             f'<table style="border-collapse: collapse; width: 100%"><tr>'
-            f'<td style="{cell}; width: 1%" title="{title}">{_swatch(row["color"])}'
-            f'<code>{esc(row["fn"])}</code></td>'
+            f'<td style="{cell}; width: 1%; text-align: left" title="{title}">{_swatch(row["color"])}'
+            f'<code style="{_CODE}">{esc(row["fn"])}</code></td>'
             f'<td style="padding: 0 8px 0 0; width: 50%">{_bar(counts, _total(row), row["color"])}</td>'
             f'<td style="{cell}; text-align: right">{pct}</td>'
             f'<td style="{cell}; text-align: right">{done_total}</td>'
@@ -155,8 +158,8 @@ def _progress(state: dict[str, Any]) -> str:
         pct, done_total, issues, elapsed, rate = _call_cells(c, now)
         rows.append(
             f'<tr{_attrs("tss-call", fn=c["fn"], done=_done(c["counts"]), total=_total(c), status=c["status"])}>'
-            f'<td style="{cell}">{_swatch(c["color"])}<code>{esc(c["fn"])}</code> '
-            f'<span style="{_MUTED}">{esc(c["api"])} #{c["id"]}</span></td>'
+            f'<td style="{cell}; text-align: left">{_swatch(c["color"])}<code style="{_CODE}">{esc(c["fn"])}</code>&nbsp;'
+            f'<span style="{_MUTED}">{esc(c["api"])}&nbsp;#{c["id"]}</span></td>'
             f'<td style="padding: 1px 8px 1px 0; width: 40%">{_bar(c["counts"], _total(c), c["color"])}</td>'
             f'<td style="{cell}; text-align: right">{pct}</td><td style="{cell}; text-align: right">{done_total}</td>'
             f'<td style="{cell}; {_MUTED}">{elapsed}{" · " + rate if rate else ""}</td>'
@@ -167,7 +170,7 @@ def _progress(state: dict[str, Any]) -> str:
         done = _done(f["counts"])
         fn_rows.append(
             f'<tr{_attrs("tss-function", fn=f["name"], done=done, total=f["submitted"])}>'
-            f'<td style="{cell}">{_swatch(f["color"])}<code>{esc(f["name"])}</code></td>'
+            f'<td style="{cell}; text-align: left">{_swatch(f["color"])}<code style="{_CODE}">{esc(f["name"])}</code></td>'
             f'<td style="padding: 1px 8px 1px 0; width: 40%">{_bar(f["counts"], f["submitted"], f["color"])}</td>'
             f'<td style="{cell}; text-align: right">{fmt.percent(done / f["submitted"] if f["submitted"] else None, 0)}</td>'
             f'<td style="{cell}; text-align: right">{fmt.count(done)} / {fmt.count(f["submitted"])}</td>'
@@ -235,10 +238,10 @@ def _workers(state: dict[str, Any]) -> str:
     workers = state.get("workers", [])
     if not workers:
         return _pane("workers", f'<div style="{_MUTED}">No workers yet.</div>')
-    th = f'style="text-align: left; padding: 1px 8px 1px 0; font-weight: 500; {_MUTED}"'
+    th = f'style="text-align: left; padding: 1px 8px 1px 0; font-weight: 500; white-space: nowrap; {_MUTED}"'
     head = "".join(f"<th {th}>{h}</th>" for h in ("worker", "pid", "status", "tasks", "CPU", "RSS",
                                                  "busy", "start-up", "init", "waiting", "working", "longest task"))
-    cell = f"padding: 1px 8px 1px 0; {_NUM}"
+    cell = f"padding: 1px 8px 1px 0; text-align: left; {_NUM}"
     rows = []
     for w in workers:
         ins = w.get("insights") or {}
@@ -256,7 +259,7 @@ def _workers(state: dict[str, Any]) -> str:
             f'<td style="{cell}">{fmt.count(w.get("tasks_done"))}</td><td style="{cell}">{fmt.cpu(w.get("cpu"))}</td>'
             f'<td style="{cell}">{fmt.bytes_(w.get("rss"))}</td><td style="{cell}">{fmt.percent(w.get("utilisation"), 0)}</td>'
             + "".join(f'<td style="{cell}">{fmt.duration(ins.get(k))}</td>' for k in ("startup", "init", "waiting", "working"))
-            + f'<td style="{cell}">{long_txt}</td></tr>{why}')
+            + f'<td style="padding: 1px 0; text-align: left">{long_txt}</td></tr>{why}')
     return _pane("workers", f'<table style="border-collapse: collapse; width: 100%"><tr>{head}</tr>{"".join(rows)}</table>')
 
 
@@ -278,7 +281,7 @@ def _errors(state: dict[str, Any]) -> str:
             f'<summary style="cursor: pointer"><b>{esc(str(e.get("exc_type")))}</b>: {esc(str(e.get("message"))[:300])}'
             f' <span style="{_MUTED}">in <code>{esc(str(e.get("fn")))}({esc(str(e.get("arg"))[:200])})</code> '
             f'· call #{e.get("call")} · w{e.get("worker")} (pid {e.get("pid")}) · {fmt.rel_time(e.get("ts"), t0)}</span></summary>'
-            f'<pre class="tss-tb" style="white-space: pre-wrap; font-size: 11px; margin: 4px 0; padding: 4px 6px; '
+            f'<pre class="tss-tb" style="white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 11px; line-height: 1.35; margin: 4px 0; padding: 4px 6px; '
             f'background-color: {BG2}; max-height: 260px; overflow-y: auto">{esc(tb)}</pre></details>')
     more = total - len(shown)
     extra = f' <span style="font-weight: normal; {_MUTED}">{fmt.count(total)} in all{f"; the newest {len(shown)} shown" if more else ""}</span>'
