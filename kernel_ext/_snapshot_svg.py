@@ -21,78 +21,100 @@ __all__ = ["STREAM_WIDTH_PX", "sparkline_svg", "stream_rects", "stream_svg", "sv
 
 STREAM_WIDTH_PX = 880  # the lanes' width; the live pane is about as wide in a notebook
 LANE_PX, LANE_GAP_PX, LABEL_PX, AXIS_PX = 14, 3, 34, 16
-MAX_LANES = 32  # workers drawn; a pool with more shows the busiest (the rest are counted)
+MAX_LANES = 24  # workers drawn; a pool with more shows the busiest (the rest are counted)
 MAX_RECTS = 1200  # ~45 bytes each: keeps the stream under ~55 KB, the dashboard under 100 KB
-SPARK_W, SPARK_H, SPARK_POINTS = 260, 46, 160
-_ERRED_KEY = (-2.0, 1)
+SPARK_W, SPARK_H, SPARK_POINTS = 260, 46, 120
 
 
-def stream_records(raw: bytes | None) -> list[tuple[float, ...]]:
-    """The ring's raw float64 records (docs/state.md) as 6-tuples."""
-    if not raw:
-        return []
+def stream_records(raw: bytes | None) -> array.array[float]:
+    """The ring's raw float64 records (docs/state.md): a flat array, 6 values a record."""
     a = array.array("d")
-    a.frombytes(raw)
-    return [tuple(a[i:i + 6]) for i in range(0, len(a) - 5, 6)]
+    if raw:
+        a.frombytes(raw[: len(raw) - len(raw) % 48])
+    return a
 
 
-def stream_rects(records: Sequence[Sequence[float]], t0: float, t1: float,
+def _columns(flat: Sequence[float]) -> tuple[Sequence[float], ...]:
+    """start, end, worker, colour, flags columns of flat records (C-speed slicing)."""
+    return flat[0::6], flat[1::6], flat[2::6], flat[3::6], flat[5::6]
+
+
+def stream_rects(flat: Sequence[float], t0: float, t1: float,
                  width: int = STREAM_WIDTH_PX) -> tuple[list[int], list[tuple[int, int, int, str]]]:
-    """Bin records into pixel columns per worker lane, keep each column's dominant kind
-    (an erred task always shows), and merge runs of equal columns.
+    """Bin flat records (6 floats each) into pixel columns per worker lane, keep each
+    column's dominant kind (an erred task always shows), and merge runs of equal columns.
 
     Returns the workers drawn (lane order) and rectangles ``(lane, x0, x1, colour)`` in
     pixels; the column width doubles until at most MAX_RECTS rectangles remain."""
+    starts, ends, wids, colours, flags = _columns(flat)
     span = max(t1 - t0, 1e-9)
     busy: dict[int, float] = {}
-    for r in records:
-        busy[int(r[2])] = busy.get(int(r[2]), 0.0) + max(0.0, r[1] - r[0])
+    for a, b, w in zip(starts, ends, wids, strict=True):
+        busy[int(w)] = busy.get(int(w), 0.0) + (b - a)
     workers = sorted(sorted(busy, key=lambda w: -busy[w])[:MAX_LANES])
-    lane_of = {w: i for i, w in enumerate(workers)}
+    lane_of = {float(w): i for i, w in enumerate(workers)}
+    # Kinds: the palette index; ERRED_KIND (wins its column however short) or CANCELLED_KIND.
+    kinds = [ERRED_KIND if int(f) & 1 else CANCELLED_KIND if int(f) & 2 else c
+             for c, f in zip(colours, flags, strict=True)]
+    # Start near the column width that fits MAX_RECTS (a busy lane has about one rectangle
+    # per few columns), then double until it does.
     bin_px = 1
+    while bin_px < width and len(workers) * width / bin_px > 4 * MAX_RECTS:
+        bin_px *= 2
     while True:
         ncols = max(1, width // bin_px)
-        per_col = span / ncols
-        cover: dict[tuple[int, int], dict[tuple[float, int], float]] = {}
-        for start, end, worker, colour, _count, flags in records:
-            lane = lane_of.get(int(worker))
-            if lane is None or end < t0 or start > t1:
+        scale = ncols / span
+        cover: dict[int, dict[float, float]] = {}
+        for a, b, w, k in zip(starts, ends, wids, kinds, strict=True):
+            lane = lane_of.get(w)
+            if lane is None or b < t0 or a > t1:
                 continue
-            key = _ERRED_KEY if int(flags) & 1 else (colour, int(flags))
-            c0 = max(0, int((start - t0) / per_col))
-            c1 = min(ncols - 1, int((end - t0) / per_col))
-            for col in range(c0, c1 + 1):
-                lo = max(start, t0 + col * per_col)
-                hi = min(end, t0 + (col + 1) * per_col)
-                cell = cover.setdefault((lane, col), {})
-                # An erred task wins its column however short it was.
-                cell[key] = cell.get(key, 0.0) + (span if key == _ERRED_KEY else max(hi - lo, 0.0))
-        rects = _runs(cover, per_col, bin_px)
+            c0 = min(ncols - 1, max(0, int((a - t0) * scale)))
+            c1 = min(ncols - 1, int((b - t0) * scale))
+            if c0 == c1:  # most tasks: inside one column
+                cell = cover.setdefault(lane * ncols + c0, {})
+                cell[k] = cell.get(k, 0.0) + (2 * span if k == ERRED_KIND else b - a)
+                continue
+            for col in range(c0, c1 + 1):  # a long task: its overlap with each column
+                lo, hi = t0 + col / scale, t0 + (col + 1) / scale
+                cell = cover.setdefault(lane * ncols + col, {})
+                cell[k] = cell.get(k, 0.0) + (2 * span if k == ERRED_KIND
+                                              else min(b, hi) - max(a, lo))
+        rects = _runs(cover, ncols, bin_px)
         if len(rects) <= MAX_RECTS or bin_px >= width:
             return workers, rects
         bin_px *= 2
 
 
-def _runs(cover: dict[tuple[int, int], dict[tuple[float, int], float]], per_col: float,
+ERRED_KIND, CANCELLED_KIND = -1.0, -2.0
+
+
+def _kind_colour(kind: float) -> str:
+    if kind == ERRED_KIND:
+        return rect_color(0, 1)
+    if kind == CANCELLED_KIND:
+        return rect_color(0, 2)
+    return rect_color(kind, 0)
+
+
+def _runs(cover: dict[int, dict[float, float]], ncols: int,
           bin_px: int) -> list[tuple[int, int, int, str]]:
-    del per_col
-    cols: dict[int, list[tuple[int, str]]] = {}
-    for (lane, col), cell in cover.items():
-        # Any task in a column draws it (the live pane draws a task at least 1 px wide);
-        # a column no task touched stays a gap.
-        key, _amount = max(cell.items(), key=lambda kv: kv[1])
-        cols.setdefault(lane, []).append((col, rect_color(key[0], key[1])))
-    rects = []
-    for lane, items in cols.items():
-        items.sort()
-        run_start, prev, colour = items[0][0], items[0][0], items[0][1]
-        for col, c in items[1:]:
-            if col == prev + 1 and c == colour:
-                prev = col
-                continue
-            rects.append((lane, run_start * bin_px, (prev + 1) * bin_px, colour))
-            run_start, prev, colour = col, col, c
-        rects.append((lane, run_start * bin_px, (prev + 1) * bin_px, colour))
+    # Any task in a column draws it (the live pane draws a task at least 1 px wide); a
+    # column no task touched stays a gap.
+    rects: list[tuple[int, int, int, str]] = []
+    run: list[Any] | None = None  # [lane, first col, last col, kind]
+    for cell_id in sorted(cover):
+        cell = cover[cell_id]
+        kind = max(cell, key=cell.__getitem__)
+        lane, col = divmod(cell_id, ncols)
+        if run is not None and run[0] == lane and run[2] == col - 1 and run[3] == kind:
+            run[2] = col
+            continue
+        if run is not None:
+            rects.append((run[0], run[1] * bin_px, (run[2] + 1) * bin_px, _kind_colour(run[3])))
+        run = [lane, col, col, kind]
+    if run is not None:
+        rects.append((run[0], run[1] * bin_px, (run[2] + 1) * bin_px, _kind_colour(run[3])))
     return rects
 
 
@@ -127,7 +149,7 @@ def _svg(width: int, height: int, body: str) -> str:
             f"fill='{light['fg2']}'>{body}</svg>")
 
 
-def stream_svg(records: Sequence[Sequence[float]], t0: float, t1: float,
+def stream_svg(records: Sequence[float], t0: float, t1: float,
                names: dict[int, str] | None = None) -> tuple[str, int, int]:
     """The task stream as SVG text; also the number of rectangles drawn and the SVG height."""
     workers, rects = stream_rects(records, t0, t1)

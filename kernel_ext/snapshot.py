@@ -18,18 +18,22 @@ trusted) so tests and tools can read what it shows.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from . import _format as fmt
 from ._snapshot_svg import sparkline_svg, stream_records, stream_svg, svg_img
-from .theme import THEME, color, segment_colors, status_color
+from .theme import THEME, color, rgba, segment_colors, status_color
 
 __all__ = ["MAX_SNAPSHOT_ERRORS", "collector_snapshot", "snapshot_html"]
 
-MAX_SNAPSHOT_ERRORS = 8  # error cards with a traceback; the rest are counted
-SNAPSHOT_TRACEBACK_CHARS = 2500  # the end of a traceback: where it failed
-MAX_SNAPSHOT_CALLS = 20  # newest calls shown (the functions' rows still count all)
+MAX_SNAPSHOT_ERRORS = 6  # error cards with a traceback; the rest are counted
+SNAPSHOT_TRACEBACK_CHARS = 1200  # the end of a traceback: where it failed
+NAME_CHARS = 40  # function names longer than this are cut (with an ellipsis)
+MAX_SNAPSHOT_CALLS = 10  # newest calls shown (the functions' rows still count all)
+MAX_SNAPSHOT_FUNCTIONS = 10  # functions with most tasks shown
+MAX_SNAPSHOT_WORKERS = 12  # workers shown in the memory and workers panes: live ones first
 L = THEME["light"]
 FG, FG2, BG, BG2, BORDER, TRACK, GRID = (L[k] for k in ("fg", "fg2", "bg", "bg2", "border", "track", "grid"))
 ERR, DIED = status_color("erred"), status_color("died")
@@ -43,7 +47,21 @@ _HEAD = f"font-weight: 600; color: {FG}; margin: 0 0 4px 0"
 _MUTED = f"color: {FG2}"
 # Host pages style tables and code their own way (JupyterLab right-aligns cells, nbconvert
 # boxes code): the snapshot states what it needs inline.
-_CODE = "white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 11px; padding: 0; background-color: transparent"
+_CODE = "font-family: monospace; font-size: 11px; padding: 0; background-color: transparent"
+
+
+def _cut(text: Any, n: int = NAME_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_STYLE = re.compile(r'style="([^"]*)"')
+
+
+def _compact_styles(html_text: str) -> str:
+    """Drop the spaces after ':' and ';' in style attributes (~10% of a snapshot)."""
+    return _STYLE.sub(lambda m: 'style="' + m.group(1).replace("; ", ";").replace(": ", ":") + '"',
+                      html_text)
 
 
 def _attrs(cls: str, style: str = "", **data: Any) -> str:
@@ -70,10 +88,15 @@ def _bar(counts: dict[str, int], total: int, ci: int, height: int = 10) -> str:
         v = counts.get(seg, 0) + (counts.get("waiting", 0) if seg == "queued" else 0)
         if v <= 0:
             continue
-        segs.append(f'<div style="width: {min(100.0, 100.0 * v / denom):.3f}%; height: {height}px; '
+        segs.append(f'<div style="width: {_pct(v, denom)}; height: {height}px; '
                     f'background-color: {cols[seg]}; float: left" title="{seg}: {v}"></div>')
     return (f'<div{_attrs("tss-bar", f"height: {height}px; background-color: {TRACK}; border-radius: 3px; overflow: hidden; min-width: 80px")}>'
             f"{''.join(segs)}</div>")
+
+
+def _pct(v: float, of: float) -> str:
+    """A CSS width: 0.1% steps (under a pixel of any bar) without trailing zeros."""
+    return f"{min(100.0, 100.0 * v / max(of, 1e-9)):.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _done(c: dict[str, int]) -> int:
@@ -118,10 +141,10 @@ def compact_html(state: dict[str, Any], call: int) -> str:
     title = esc(f"{row.get('module')}.{row['fn']} ({row.get('file')}:{row.get('line')})\n"
                 f"called from {cs.get('file')}:{cs.get('line')}: {cs.get('code') or ''}")
     cell = f"padding: 0 8px 0 0; {_NUM}"
-    return (f'<div{_attrs("taskscope-static tss-compact", f"{_FONT}; color: {FG}; max-width: 900px", fn=row["fn"], done=_done(counts), total=_total(row), erred=counts.get("erred", 0), status=row["status"], call=call)}>'
-            f'<table style="border-collapse: collapse; width: 100%"><tr>'
+    return _compact_styles(f'<div{_attrs("taskscope-static tss-compact", f"{_FONT}; color: {FG}; max-width: 900px", fn=row["fn"], done=_done(counts), total=_total(row), erred=counts.get("erred", 0), status=row["status"], call=call)}>'
+            f'<table style="border-collapse: collapse; width: 100%; table-layout: auto"><tr>'
             f'<td style="{cell}; width: 1%; text-align: left" title="{title}">{_swatch(row["color"])}'
-            f'<code style="{_CODE}">{esc(row["fn"])}</code></td>'
+            f'<code style="{_CODE}">{esc(_cut(row["fn"]))}</code></td>'
             f'<td style="padding: 0 8px 0 0; width: 50%">{_bar(counts, _total(row), row["color"])}</td>'
             f'<td style="{cell}; text-align: right">{pct}</td>'
             f'<td style="{cell}; text-align: right">{done_total}</td>'
@@ -152,13 +175,13 @@ def _header(state: dict[str, Any]) -> str:
 def _progress(state: dict[str, Any]) -> str:
     now = state.get("now") or 0.0
     calls = state.get("calls", [])[-MAX_SNAPSHOT_CALLS:]
-    cell = f"padding: 1px 8px 1px 0; {_NUM}"
+    cell = "padding: 1px 8px 1px 0"
     rows = []
     for c in reversed(calls):  # newest first, as the live pane
         pct, done_total, issues, elapsed, rate = _call_cells(c, now)
         rows.append(
             f'<tr{_attrs("tss-call", fn=c["fn"], done=_done(c["counts"]), total=_total(c), status=c["status"])}>'
-            f'<td style="{cell}; text-align: left">{_swatch(c["color"])}<code style="{_CODE}">{esc(c["fn"])}</code>&nbsp;'
+            f'<td style="{cell}; text-align: left">{_swatch(c["color"])}<code style="{_CODE}">{esc(_cut(c["fn"]))}</code>&nbsp;'
             f'<span style="{_MUTED}">{esc(c["api"])}&nbsp;#{c["id"]}</span></td>'
             f'<td style="padding: 1px 8px 1px 0; width: 40%">{_bar(c["counts"], _total(c), c["color"])}</td>'
             f'<td style="{cell}; text-align: right">{pct}</td><td style="{cell}; text-align: right">{done_total}</td>'
@@ -166,22 +189,24 @@ def _progress(state: dict[str, Any]) -> str:
             f'<td style="{cell}; color: {ERR}">{issues}</td><td style="{cell}">{_pill(c["status"])}</td></tr>')
     older = len(state.get("calls", [])) - len(calls)
     fn_rows = []
-    for f in sorted(state.get("functions", []), key=lambda f: -f.get("submitted", 0)):
+    all_fns = sorted(state.get("functions", []), key=lambda f: -f.get("submitted", 0))
+    for f in all_fns[:MAX_SNAPSHOT_FUNCTIONS]:
         done = _done(f["counts"])
         fn_rows.append(
             f'<tr{_attrs("tss-function", fn=f["name"], done=done, total=f["submitted"])}>'
-            f'<td style="{cell}; text-align: left">{_swatch(f["color"])}<code style="{_CODE}">{esc(f["name"])}</code></td>'
+            f'<td style="{cell}; text-align: left">{_swatch(f["color"])}<code style="{_CODE}">{esc(_cut(f["name"]))}</code></td>'
             f'<td style="padding: 1px 8px 1px 0; width: 40%">{_bar(f["counts"], f["submitted"], f["color"])}</td>'
             f'<td style="{cell}; text-align: right">{fmt.percent(done / f["submitted"] if f["submitted"] else None, 0)}</td>'
             f'<td style="{cell}; text-align: right">{fmt.count(done)} / {fmt.count(f["submitted"])}</td>'
             f'<td style="{cell}; {_MUTED}" colspan="3">{fmt.duration(f.get("time"))} of work</td></tr>')
     if not rows:
         return _pane("progress", '<div style="color: #8c959f">No calls yet.</div>')
-    table = 'style="border-collapse: collapse; width: 100%"'
+    table = f'style="border-collapse: collapse; width: 100%; table-layout: auto; {_NUM}"'
     return _pane("progress",
                  f'<div style="{_MUTED}">Calls{f" (newest {len(calls)}; {older} older)" if older else ""}</div>'
                  f"<table {table}>{''.join(rows)}</table>"
-                 f'<div style="{_MUTED}; margin-top: 4px">Functions</div><table {table}>{"".join(fn_rows)}</table>')
+                 f'<div style="{_MUTED}; margin-top: 4px">Functions{_more(len(all_fns), MAX_SNAPSHOT_FUNCTIONS)}</div>'
+                 f'<table {table}>{"".join(fn_rows)}</table>')
 
 
 def _title(name: str) -> str:
@@ -193,60 +218,81 @@ def _pane(name: str, body: str, extra: str = "", **data: Any) -> str:
             f'<div style="{_HEAD}">{_title(name)}{extra}</div>{body}</div>')
 
 
-def _task_stream(state: dict[str, Any], records: list[tuple[float, ...]]) -> str:
-    total = state.get("stream_total", len(records))
-    if not records:
+def _task_stream(state: dict[str, Any], flat: Any) -> str:
+    n = len(flat) // 6
+    total = state.get("stream_total", n)
+    if not n:
         return _pane("task-stream", f'<div style="{_MUTED}">No finished tasks yet.</div>', rects=0,
                      stream_total=total)
-    t0 = min(r[0] for r in records)
-    t1 = max(max(r[1] for r in records), t0 + 1e-3)
+    starts, ends, wids = flat[0::6], flat[1::6], flat[2::6]
+    t0 = min(starts)
+    t1 = max(max(ends), t0 + 1e-3)
     started = state.get("pool", {}).get("started")
-    svg, n_rects, height = stream_svg(records, t0, t1)
+    svg, n_rects, _height = stream_svg(flat, t0, t1)
     offset = f"; time axis from +{fmt.duration(t0 - started)}" if started is not None and t0 - started > 0.5 else ""
-    extra = (f' <span style="font-weight: normal; {_MUTED}">{fmt.count(len(records))} kept of '
+    extra = (f' <span style="font-weight: normal; {_MUTED}">{fmt.count(n)} kept of '
              f"{fmt.count(total)} tasks{offset}</span>")
-    legend = "".join(f'<span style="margin-right: 10px">{_swatch(f["color"])}{esc(f["name"])}</span>'
+    legend = "".join(f'<span style="margin-right: 10px">{_swatch(f["color"])}{esc(_cut(f["name"]))}</span>'
                      for f in state.get("functions", [])[:12])
-    alt = f"task stream: {len(records)} tasks on {len({int(r[2]) for r in records})} workers"
+    alt = f"task stream: {n} tasks on {len(set(wids))} workers"
     img = svg_img(svg, alt, class_="tss-stream", style="max-width: 100%; height: auto")
     return _pane("task-stream", f"{img}<div style=\"{_MUTED}; font-size: 11px\">{legend}</div>",
-                 extra, rects=n_rects, stream_total=total, kept=len(records))
+                 extra, rects=n_rects, stream_total=total, kept=n)
+
+
+def _more(n: int, shown: int) -> str:
+    return f" (the first {shown} of {n})" if n > shown else ""
+
+
+def _shown_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The workers a snapshot lists: live ones first (by id), then the latest gone."""
+    ws = state.get("workers", [])
+    live = [w for w in ws if w.get("status") not in ("exited", "died")]
+    gone = [w for w in ws if w.get("status") in ("exited", "died")]
+    return sorted((live + gone[::-1])[:MAX_SNAPSHOT_WORKERS], key=lambda w: w["id"])
 
 
 def _memory(state: dict[str, Any]) -> str:
-    workers = state.get("workers", [])
+    workers = _shown_workers(state)
     if not workers:
         return _pane("memory", f'<div style="{_MUTED}">No workers yet.</div>')
-    top = max([w.get("rss") or 0 for w in workers] + [w.get("memory_limit") or 0 for w in workers] + [1])
+    mem = THEME["memory"]
+    top = 1.08 * max([w.get("rss") or 0 for w in workers] + [w.get("memory_limit") or 0 for w in workers] + [1])
     rows = []
     for w in workers:
-        rss, managed = w.get("rss") or 0, w.get("managed") or 0
-        gone = w.get("status") in ("exited", "died")
-        fill = THEME["palette"][0]
+        rss = w.get("rss") or 0
+        managed = min(w.get("managed") or 0, rss or (w.get("managed") or 0))
+        limit = w.get("memory_limit")
+        frac = rss / limit if limit else 0.0
+        level = "critical" if frac >= mem["critical_fraction"] else "high" if frac >= mem["high_fraction"] else "ok"
+        c = mem["gone"] if w.get("status") in ("exited", "died") else mem[level]  # as memory.js
+        limit_mark = (f'<div style="position: absolute; left: {100.0 * limit / top:.2f}%; top: 0; width: 2px; height: 10px; background-color: {ERR}" title="memory limit {fmt.bytes_(limit)}"></div>'
+                      if limit else "")
         rows.append(
             f'<div{_attrs("tss-mem-row", "display: flex; align-items: center; margin: 2px 0", worker=w["id"], rss=rss)}>'
             f'<span style="width: 34px; {_MUTED}">w{w["id"]}</span>'
-            f'<div style="flex-grow: 1; height: 10px; background-color: {TRACK}; border-radius: 3px; overflow: hidden; opacity: {0.45 if gone else 1}">'
-            f'<div style="width: {100.0 * min(managed, rss) / top:.2f}%; height: 10px; background-color: {fill}; float: left"></div>'
-            f'<div style="width: {100.0 * max(0, rss - managed) / top:.2f}%; height: 10px; background-color: {RSS_COLOR}; opacity: 0.55; float: left"></div></div>'
+            f'<div style="flex-grow: 1; height: 10px; background-color: {TRACK}; border-radius: 3px; overflow: hidden; position: relative">'
+            f'<div style="width: {100.0 * managed / top:.2f}%; height: 10px; background-color: {c}; float: left"></div>'
+            f'<div style="width: {100.0 * max(0, rss - managed) / top:.2f}%; height: 10px; background-color: {rgba(c, mem["unmanaged_alpha"])}; float: left"></div>{limit_mark}</div>'
             f'<span style="width: 150px; text-align: right; {_NUM}">{fmt.bytes_(rss)}'
             f'<span style="{_MUTED}"> · {fmt.bytes_(managed)} held</span></span></div>')
-    return _pane("memory", "".join(rows), f' <span style="font-weight: normal; {_MUTED}">RSS per worker, results held</span>')
+    n = len(state.get("workers", []))
+    return _pane("memory", "".join(rows), f' <span style="font-weight: normal; {_MUTED}">RSS per worker, results held{_more(n, len(workers))}</span>')
 
 
 def _workers(state: dict[str, Any]) -> str:
-    workers = state.get("workers", [])
+    workers = _shown_workers(state)
     if not workers:
         return _pane("workers", f'<div style="{_MUTED}">No workers yet.</div>')
     th = f'style="text-align: left; padding: 1px 8px 1px 0; font-weight: 500; white-space: nowrap; {_MUTED}"'
     head = "".join(f"<th {th}>{h}</th>" for h in ("worker", "pid", "status", "tasks", "CPU", "RSS",
                                                  "busy", "start-up", "init", "waiting", "working", "longest task"))
-    cell = f"padding: 1px 8px 1px 0; text-align: left; {_NUM}"
+    cell = "padding: 1px 8px 1px 0; text-align: left"
     rows = []
     for w in workers:
         ins = w.get("insights") or {}
         longest = (w.get("longest") or [None])[0]
-        long_txt = (f"{esc(longest['fn'])}({esc(str(longest.get('arg', ''))[:40])}) "
+        long_txt = (f"{esc(_cut(longest['fn'], 24))}({esc(_cut(longest.get('arg', ''), 24))}) "
                     f"{fmt.duration(longest['duration'])}") if longest else ""
         why = ""
         if w.get("status") == "died" or w.get("exit_message"):
@@ -260,7 +306,8 @@ def _workers(state: dict[str, Any]) -> str:
             f'<td style="{cell}">{fmt.bytes_(w.get("rss"))}</td><td style="{cell}">{fmt.percent(w.get("utilisation"), 0)}</td>'
             + "".join(f'<td style="{cell}">{fmt.duration(ins.get(k))}</td>' for k in ("startup", "init", "waiting", "working"))
             + f'<td style="padding: 1px 0; text-align: left">{long_txt}</td></tr>{why}')
-    return _pane("workers", f'<table style="border-collapse: collapse; width: 100%"><tr>{head}</tr>{"".join(rows)}</table>')
+    extra = f' <span style="font-weight: normal; {_MUTED}">{_more(len(state.get("workers", [])), len(workers))}</span>'
+    return _pane("workers", f'<table style="border-collapse: collapse; width: 100%; table-layout: auto; {_NUM}"><tr>{head}</tr>{"".join(rows)}</table>', extra)
 
 
 def _errors(state: dict[str, Any]) -> str:
@@ -278,8 +325,8 @@ def _errors(state: dict[str, Any]) -> str:
         open_attr = " open" if i == 0 else ""
         cards.append(
             f'<details{open_attr}{_attrs("tss-err", f"border-left: 3px solid {ERR}; padding: 2px 0 2px 8px; margin: 4px 0", exc_type=e.get("exc_type"))}>'
-            f'<summary style="cursor: pointer"><b>{esc(str(e.get("exc_type")))}</b>: {esc(str(e.get("message"))[:300])}'
-            f' <span style="{_MUTED}">in <code>{esc(str(e.get("fn")))}({esc(str(e.get("arg"))[:200])})</code> '
+            f'<summary style="cursor: pointer"><b>{esc(str(e.get("exc_type")))}</b>: {esc(_cut(e.get("message"), 200))}'
+            f' <span style="{_MUTED}">in <code>{esc(_cut(e.get("fn")))}({esc(_cut(e.get("arg"), 80))})</code> '
             f'· call #{e.get("call")} · w{e.get("worker")} (pid {e.get("pid")}) · {fmt.rel_time(e.get("ts"), t0)}</span></summary>'
             f'<pre class="tss-tb" style="white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 11px; line-height: 1.35; margin: 4px 0; padding: 4px 6px; '
             f'background-color: {BG2}; max-height: 260px; overflow-y: auto">{esc(tb)}</pre></details>')
@@ -330,7 +377,10 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
     one-call progress bar's line; `panes` limits the dashboard to some panes."""
     if call is not None:
         return compact_html(state, call)
-    records = stream_records(stream) if isinstance(stream, (bytes, bytearray)) else list(stream or [])
+    if isinstance(stream, (bytes, bytearray)) or stream is None:
+        records: Any = stream_records(stream)
+    else:  # records as 6-sequences
+        records = [v for r in stream for v in r]
     chosen = [p["name"] for p in THEME["panes"] if not panes or p["name"] in panes]
     draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
             "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources),
@@ -339,13 +389,15 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '
             f"· run the notebook for the live dashboard</div>")
     body = "".join(draw[name]() for name in chosen)
-    return (f'<div{_attrs("taskscope-static tss-root", f"{_FONT}; color: {FG}; max-width: 1000px", pool_status=pool.get("status"), workers=len(state.get("workers", [])))}>'
+    return _compact_styles(f'<div{_attrs("taskscope-static tss-root", f"{_FONT}; color: {FG}; max-width: 1000px", pool_status=pool.get("status"), workers=len(state.get("workers", [])))}>'
             f"{_header(state)}{body}{note}</div>")
 
 
 def collector_snapshot(collector: Any, call: int | None = None,
-                       panes: Sequence[str] | None = None) -> str:
-    """The snapshot of a collector's State now (taken under its lock, drawn outside it)."""
+                       panes: Sequence[str] | None = None, max_records: int | None = None) -> str:
+    """The snapshot of a collector's State now (taken under its lock, drawn outside it);
+    `max_records` draws only the newest task-stream records (a live snapshot, redrawn
+    every few seconds, stays cheap: ~3 ms per 1,000 records)."""
     with collector.lock:
         st = collector.state
         if call is not None:
@@ -353,6 +405,6 @@ def collector_snapshot(collector: Any, call: int | None = None,
             stream = resources = None
         else:
             state = st.to_json()
-            _, stream = st.stream.since(0)
+            _, stream = st.stream.since(0 if max_records is None else st.stream.total - max_records)
             _, resources = st.resources.since(0)
     return snapshot_html(state, stream, resources, call=call, panes=panes)

@@ -8,13 +8,14 @@
  */
 import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
+import { THEME } from "./theme-data.js";
 import * as fmt from "./format.js";
 
 /** @typedef {import("./store.js").Store} Store */
 
-export const LEVEL_COLORS = { ok: "#4e79a7", high: "#f28e2b", critical: "#e5484d" };
+export const LEVEL_COLORS = { ok: THEME.memory.ok, high: THEME.memory.high, critical: THEME.memory.critical };
 /** Bars of workers that exited or died: their last sample, in grey. */
-export const GONE_COLOR = "#8b949e";
+export const GONE_COLOR = THEME.memory.gone;
 
 /** @param {any} w */
 export const isGone = (w) => w.status === "exited" || w.status === "died";
@@ -40,8 +41,8 @@ export function memorySummary(workers, poolStatus) {
   else if (live) text = `${fmt.bytes(rss)} RSS · ${fmt.bytes(managed)} managed` + (gone ? ` · ${live} live` : "");
   return { text, rss, managed, live };
 }
-export const HIGH = 0.8;
-export const CRITICAL = 0.95;
+export const HIGH = THEME.memory.high_fraction;
+export const CRITICAL = THEME.memory.critical_fraction;
 
 /**
  * @param {number} rss @param {number | null | undefined} limit
@@ -59,7 +60,7 @@ export function mount(el, store, _options = {}) {
   const list = h("div", { class: "ts-mem-list" });
   const legend = h("div", { class: "ts-legend" }, [
     h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: LEVEL_COLORS.ok } }), "managed (results held)"]),
-    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, 0.4) } }), "unmanaged"]),
+    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, THEME.memory.unmanaged_alpha) } }), "unmanaged"]),
     h("span", { class: "ts-legend-item ts-legend-limit" }, [h("span", { class: "ts-limit-key" }), "limit"]),
   ]);
   const empty = h("div", { class: "ts-empty", text: "No workers yet." });
@@ -104,7 +105,7 @@ export function mount(el, store, _options = {}) {
     r.managed.style.width = `${((100 * managed) / scale).toFixed(3)}%`;
     r.unmanaged.style.width = `${((100 * Math.max(0, rss - managed)) / scale).toFixed(3)}%`;
     r.managed.style.background = c;
-    r.unmanaged.style.background = alpha(c, 0.4);
+    r.unmanaged.style.background = alpha(c, THEME.memory.unmanaged_alpha);
     if (limit) {
       r.limit.hidden = false;
       r.limit.style.left = `${((100 * limit) / scale).toFixed(3)}%`;

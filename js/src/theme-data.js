@@ -37,6 +37,15 @@ export const THEME = {
     "processing": 0.5,
     "queued": 0.22
   },
+  "memory": {
+    "ok": "#4e79a7",
+    "high": "#f28e2b",
+    "critical": "#e5484d",
+    "gone": "#8b949e",
+    "unmanaged_alpha": 0.4,
+    "high_fraction": 0.8,
+    "critical_fraction": 0.95
+  },
   "segments": [
     "released",
     "memory",
