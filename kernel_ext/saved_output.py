@@ -8,11 +8,14 @@ A live widget's output holds three representations::
 
 * A finished per-call bar and a closed pool's dashboard are *replaced* by the static
   snapshot alone (`static_bundle`: text/html + text/plain, no widget-view), with
-  `update_display_data` from the kernel, and with the `snapshot` trait (``final``) for
-  JupyterLab, which applies a display update only inside the cell that is running it.
+  `update_display_data` from the kernel, and with a ``{"type": "snapshot", "final": true}``
+  custom message for JupyterLab, which applies a display update only inside the cell that
+  is running it.
   The widget's model is closed then: nothing of it is left to go missing.
-* A live one keeps its snapshot current: the kernel sets the `snapshot` trait (at most every
-  SNAPSHOT_INTERVAL_S, and at the end of every cell), and taskscope's JupyterLab renderer
+* A live one keeps its snapshot current: the kernel sends ``{"type": "snapshot", "html"}``
+  (at most every SNAPSHOT_INTERVAL_S, and at the end of every cell; a custom message, not
+  a trait, so that nbclient's saved widget state does not hold every snapshot again), and
+  taskscope's JupyterLab renderer
   for `application/vnd.taskscope.view+json` (js/lab/src/saved.js; it outranks the widget
   renderer) writes it into the output's text/html, so a notebook saved while the kernel
   runs, or after the kernel was killed, holds the last picture. Reopened without the
@@ -110,7 +113,7 @@ def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False)
             return False
         widget._snapshot_version, widget._snapshot_at = version, now
         html = _snapshot(widget)
-        widget.snapshot = {"html": html, "final": False}
+        widget.send({"type": "snapshot", "html": html, "final": False})
         if display:
             for handle in list(widget._handles):
                 data, metadata = widget._bundle(html)
@@ -135,7 +138,7 @@ def leave_static(widget: Any) -> None:
     """The widget finished: replace each of its outputs by the static snapshot, tell the
     front end (for JupyterLab's other cells), and close the model."""
     html = _snapshot(widget, final=True)
-    widget.snapshot = {"html": html, "final": True}
+    widget.send({"type": "snapshot", "html": html, "final": True})
     for handle in list(widget._handles):
         handle.update(static_bundle(widget, html), raw=True)
     _displayed.discard(widget)

@@ -134,9 +134,6 @@ class Dashboard(anywidget.AnyWidget):
     call = traitlets.Int(None, allow_none=True).tag(sync=True)
     popout_url = traitlets.Unicode("").tag(sync=True)
     frozen = traitlets.Bool(False).tag(sync=True)
-    # The static snapshot for saved notebooks, {"html": str, "final": bool}: taskscope's
-    # JupyterLab renderer writes it into the output (kernel_ext/saved_output.py).
-    snapshot = traitlets.Dict().tag(sync=True)
 
     def __init__(self, collector: Collector, *, panes: list[str] | None = None,
                  call: int | None = None, **kwargs: Any) -> None:

@@ -180,23 +180,18 @@ export function storeForRender(model, storeOptions = {}, requestFull = true) {
 export const SNAPSHOT_EVENT = "taskscope-snapshot";
 
 /**
- * Relay the model's `snapshot` trait ({html, final}) as a bubbling DOM event from `el`,
- * now (a re-rendered view) and whenever it changes. Nothing listens outside JupyterLab.
+ * Relay the kernel's {"type": "snapshot", html, final} messages (kernel_ext/saved_output.py)
+ * as a bubbling DOM event from `el`. Nothing listens outside JupyterLab.
  * @param {AnyModel} model @param {HTMLElement} el
  * @returns {() => void} dispose
  */
 export function relaySnapshot(model, el) {
-  const send = () => {
-    const snap = model.get("snapshot");
-    if (snap && typeof snap.html === "string" && snap.html) {
-      el.dispatchEvent(new CustomEvent(SNAPSHOT_EVENT, { bubbles: true, detail: snap }));
+  /** @param {any} msg */
+  const onMsg = (msg) => {
+    if (msg && msg.type === "snapshot" && typeof msg.html === "string" && msg.html) {
+      el.dispatchEvent(new CustomEvent(SNAPSHOT_EVENT, { bubbles: true, detail: { html: msg.html, final: !!msg.final } }));
     }
   };
-  // After render returns: the element is in the page by then, under the renderer.
-  const timer = setTimeout(send, 0);
-  model.on("change:snapshot", send);
-  return () => {
-    clearTimeout(timer);
-    model.off("change:snapshot", send);
-  };
+  model.on("msg:custom", onMsg);
+  return () => model.off("msg:custom", onMsg);
 }
