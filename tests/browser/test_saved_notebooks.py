@@ -177,7 +177,8 @@ def check_static_page(page: Any, *, bars: int, trusted: bool = True) -> dict[str
 
 
 # ------------------------------------------------------------------------------ tests
-def test_closed_pool_reopens_static_jupyterlab(page: Any, lab_server: Any) -> None:
+def test_closed_pool_reopened_untrusted_and_nbconvert_jupyterlab(
+        page: Any, lab_server: Any, tmp_path: Path) -> None:
     nb = "saved-closed.ipynb"
     write_notebook(lab_server.root / nb, [SETUP, MAPS, FAILING, LAMBDA, SHUTDOWN])
     open_notebook(page, lab_server, nb)
@@ -194,6 +195,7 @@ def test_closed_pool_reopens_static_jupyterlab(page: Any, lab_server: Any) -> No
     shoot(page, "lab-saved-closed-reopened.png")
     shoot(page, "lab-saved-closed-dashboard.png", page.locator(".tss-root"))
     print(f"\n[browser] closed pool reopened: {info}; saved notebook {size} bytes")
+    check_untrusted_copy_and_nbconvert(page, lab_server, nb, tmp_path)
 
 
 def test_live_pool_saved_then_kernel_shut_down_jupyterlab(page: Any, lab_server: Any) -> None:
@@ -267,16 +269,9 @@ def test_kernel_sigkilled_mid_map_jupyterlab(page: Any, lab_server: Any) -> None
           f"live, its saved snapshot {saved_done} of 600")
 
 
-def test_untrusted_copy_and_nbconvert(page: Any, lab_server: Any, tmp_path: Path) -> None:
+def check_untrusted_copy_and_nbconvert(page: Any, lab_server: Any, src: str, tmp_path: Path) -> None:
     """A saved notebook copied and edited outside Jupyter (untrusted: only the sanitiser's
     HTML), and its nbconvert export opened from disk with the network refused."""
-    src = "saved-for-copy.ipynb"
-    write_notebook(lab_server.root / src, [SETUP, MAPS, FAILING, LAMBDA, SHUTDOWN])
-    open_notebook(page, lab_server, src)
-    run_all(page)
-    page.wait_for_function(ALL_CELLS_RAN, timeout=90_000, polling=250)
-    page.wait_for_selector('.tss-root[data-pool-status="closed"]', timeout=20_000)
-    save(page, lab_server, src, lambda o: len(taskscope_outputs(o)) == 6)
     lab_server.shutdown_sessions()
 
     # An edit outside Jupyter drops the signature: JupyterLab opens the copy untrusted.
