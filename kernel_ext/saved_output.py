@@ -105,13 +105,13 @@ def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False)
     Returns whether it sent one. Never raises (it runs in hooks and the collector thread)."""
     try:
         col = widget._collector
-        version = col.state.version
+        version = _signature(col.state)
         now = time.monotonic()
         if version == widget._snapshot_version:
             return False
         if not force and now - widget._snapshot_at < SNAPSHOT_INTERVAL_S:
             return False
-        widget._snapshot_version, widget._snapshot_at = version, now
+        widget._snapshot_version, widget._snapshot_at = version, now  # type: ignore[assignment]
         html = _snapshot(widget)
         widget.send({"type": "snapshot", "html": html, "final": False})
         if display:
@@ -122,6 +122,14 @@ def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False)
     except Exception:
         log.exception("taskscope: could not refresh a saved-notebook snapshot")
         return False
+
+
+def _signature(st: Any) -> tuple[Any, ...]:
+    """What a snapshot shows changing: tasks, errors, counts, status, workers. Not the
+    resource samples alone (every 0.5 s), so an idle pool sends no new snapshots."""
+    t = st.totals
+    return (st.stream.total, st.errors_total, t["submitted"], t["done"], t["erred"],
+            t["cancelled"], st.pool["status"], len(st.workers), st.gaps)
 
 
 def _after_cell(*_args: Any) -> None:

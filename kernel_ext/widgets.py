@@ -323,10 +323,23 @@ class Dashboard(anywidget.AnyWidget):
         left in the output as static HTML when the call or pool ends."""
         from IPython.display import display
 
-        data, metadata = self._bundle()
-        self._handles.append(display(data, metadata=metadata, raw=True, display_id=True))
-        if not self._final_shown and self.comm is not None:
-            saved_output.track_displayed(self)
+        with self._send_lock:
+            if not self._final_shown and self.comm is not None:
+                with self._collector.lock:
+                    st = self._collector.state
+                    state = self._call_state(st) if self.call is not None else st.to_json(False)
+                if self._finished(state):
+                    # Displayed after its call (pool) ended: nothing will move again, so the
+                    # snapshot alone, as a finished widget leaves (no model to go missing).
+                    self._final_shown = True
+                    self._collector.remove_view(self)
+                    display(saved_output.static_bundle(self), raw=True)
+                    self.close()
+                    return
+            data, metadata = self._bundle()
+            self._handles.append(display(data, metadata=metadata, raw=True, display_id=True))
+            if not self._final_shown and self.comm is not None:
+                saved_output.track_displayed(self)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         self.show()

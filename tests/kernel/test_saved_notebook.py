@@ -91,3 +91,20 @@ def test_saved_notebook_with_twenty_maps(tmp_path: Path, monkeypatch: pytest.Mon
           f"{bar_bytes} bytes; saved widget state {len(widget_state)} bytes; without it (as "
           f"JupyterLab saves) {lab_size} bytes")
     assert size < 400_000 and lab_size < 150_000, (size, lab_size)
+
+
+def test_dashboard_displayed_after_close_is_static(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed pool's dashboard displayed later never moves again: it is displayed as its
+    snapshot, with no widget for a reopened notebook to miss."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    cells = [SETUP.replace("display(pool.dashboard())", "pool.map(square, range(50))"),
+             FAILING, "pool.shutdown()", "display(pool.dashboard())"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    last = [o for o in nb.cells[-1].outputs if o["output_type"] == "display_data"]
+    assert len(last) == 1 and not [o for o in nb.cells[-1].outputs if o["output_type"] == "error"]
+    data = last[0]["data"]
+    assert WIDGET_MIME not in data and VIEW_MIME not in data, sorted(data)
+    assert 'data-pool-status="closed"' in data["text/html"] and "cannot parse item 4" in data["text/html"]
