@@ -179,9 +179,10 @@ def stream_svg(records: Sequence[float], t0: float, t1: float,
         t = 0.0
         while t <= span + 1e-9:
             x = LABEL_PX + t / span * STREAM_WIDTH_PX
+            label = (f"<text x='{x + 2:.1f}' y='{axis_y + 11}'>{tick_label(t, step)}</text>"
+                     if x + 30 <= width else "")  # no label cut by the right edge
             parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='0' y2='{axis_y}' "
-                         f"stroke='{light['grid']}'/><text x='{x + 2:.1f}' y='{axis_y + 11}'>"
-                         f"{tick_label(t, step)}</text>")
+                         f"stroke='{light['grid']}'/>{label}")
             t += step
     return _svg(width, height, "".join(parts)), len(rects), height
 

@@ -203,10 +203,15 @@ def _progress(state: dict[str, Any]) -> str:
         return _pane("progress", '<div style="color: #8c959f">No calls yet.</div>')
     table = f'style="border-collapse: collapse; width: 100%; table-layout: auto; {_NUM}"'
     return _pane("progress",
-                 f'<div style="{_MUTED}">Calls{f" (newest {len(calls)}; {older} older)" if older else ""}</div>'
-                 f"<table {table}>{''.join(rows)}</table>"
-                 f'<div style="{_MUTED}; margin-top: 4px">Functions{_more(len(all_fns), MAX_SNAPSHOT_FUNCTIONS)}</div>'
-                 f'<table {table}>{"".join(fn_rows)}</table>')
+                 # One table for both lists, so that their bars and numbers line up.
+                 f"<table {table}>{_subhead('Calls' + (f' (newest {len(calls)}; {older} older)' if older else ''))}"
+                 f"{''.join(rows)}{_subhead('Functions' + _more(len(all_fns), MAX_SNAPSHOT_FUNCTIONS))}"
+                 f'{"".join(fn_rows)}</table>')
+
+
+def _subhead(text: str) -> str:
+    return (f'<tr><td colspan="7" style="padding: 4px 0 1px 0; text-align: left; {_MUTED}; '
+            f'background-color: transparent">{esc(text)}</td></tr>')
 
 
 def _title(name: str) -> str:
