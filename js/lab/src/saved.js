@@ -154,9 +154,12 @@ export const savedPlugin = {
   id: "taskscope-labextension:saved-outputs",
   description: "taskscope outputs in saved notebooks: the snapshot instead of a widget error",
   autoStart: true,
-  requires: [INotebookTracker],
+  // Optional: pages without notebooks (Voila, the pop-out page) have no tracker, and
+  // nothing to do here.
+  optional: [INotebookTracker],
   /** @param {any} _app @param {any} tracker */
   activate(_app, tracker) {
+    if (!tracker) return;
     tracker.widgetAdded.connect((/** @type {any} */ _t, /** @type {any} */ panel) => {
       const rm = panel.content.rendermime;
       rm.addFactory(savedViewFactory(rm), RANK);
