@@ -54,7 +54,8 @@ def stream_rects(flat: Sequence[float], t0: float, t1: float,
     workers = sorted(sorted(busy, key=lambda w: -busy[w])[:MAX_LANES])
     lane_of = {float(w): i for i, w in enumerate(workers)}
     # Kinds: the palette index; ERRED_KIND (wins its column however short) or CANCELLED_KIND.
-    kinds = [ERRED_KIND if int(f) & 1 else CANCELLED_KIND if int(f) & 2 else c
+    kinds = [ERRED_KIND if int(f) & 1 else CANCELLED_KIND if int(f) & 2
+             else -100.0 - int(f) if int(f) & 28 else c  # Dask transfer/disk/deserialize
              for c, f in zip(colours, flags, strict=True)]
     # Start near the column width that fits MAX_RECTS (a busy lane has about one rectangle
     # per few columns), then double until it does.
@@ -94,6 +95,8 @@ def _kind_colour(kind: float) -> str:
         return rect_color(0, 1)
     if kind == CANCELLED_KIND:
         return rect_color(0, 2)
+    if kind <= -100.0:
+        return rect_color(0, int(-100.0 - kind))
     return rect_color(kind, 0)
 
 

@@ -68,6 +68,9 @@ def rect_color(ci: float, flags: int) -> str:
         return str(THEME["erred"])
     if flags & 2:
         return str(THEME["cancelled"])
+    for bit, key in ((4, "transfer"), (8, "disk"), (16, "deserialize")):  # a Dask cluster's
+        if flags & bit:
+            return str(THEME[key])
     return color(ci)
 
 

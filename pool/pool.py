@@ -98,6 +98,11 @@ class Pool:
         memory goes over it (checked ten times a second) is killed and replaced, and the task
         it ran fails with `WorkerMemoryError` naming the limit and the memory seen.
 
+    cluster:
+        run on a Dask cluster instead of local processes: a ``distributed.Client``, a cluster
+        object (``LocalCluster()``...) or a scheduler address; see `DaskPool`
+        (``pip install 'taskscope[dask]'``).
+
     Examples
     --------
     >>> with Pool(2) as pool:
@@ -105,10 +110,22 @@ class Pool:
     [1, 2, 3]
     """
 
+    def __new__(cls, *args: Any, cluster: Any = None, **kwargs: Any) -> Pool:
+        if cluster is not None and cls is Pool:
+            # The Pool API on a Dask cluster; distributed is imported only now.
+            from .dask_pool import DaskPool
+
+            return super().__new__(DaskPool)
+        return super().__new__(cls)
+
     def __init__(self, n_workers: int | None = None, *, start_method: str | None = None,
                  initializer: Callable[..., Any] | None = None, initargs: Iterable[Any] = (),
                  worker_state: Any = None, max_tasks_per_worker: int | None = None,
-                 name: str | None = None, memory_limit: int | str | None = None) -> None:
+                 name: str | None = None, memory_limit: int | str | None = None,
+                 cluster: Any = None) -> None:
+        if cluster is not None:  # a subclass of Pool given cluster=: only Pool routes it
+            raise TypeError(f"taskscope: {type(self).__name__} does not take cluster=; use "
+                            "taskscope.Pool(cluster=...)")
         if n_workers is None:
             n_workers = _usable_cpus()
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:

@@ -15,6 +15,10 @@ export const PALETTE = THEME.palette;
 export const ERRED = THEME.erred;
 export const ERRED_OUTLINE = THEME.erred_outline;
 export const CANCELLED = THEME.cancelled;
+/** A Dask cluster's transfers (red, as Dask draws them), disk reads/writes, deserialisation. */
+export const TRANSFER = THEME.transfer;
+export const DISK = THEME.disk;
+export const DESERIALIZE = THEME.deserialize;
 
 /** Status colours (dots, pills). */
 export const STATUS = THEME.status;
@@ -45,10 +49,14 @@ export function statusColor(s) {
 
 /**
  * Colour of a task-stream rectangle from its record fields.
- * @param {number} colorIndex @param {number} flags bit 0 erred, bit 1 cancelled
+ * @param {number} colorIndex @param {number} flags bit 0 erred, bit 1 cancelled, 2 transfer,
+ * 3 disk, 4 deserialize
  */
 export function rectColor(colorIndex, flags) {
   if (flags & 1) return ERRED;
   if (flags & 2) return CANCELLED;
+  if (flags & 4) return TRANSFER;
+  if (flags & 8) return DISK;
+  if (flags & 16) return DESERIALIZE;
   return color(colorIndex);
 }

@@ -18,6 +18,9 @@ export const THEME = {
   "erred": "#111111",
   "erred_outline": "#e5484d",
   "cancelled": "#9e9e9e",
+  "transfer": "#d62728",
+  "disk": "#ff7f0e",
+  "deserialize": "#bcbd22",
   "status": {
     "starting": "#8e8ce0",
     "idle": "#9e9e9e",
@@ -42,6 +45,7 @@ export const THEME = {
     "high": "#f28e2b",
     "critical": "#e5484d",
     "gone": "#8b949e",
+    "spilled": "#c7ccd1",
     "unmanaged_alpha": 0.4,
     "high_fraction": 0.8,
     "critical_fraction": 0.95
