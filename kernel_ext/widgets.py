@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import logging
 import pathlib
 import sys
@@ -34,7 +33,7 @@ import anywidget
 import ipywidgets
 import traitlets
 
-from . import _marimo
+from . import _marimo, saved_output
 from .collector import DASHBOARD_PUSH_INTERVAL_S, PUSH_INTERVAL_S, Collector, collector_for
 
 __all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "code_carrier", "popout_url"]
@@ -175,8 +174,9 @@ class Dashboard(anywidget.AnyWidget):
         self._errors_version = -1
         self._errors_at = 0.0
         self._send_lock = threading.Lock()
-        self._handle: Any = None  # the display handle, to leave a final static snapshot
+        self._handles: list[Any] = []  # display handles: where to leave the final snapshot
         self._final_shown = False
+        self._snapshot_version, self._snapshot_at = -1, 0.0  # the last snapshot sent
         self._last_calls: list[dict[str, Any]] | None = None
         self._calls_sent: dict[int, dict[str, Any]] = {}  # finished calls the browser has
         if version is not None:
@@ -255,14 +255,15 @@ class Dashboard(anywidget.AnyWidget):
             self.state = state
         for msg, buf in deltas:
             self.send(msg, buffers=[buf] if buf else None)
-        if self._handle is not None and not self._final_shown and self._finished(state):
-            self._final_shown = True
-            data, metadata = self._bundle()
-            self._handle.update(data, metadata=metadata, raw=True)
-            if self.call is not None:
-                # A finished map's row never changes again: stop being pushed, so that a
-                # notebook's hundredth map does not check ninety-nine old bars at every tick.
-                collector.remove_view(self)
+        if self._handles and not self._final_shown:
+            if self._finished(state):
+                # A finished map's row (a closed pool's dashboard) never changes again: leave
+                # the static snapshot in its outputs and close the widget, so that it is not
+                # pushed any more and a saved notebook has no widget to miss.
+                self._final_shown = True
+                saved_output.leave_static(self)
+            else:
+                saved_output.refresh_snapshot(self)
 
     def _finished_calls(self, state: dict[str, Any], reset: bool) -> dict[str, Any] | None:
         """The {"type": "calls"} message of the finished calls the browser does not have
@@ -332,7 +333,11 @@ class Dashboard(anywidget.AnyWidget):
             log.exception("taskscope: could not answer the dashboard's request")
 
     def close(self) -> None:
-        self._collector.remove_view(self)
+        # Also runs from Widget.__del__ when __init__ raised (bad `panes=`) before any of
+        # this widget's attributes existed: nothing to remove then.
+        collector = getattr(self, "_collector", None)
+        if collector is not None:
+            collector.remove_view(self)
         super().close()
 
     # ---------------------------------------------------------------- saved notebooks
@@ -341,27 +346,43 @@ class Dashboard(anywidget.AnyWidget):
         left in the output as static HTML when the call or pool ends."""
         from IPython.display import display
 
-        data, metadata = self._bundle()
-        self._handle = display(data, metadata=metadata, raw=True, display_id=True)
+        with self._send_lock:
+            if not self._final_shown and self.comm is not None:
+                with self._collector.lock:
+                    st = self._collector.state
+                    state = self._call_state(st) if self.call is not None else st.to_json(False)
+                if self._finished(state):
+                    # Displayed after its call (pool) ended: nothing will move again, so the
+                    # snapshot alone, as a finished widget leaves (no model to go missing).
+                    self._final_shown = True
+                    self._collector.remove_view(self)
+                    display(saved_output.static_bundle(self), raw=True)
+                    self.close()
+                    return
+            data, metadata = self._bundle()
+            self._handles.append(display(data, metadata=metadata, raw=True, display_id=True))
+            if not self._final_shown and self.comm is not None:
+                saved_output.track_displayed(self)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         self.show()
 
-    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        bundle = self._repr_mimebundle_()
+    def _bundle(self, html: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        bundle = self._repr_mimebundle_(html=html)
         if isinstance(bundle, tuple):
             return bundle[0], bundle[1]
         return bundle, {}
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        html = kwargs.pop("html", None)
+        if self.comm is None or self._final_shown:  # finished and closed: the snapshot only
+            return saved_output.static_bundle(self, html)
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if isinstance(data, dict):
-            # A static picture of the final state for when the kernel (and widget) is gone.
-            with self._collector.lock:
-                st = self._collector.state
-                state = self._call_state(st) if self.call is not None else st.to_json()
-                data["text/html"] = static_html(state, self.call)
+            # The snapshot (text/html) for wherever the widget cannot be drawn, and our own
+            # view type for taskscope's JupyterLab renderer (kernel_ext/saved_output.py).
+            saved_output.live_bundle(self, data, html)
         return bundle
 
 
@@ -439,32 +460,3 @@ class PopoutLink(anywidget.AnyWidget):
         if isinstance(data, dict):
             data["text/plain"] = f"taskscope pop-out page of {self.name}: {self.url}"
         return bundle
-
-
-def static_html(state: dict[str, Any], call: int | None = None) -> str:
-    """A self-contained HTML summary of a State: what a saved notebook shows without a kernel."""
-    esc = html.escape
-    pool = state.get("pool", {})
-    rows = []
-    for c in state.get("calls", []):
-        if call is not None and c["id"] != call:
-            continue
-        counts = c["counts"]
-        done = counts["released"] + counts["memory"]
-        total = c["total"] if c["total"] is not None else c["submitted"]
-        pct = 100.0 * done / total if total else 100.0
-        rows.append(
-            f"<tr><td><code>{esc(c['fn'])}</code> <small>{esc(c['api'])} #{c['id']}</small></td>"
-            f"<td style='width:40%'><div style='background:#ddd;height:10px;border-radius:3px'>"
-            f"<div style='background:#4c78a8;height:10px;width:{pct:.1f}%;border-radius:3px'>"
-            f"</div></div></td><td>{done} / {total}</td><td>{counts['erred']} erred</td>"
-            f"<td>{esc(c['status'])}</td></tr>")
-    workers = "" if call is not None else (
-        f"<p>{len(state.get('workers', []))} workers · {state.get('errors_total', 0)} errors</p>")
-    # A per-call bar speaks of its call (done, erred, ...); the dashboard of its pool.
-    status = next((c["status"] for c in state.get("calls", []) if c["id"] == call),
-                  "starting") if call is not None else pool.get("status", "")
-    return (f"<div class='taskscope-static' data-pool-status='{esc(str(pool.get('status')))}'>"
-            f"<b>taskscope · {esc(str(pool.get('name', '')))}</b> "
-            f"<small>({esc(str(status))}; static snapshot: run the notebook "
-            f"for the live view)</small><table>{''.join(rows)}</table>{workers}</div>")

@@ -1,9 +1,10 @@
 /** Stacked progress bars shared by the progress pane (full and compact). */
 import { h } from "./dom.js";
 import { color, alpha, ERRED, CANCELLED } from "./colors.js";
+import { THEME } from "./theme-data.js";
 
 /** Segment order, left to right (done first, like Dask). */
-export const SEGMENTS = /** @type {const} */ (["released", "memory", "processing", "queued", "erred", "cancelled"]);
+export const SEGMENTS = /** @type {readonly ["released", "memory", "processing", "queued", "erred", "cancelled"]} */ (/** @type {unknown} */ (THEME.segments));
 
 /**
  * @typedef {{waiting?: number, queued?: number, processing?: number, memory?: number,
@@ -24,8 +25,8 @@ export function segmentColors(ci) {
   return {
     released: base,
     memory: base,
-    processing: alpha(base, 0.5),
-    queued: alpha(base, 0.22),
+    processing: alpha(base, THEME.segment_alpha.processing),
+    queued: alpha(base, THEME.segment_alpha.queued),
     erred: ERRED,
     cancelled: CANCELLED,
   };

@@ -5,47 +5,23 @@
  * "queued" are made with alpha, which also works on either background.
  */
 
-/** A categorical palette (Tableau-like, without the grey used for "cancelled"). */
-export const PALETTE = [
-  "#4e79a7", // blue
-  "#f28e2b", // orange
-  "#59a14f", // green
-  "#e15759", // red
-  "#76b7b2", // teal
-  "#edc948", // yellow
-  "#b07aa1", // purple
-  "#ff9da7", // pink
-  "#9c755f", // brown
-  "#2f9bd6", // sky
-  "#a0cb3c", // lime
-  "#d37295", // rose
-];
+import { THEME } from "./theme-data.js";
+
+/** A categorical palette (Tableau-like, without the grey used for "cancelled"); from
+ * kernel_ext/theme.json, which the static snapshot reads too. */
+export const PALETTE = THEME.palette;
 
 /** Erred tasks are black, as in Dask; panes outline them so they show in dark themes. */
-export const ERRED = "#111111";
-export const ERRED_OUTLINE = "#e5484d";
-export const CANCELLED = "#9e9e9e";
+export const ERRED = THEME.erred;
+export const ERRED_OUTLINE = THEME.erred_outline;
+export const CANCELLED = THEME.cancelled;
 /** A Dask cluster's transfers (red, as Dask draws them), disk reads/writes, deserialisation. */
-export const TRANSFER = "#d62728";
-export const DISK = "#ff7f0e";
-export const DESERIALIZE = "#bcbd22";
+export const TRANSFER = THEME.transfer;
+export const DISK = THEME.disk;
+export const DESERIALIZE = THEME.deserialize;
 
 /** Status colours (dots, pills). */
-export const STATUS = {
-  starting: "#8e8ce0",
-  idle: "#9e9e9e",
-  busy: "#30a46c",
-  running: "#2f80ed",
-  done: "#30a46c",
-  closed: "#6e7781",
-  exited: "#6e7781",
-  died: "#e5484d",
-  broken: "#e5484d",
-  erred: "#e5484d",
-  interrupted: "#f5a524",
-  cancelled: "#9e9e9e",
-  disconnected: "#f5a524",
-};
+export const STATUS = THEME.status;
 
 /**
  * @param {number | null | undefined} i palette index

@@ -11,6 +11,7 @@
  */
 import { h, setText, setData } from "./dom.js";
 import { statusColor } from "./colors.js";
+import { THEME } from "./theme-data.js";
 import * as fmt from "./format.js";
 import * as progress from "./progress.js";
 import { mountCompactRoot } from "./progress-compact.js";
@@ -25,14 +26,17 @@ import * as resources from "./resources.js";
 /** @typedef {(el: HTMLElement, store: Store, options?: any) => PaneHandle} MountFn */
 
 /** Pane names, in display order, with their titles and mount functions. */
-export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean}>} */ ([
-  { name: "progress", title: "Progress", mount: progress.mount, wide: true },
-  { name: "task-stream", title: "Task stream", mount: taskStream.mount, wide: true },
-  { name: "memory", title: "Memory", mount: memory.mount, wide: false },
-  { name: "resources", title: "Resources", mount: resources.mount, wide: false },
-  { name: "workers", title: "Workers", mount: workers.mount, wide: true },
-  { name: "errors", title: "Errors", mount: errors.mount, wide: true },
-]);
+const MOUNTS = /** @type {Record<string, {mount: MountFn, wide: boolean}>} */ ({
+  progress: { mount: progress.mount, wide: true },
+  "task-stream": { mount: taskStream.mount, wide: true },
+  memory: { mount: memory.mount, wide: false },
+  resources: { mount: resources.mount, wide: false },
+  workers: { mount: workers.mount, wide: true },
+  errors: { mount: errors.mount, wide: true },
+});
+/** Order and titles from kernel_ext/theme.json (the static snapshot uses the same). */
+export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean}>} */ (
+  THEME.panes.map((p) => ({ ...p, ...MOUNTS[p.name] })));
 export const PANE_NAMES = PANES.map((p) => p.name);
 
 /**

@@ -8,15 +8,16 @@
  */
 import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
+import { THEME } from "./theme-data.js";
 import * as fmt from "./format.js";
 
 /** @typedef {import("./store.js").Store} Store */
 
-export const LEVEL_COLORS = { ok: "#4e79a7", high: "#f28e2b", critical: "#e5484d" };
+export const LEVEL_COLORS = { ok: THEME.memory.ok, high: THEME.memory.high, critical: THEME.memory.critical };
 /** Bars of workers that exited or died: their last sample, in grey. */
-export const GONE_COLOR = "#8b949e";
+export const GONE_COLOR = THEME.memory.gone;
 /** Bytes a Dask worker spilled to disk (Dask's grey segment, after RSS). */
-export const SPILLED_COLOR = "#c7ccd1";
+export const SPILLED_COLOR = THEME.memory.spilled;
 
 /** @param {any} w */
 export const isGone = (w) => w.status === "exited" || w.status === "died";
@@ -42,8 +43,8 @@ export function memorySummary(workers, poolStatus) {
   else if (live) text = `${fmt.bytes(rss)} RSS · ${fmt.bytes(managed)} managed` + (gone ? ` · ${live} live` : "");
   return { text, rss, managed, live };
 }
-export const HIGH = 0.8;
-export const CRITICAL = 0.95;
+export const HIGH = THEME.memory.high_fraction;
+export const CRITICAL = THEME.memory.critical_fraction;
 
 /**
  * @param {number} rss @param {number | null | undefined} limit
@@ -61,7 +62,7 @@ export function mount(el, store, _options = {}) {
   const list = h("div", { class: "ts-mem-list" });
   const legend = h("div", { class: "ts-legend" }, [
     h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: LEVEL_COLORS.ok } }), "managed (results held)"]),
-    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, 0.4) } }), "unmanaged"]),
+    h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, THEME.memory.unmanaged_alpha) } }), "unmanaged"]),
     h("span", { class: "ts-legend-item ts-legend-spilled", hidden: true }, [h("span", { class: "ts-swatch", style: { background: SPILLED_COLOR } }), "spilled to disk"]),
     h("span", { class: "ts-legend-item ts-legend-limit" }, [h("span", { class: "ts-limit-key" }), "limit"]),
   ]);
@@ -111,7 +112,7 @@ export function mount(el, store, _options = {}) {
     r.spilled.style.width = `${((100 * spilled) / scale).toFixed(3)}%`;
     r.spilled.hidden = !spilled;
     r.managed.style.background = c;
-    r.unmanaged.style.background = alpha(c, 0.4);
+    r.unmanaged.style.background = alpha(c, THEME.memory.unmanaged_alpha);
     if (limit) {
       r.limit.hidden = false;
       r.limit.style.left = `${((100 * limit) / scale).toFixed(3)}%`;

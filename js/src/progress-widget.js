@@ -10,7 +10,7 @@
  * No ring buffers: the bar never asks for them (no "request_full").
  */
 import { mountCompactRoot } from "./progress-compact.js";
-import { attachStore, storeForRender } from "./widget-host.js";
+import { attachStore, relaySnapshot, storeForRender } from "./widget-host.js";
 
 /** @typedef {import("./widget-host.js").AnyModel} AnyModel */
 
@@ -27,7 +27,9 @@ export default {
   render({ model, el }) {
     const { store, ownDispose } = storeForRender(model, STORE_OPTIONS, false);
     const bar = mountCompactRoot(el, store, Number(model.get("call") ?? -1));
+    const unrelay = relaySnapshot(model, el);
     return () => {
+      unrelay();
       bar.destroy();
       ownDispose?.();
     };

@@ -5,6 +5,11 @@
  */
 import { fitCanvas, frameScheduler, h, onResize, paneShell, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
+import { THEME } from "./theme-data.js";
+
+/** Chart titles and series (colour, label, record field): kernel_ext/theme.json, shared with
+ * the static snapshot. */
+const R = THEME.resources;
 import { readTheme } from "./theme.js";
 import { niceStep, ticks } from "./stream-math.js";
 import * as fmt from "./format.js";
@@ -20,19 +25,16 @@ const trimZeros = (/** @type {string} */ s) => s.replace(/(\.\d*?)0+(?=\D|$)/, "
 
 const CHARTS = [
   {
-    key: "cpu", title: "CPU", series: [{ field: 1, color: "#2f80ed", label: "CPU total", fill: true }],
+    key: "cpu", title: R.cpu.title, series: R.cpu.series.map((s) => ({ ...s, fill: true })),
     fmt: (/** @type {number} */ v) => fmt.cpu(v), axis: (/** @type {number} */ v) => `${Math.round(v)}%`, min: 100, cores: true,
   },
   {
-    key: "memory", title: "Memory",
-    series: [
-      { field: 2, color: "#9c6ade", label: "RSS total", fill: true },
-      { field: 4, color: "#4e79a7", label: "managed", fill: true },
-    ],
+    key: "memory", title: R.memory.title,
+    series: R.memory.series.map((s) => ({ ...s, fill: true })),
     fmt: (/** @type {number} */ v) => fmt.bytes(v), axis: (/** @type {number} */ v) => trimZeros(fmt.bytes(v)), min: 1024 * 1024, binary: true,
   },
   {
-    key: "tasks", title: "Tasks / s", series: [{ field: 3, color: "#30a46c", label: "tasks per second", fill: true }],
+    key: "tasks", title: R.tasks.title, series: R.tasks.series.map((s) => ({ ...s, fill: true })),
     fmt: (/** @type {number} */ v) => fmt.rate(v, ""), axis: (/** @type {number} */ v) => trimZeros(fmt.rate(v, "")), min: 1,
   },
 ];

@@ -23,7 +23,7 @@
  */
 import { cancelCall, poolApiUrl } from "./control.js";
 import { mountDashboard } from "./dashboard.js";
-import { attachStore, storeForRender } from "./widget-host.js";
+import { attachStore, storeForRender, relaySnapshot } from "./widget-host.js";
 
 export { storeFor } from "./widget-host.js";
 
@@ -72,7 +72,9 @@ export default {
     const onPopout = () => dash.setPopoutUrl(model.get("popout_url") || null);
     model.on("change:panes", onPanes);
     model.on("change:popout_url", onPopout);
+    const unrelay = relaySnapshot(model, el);
     return () => {
+      unrelay();
       model.off("change:panes", onPanes);
       model.off("change:popout_url", onPopout);
       dash.destroy();

@@ -70,3 +70,10 @@ test("relative times and tick labels", () => {
   assert.equal(f.plural(1, "item"), "1 item");
   assert.equal(f.plural(4, "item"), "4 items");
 });
+
+test("tests/unit/fixtures/format-cases.json is current (the Python port is checked against it)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { cases, OUT } = await import("../dev/make-format-cases.mjs");
+  const saved = JSON.parse(readFileSync(OUT, "utf8"));
+  assert.deepEqual(saved, JSON.parse(JSON.stringify(cases())), "stale: run node js/dev/make-format-cases.mjs");
+});

@@ -4,7 +4,9 @@ Each test opens a notebook, waits for its kernel, runs *Run → Run All Cells* t
 menu, waits until every code cell has run, and then asserts on what the widgets rendered,
 through the `data-*` attributes the JS panes keep (js/src/*.js):
 
-* per-call progress bar: ``.ts-compact[data-fn][data-done][data-total][data-status]``;
+* per-call progress bar: ``.ts-compact[data-fn][data-done][data-total][data-status]``, and
+  once its call finished the static snapshot left in its place, ``.tss-compact`` with the
+  same attributes (kernel_ext/saved_output.py);
 * memory pane: one ``.ts-mem-row[data-worker]`` per worker;
 * task stream: ``canvas.ts-stream-canvas[data-rects]``;
 * errors pane: ``.ts-err`` cards with the worker's traceback in ``pre.ts-tb``.
@@ -49,10 +51,16 @@ ALL_CELLS_RAN = """
   return prompts.length > 0 && prompts.every((p) => /^\\[\\d+\\]:?$/.test(p.textContent.trim()));
 }
 """
+# The same for every code cell but the last (the notebooks end with pool.shutdown()).
+ALL_BUT_LAST_RAN = ALL_CELLS_RAN.replace("prompts.length > 0", "prompts.pop() && prompts.length > 0")
+# A per-call bar, live or (its call finished) the static snapshot that replaced it.
+BAR = ":is(.ts-compact, .tss-compact)"
 
 
-def open_and_run_all(page: Any, server: Any, notebook: str) -> float:
-    """Open `notebook`, wait for its kernel, Run All via the menu, wait until all cells ran."""
+def open_and_run_all(page: Any, server: Any, notebook: str, keep_last: bool = False) -> float:
+    """Open `notebook`, wait for its kernel, Run All via the menu, wait until all cells ran.
+    With `keep_last`, run all cells above the last one (the pool's shutdown), so that the
+    live dashboard can be checked before `run_last_cell` closes the pool."""
     t0 = time.monotonic()
     page.add_init_script(RECORD_PROGRESS)
     sockets: list[str] = []
@@ -71,19 +79,41 @@ def open_and_run_all(page: Any, server: Any, notebook: str) -> float:
     else:
         raise TimeoutError(f"{notebook}: no kernel connection (kernel {kernel_id}, {sockets})")
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
+    if keep_last:
+        page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()
     page.click('.lm-MenuBar-item:has-text("Run")')
-    page.click('.lm-Menu-item[data-command="runmenu:run-all"]')
-    page.wait_for_function(ALL_CELLS_RAN, timeout=RUN_TIMEOUT_MS, polling=250)
+    page.click('.lm-Menu-item[data-command="%s"]'
+               % ("notebook:run-all-above" if keep_last else "runmenu:run-all"))
+    page.wait_for_function(ALL_BUT_LAST_RAN if keep_last else ALL_CELLS_RAN,
+                           timeout=RUN_TIMEOUT_MS, polling=250)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=30_000)
     return time.monotonic() - t0
 
 
+def run_last_cell(page: Any, app: str) -> None:
+    """Run the notebook's last cell (`pool.shutdown()`): the pool's dashboards turn into
+    their static snapshots (kernel_ext/saved_output.py), in the page as in the saved file."""
+    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(ALL_CELLS_RAN, timeout=RUN_TIMEOUT_MS, polling=250)
+    page.wait_for_selector('.jp-OutputArea-output .tss-root[data-pool-status="closed"]',
+                           timeout=20_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-OutputArea-output .ts-root:has(.ts-pane-memory)')",
+        timeout=15_000)
+    text = page.evaluate("() => document.body.innerText")
+    assert "Error displaying widget" not in text
+    static = page.locator(".jp-OutputArea-output .tss-root").first
+    assert static.locator(".tss-pane-task-stream img.tss-stream").count() == 1
+    shoot(page, f"{app}-{page.url.split('/')[-1].split('.')[0]}-closed-static.png", static)
+
+
 def compact(page: Any, fn: str) -> Any:
-    return page.locator(f'.jp-OutputArea-output .ts-compact[data-fn="{fn}"]')
+    return page.locator(f'.jp-OutputArea-output {BAR}[data-fn="{fn}"]')
 
 
 def expect_bar_done(page: Any, fn: str, total: int) -> None:
-    sel = (f'.jp-OutputArea-output .ts-compact[data-fn="{fn}"][data-done="{total}"]'
+    sel = (f'.jp-OutputArea-output {BAR}[data-fn="{fn}"][data-done="{total}"]'
            f'[data-total="{total}"][data-status="done"]')
     page.wait_for_selector(sel, timeout=15_000)
 
@@ -137,12 +167,12 @@ def no_js_errors(messages: list[str]) -> list[str]:
 def check_quickstart(page: Any, server: Any, app: str) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-    took = open_and_run_all(page, server, "quickstart.ipynb")
+    took = open_and_run_all(page, server, "quickstart.ipynb", keep_last=True)
 
     expect_bar_done(page, "slow_square", 2000)
     expect_bar_done(page, "<lambda>", 500)
     flaky = compact(page, "flaky")
-    page.wait_for_selector('.ts-compact[data-fn="flaky"][data-status="erred"]', timeout=15_000)
+    page.wait_for_selector(f'{BAR}[data-fn="flaky"][data-status="erred"]', timeout=15_000)
     assert int(flaky.get_attribute("data-erred")) >= 1
     # The bar grew while the map ran (not only a final value).
     seen = [d for fn, d in page.evaluate("window.__tsDone") if fn == "slow_square"]
@@ -161,12 +191,13 @@ def check_quickstart(page: Any, server: Any, app: str) -> None:
     print(f"\n[browser] {app} quickstart: all cells ran in {took:.1f} s; dashboard {info}; "
           f"progress values seen {seen[:8]}...")
     assert not no_js_errors(console), console
+    run_last_cell(page, app)
 
 
 def check_failing_tasks(page: Any, server: Any, app: str) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-    took = open_and_run_all(page, server, "failing-tasks.ipynb")
+    took = open_and_run_all(page, server, "failing-tasks.ipynb", keep_last=True)
 
     # The raises-exception cell shows the exception with the worker traceback as its cause,
     # and Run All carried on to the end (the last cell ran: all prompts are numbered).
@@ -175,8 +206,8 @@ def check_failing_tasks(page: Any, server: Any, app: str) -> None:
     assert "RemoteTraceback" in text and "direct cause" in text, text[:2000]
     assert "cannot parse item 3" in text
 
-    page.wait_for_selector('.ts-compact[data-fn="parse"][data-status="erred"]', timeout=15_000)
-    page.wait_for_selector('.ts-compact[data-fn="fragile"][data-status="erred"]', timeout=15_000)
+    page.wait_for_selector(f'{BAR}[data-fn="parse"][data-status="erred"]', timeout=15_000)
+    page.wait_for_selector(f'{BAR}[data-fn="fragile"][data-status="erred"]', timeout=15_000)
     expect_bar_done(page, "<lambda>", 300)  # the pool kept working after a worker died
     outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
     assert "WorkerDiedError" in outputs and "re-raised locally: cannot parse item 3" in outputs
@@ -207,12 +238,13 @@ def check_failing_tasks(page: Any, server: Any, app: str) -> None:
           f"error types {sorted(set(types))}")
     assert not no_js_errors(console), console
     assert re.search(r"\bdied\b", outputs)
+    run_last_cell(page, app)
 
 
 def check_scheduler_graph(page: Any, server: Any, app: str) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-    took = open_and_run_all(page, server, "scheduler-graph.ipynb")
+    took = open_and_run_all(page, server, "scheduler-graph.ipynb", keep_last=True)
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     text = "\n".join(outputs)
     assert "15 ['a', 'b', 'c', 'd'] True" in text, text[:2000]
@@ -233,6 +265,7 @@ def check_scheduler_graph(page: Any, server: Any, app: str) -> None:
     print(f"\n[browser] {app} scheduler-graph: all cells ran in {took:.1f} s; dashboard {info}; "
           f"submit rows (done, total) {rows}")
     assert not no_js_errors(console), console
+    run_last_cell(page, app)
 
 
 # ------------------------------------------------------------------------------ tests

@@ -27,7 +27,7 @@ pytest.importorskip("playwright")
 pytest.importorskip("voila")
 nbformat = pytest.importorskip("nbformat")
 
-from test_notebooks_browser import shoot  # noqa: E402  (tests/browser is on sys.path)
+from test_notebooks_browser import BAR, shoot  # noqa: E402  (tests/browser is on sys.path)
 
 pytestmark = pytest.mark.browser
 
@@ -104,9 +104,10 @@ def voila_app(tmp_path: Path) -> Iterator[str]:
 def test_voila_bar_and_live_dashboard(voila_app: str, page: Any) -> None:
     page.set_viewport_size({"width": 1300, "height": 1000})
     page.goto(voila_app, timeout=90_000)
-    bar = page.locator('.ts-compact[data-fn="slow_square"]').first
+    # The bar, live or (its map finished in its cell) the snapshot left in its place.
+    bar = page.locator(f'{BAR}[data-fn="slow_square"]').first
     bar.wait_for(timeout=60_000)
-    page.wait_for_selector(f'.ts-compact[data-fn="slow_square"][data-done="{FIRST}"]'
+    page.wait_for_selector(f'{BAR}[data-fn="slow_square"][data-done="{FIRST}"]'
                            f'[data-status="done"]', timeout=30_000)
     dash = page.locator(".ts-root:has(.ts-pane-memory)").first
     dash.wait_for(timeout=30_000)

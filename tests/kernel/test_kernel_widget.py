@@ -230,9 +230,13 @@ def test_progress_bar_updates_live_while_the_cell_runs(kernel: Kernel) -> None:
     updates = [m for m in run.of_type("update_display_data", run.before_idle())
                if m["content"]["transient"]["display_id"] == display_id]
     assert updates, "no update_display_data with the final snapshot before the cell ended"
-    html = updates[-1]["content"]["data"]["text/html"]
-    assert f"{n} / {n}" in html and ">done<" in html, html
-    assert updates[-1]["content"]["data"][WIDGET_MIME]["model_id"] == comm_id
+    final_data = updates[-1]["content"]["data"]
+    html = final_data["text/html"]
+    assert f'data-done="{n}" data-total="{n}"' in html and ">done<" in html, html
+    # A finished bar leaves the snapshot alone: no widget for a saved notebook to miss, and
+    # its model is closed (kernel_ext/saved_output.py).
+    assert WIDGET_MIME not in final_data and "application/vnd.taskscope.view+json" not in final_data
+    assert [m for m in run.of_type("comm_close") if m["content"]["comm_id"] == comm_id]
 
     # A finished bar is not resent on every pool tick (resource samples keep coming).
     after = state_updates(run.msgs[run.idle_at:], comm_id)

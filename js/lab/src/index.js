@@ -21,6 +21,7 @@ import { LabIcon } from "@jupyterlab/ui-components";
 import { Widget } from "@lumino/widgets";
 
 import { describeOrigin, paneLabel, PANES, poolProgress } from "./model.js";
+import { savedPlugin } from "./saved.js";
 
 const PLUGIN_ID = "taskscope-labextension:plugin";
 const SIDEBAR_ID = "taskscope-sidebar";
@@ -300,4 +301,5 @@ const plugin = {
   },
 };
 
-export default plugin;
+// The sidebar, and the renderer that keeps taskscope outputs in saved notebooks (saved.js).
+export default [plugin, savedPlugin];

@@ -67,3 +67,18 @@ export function poolProgress(pool) {
   }
   return { fraction: null, text: "no tasks yet" };
 }
+
+/**
+ * The output data to store for a relayed snapshot, or null when nothing changes.
+ * @param {Record<string, any>} data the output's current data
+ * @param {{html: string, final?: boolean}} snap
+ */
+export function dataForSnapshot(data, snap) {
+  if (!snap || typeof snap.html !== "string" || !snap.html) return null;
+  if (snap.final) {
+    // Finished: the snapshot alone, no widget left for a saved notebook to miss.
+    return { "text/html": snap.html, "text/plain": data["text/plain"] ?? "taskscope" };
+  }
+  if (data["text/html"] === snap.html) return null;
+  return { ...data, "text/html": snap.html };
+}

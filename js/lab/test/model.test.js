@@ -31,3 +31,17 @@ test("progress: running calls first, then everything the pool ran", () => {
     { fraction: 1, text: "10 / 10 done · 2 erred" });
   assert.deepEqual(poolProgress({ progress: { submitted: 0 } }), { fraction: null, text: "no tasks yet" });
 });
+
+test("dataForSnapshot: a live snapshot replaces text/html, a final one the whole output", async () => {
+  const { dataForSnapshot } = await import("../src/model.js");
+  const live = { "application/vnd.jupyter.widget-view+json": { model_id: "m1" },
+    "application/vnd.taskscope.view+json": { v: 1, model_id: "m1" }, "text/html": "<div>old</div>", "text/plain": "taskscope dashboard of pool-1" };
+  const next = dataForSnapshot(live, { html: "<div>new</div>", final: false });
+  assert.equal(next["text/html"], "<div>new</div>");
+  assert.deepEqual(next["application/vnd.jupyter.widget-view+json"], { model_id: "m1" });
+  assert.equal(dataForSnapshot(next, { html: "<div>new</div>" }), null, "unchanged: no write (the notebook stays clean)");
+  const fin = dataForSnapshot(live, { html: "<div>final</div>", final: true });
+  assert.deepEqual(Object.keys(fin).sort(), ["text/html", "text/plain"]);
+  assert.equal(dataForSnapshot(live, { html: "" }), null);
+  assert.equal(dataForSnapshot(live, null), null);
+});
