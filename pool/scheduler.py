@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
+from .batches import BatchScheduling
 from .calls import Call, Task
 from .errors import PoolClosedError, ProtocolError, RemoteTraceback, SerializationError
 from .events import EventPublisher
@@ -46,13 +47,15 @@ MAX_SUBMIT_BATCH = 64  # tiny submitted tasks travel up to this many per message
 SUBMIT_BATCH_S = 0.025
 
 
-class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threading.Thread):
+class Driver(MapCalls, GraphScheduling, BatchScheduling, FaultHandling, WorkerLifecycle,
+             threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread.
 
-    Its methods are in five files: this one (loop, commands, placing, results, shutdown),
+    Its methods are in six files: this one (loop, commands, placing, results, shutdown),
     mapcalls.py (map calls: chunks of their input, cancelling, ending), graph.py (submitted
-    tasks and their dependencies), lifecycle.py (worker processes) and faults.py (workers
-    killed on purpose: memory limit, timeouts, interrupts).
+    tasks and their dependencies), batches.py (calls fed batch by batch: joblib),
+    lifecycle.py (worker processes) and faults.py (workers killed on purpose: memory limit,
+    timeouts, interrupts).
     """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
@@ -221,6 +224,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 self.start_call(cmd[1])
             elif kind == "submit":
                 self.add_submitted(cmd[1], cmd[2])
+            elif kind == "batch":
+                self.batch_command(*cmd[1:])
             elif kind == "cancel_call":
                 self.cancel_call(cmd[1], cmd[2])
             elif kind == "release":
@@ -313,7 +318,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             return
         batch = [task]
         per_item = task.call.sizer.per_item_s
-        if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None:
+        if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None \
+                and task.n == 1:  # (a batch call's tasks are sized already: one per message)
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
             share = self.ready_count() // max(1, len(self.workers))
             limit = min(MAX_SUBMIT_BATCH, share, int(SUBMIT_BATCH_S / max(per_item, 1e-6)))
@@ -391,7 +397,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
-        call.sizer.observe(task.n, rec["end"] - rec["start"])
+        call.sizer.observe(task.n - int(rec.get("skipped", 0)), rec["end"] - rec["start"])
         if task.is_submit and not rec.get("n_erred"):
             self.finish_submitted(w, task, rec, frames)
             return
@@ -400,6 +406,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             self.keep_failed_inputs(task, rec.get("errors", ()))
         if not task.is_submit:
             task.frames = []
+        # A batch call's worker stops at a batch's first error: the items after it did not run.
+        skipped = int(rec.get("skipped", 0))
         try:
             values, excs = _pickle.loads(frames)
         except BaseException as exc:  # SystemExit too: a result's __reduce__ may call
@@ -413,6 +421,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 err.__context__ = exc
             rec["errors"] = [{"index": i, "exc_type": "SerializationError", "message": message,
                               "traceback": "", "arg": ""} for i in range(task.n)]
+            skipped = 0
         errors = {e["index"]: e for e in rec.get("errors", ())}
         for index, exc in excs.items():
             info = errors.get(index, {})
@@ -427,11 +436,15 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             self.requeue(task, retry=True)
             return
         call.erred += n_erred
-        call.done += task.n - n_erred
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
-                         n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
-                         nbytes=sum(_pickle.nbytes(f) for f in frames), insights=dict(w.insights),
-                         longest=rec.get("longest"), was="processing")
+        call.done += task.n - n_erred - skipped
+        call.cancelled += skipped
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id,
+                         n=task.n - skipped, n_erred=n_erred, start=rec["start"], end=rec["end"],
+                         state="released", nbytes=sum(_pickle.nbytes(f) for f in frames),
+                         insights=dict(w.insights), longest=rec.get("longest"), was="processing")
+        if skipped:
+            self.events.emit("task.cancelled", call=call.id, task=task.id, n=skipped,
+                             was="processing")
         sent = self._call_error_events.get(call.id, 0)
         for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
             info = errors[index]
