@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from joblib.parallel import ThreadingBackend, parallel_config
+from joblib.parallel import BACKENDS, ThreadingBackend, parallel_config
 
 __all__ = ["NestedThreads", "WorkerContext"]
 
@@ -87,6 +87,8 @@ class _Entered:
 
     def __enter__(self) -> _Entered:
         ctx = self._ctx
+        if "taskscope" not in BACKENDS:  # a task may name it: Parallel(backend="taskscope")
+            import taskscope.pool.joblib  # noqa: F401  (registers it; it runs sequentially here)
         self._saved_env = {k: os.environ.get(k) for k in ctx.env}
         os.environ.update(ctx.env)
         self._limiter = _limit_loaded(ctx.limits)

@@ -34,6 +34,8 @@ from .faults import Fault
 
 __all__ = ["BatchCall", "BatchScheduling", "open_batch_call"]
 
+
+
 Done = Callable[[list[Any] | None, BaseException | None], None]
 _FINISHED = object()  # the driver ended the call: batches still waited for will not run
 _END = object()  # the caller closed the call: the delivery thread exits
@@ -234,6 +236,16 @@ class BatchScheduling:
     # provided by Driver
     events: Any
     calls: dict[int, Call]
+
+    def workers_for(self, task: Task, free: list[Any]) -> list[Any]:
+        """Of the workers with room, those `task` may go to: a batch call's batches go to idle
+        workers only. Queued behind another batch, one would wait for nothing if that batch
+        is long while another worker idles (joblib's return_as="generator_unordered" promises
+        the fastest results first); the round trip it would hide (~0.3 ms) is small next to
+        the batches the sizer makes (~0.1 s of work once timed)."""
+        if task.call.mode != "batch":
+            return free
+        return [w for w in free if not w.inflight and not w.reserved]
 
     def batch_command(self, what: str, *args: Any) -> None:
         getattr(self, f"_batch_{what}")(*args)

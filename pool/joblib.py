@@ -50,7 +50,7 @@ __all__ = ["BACKEND_NAME", "TaskscopeBackend", "get_pool", "register"]
 
 BACKEND_NAME = "taskscope"
 API = "joblib"  # the call's `api` in the event stream and the dashboards
-KNOWN_PARAMS = ("pool",)
+KNOWN_PARAMS = ("pool", "initializer", "initargs")
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS",
@@ -76,18 +76,29 @@ def get_pool() -> Pool | None:
     return _reusable if _reusable is not None and _reusable.status != "closed" else None
 
 
-def _acquire(n_workers: int) -> Pool:
-    """The reusable pool with `n_workers` workers, made (or remade) if needed, for one call.
+def _same_setup(pool: Pool, initializer: Any, initargs: tuple[Any, ...]) -> bool:
+    old_init, old_args = getattr(pool, "_joblib_setup", (None, ()))
+    # By identity: initargs may hold a multiprocessing proxy, whose == asks its server.
+    return old_init is initializer and len(old_args) == len(initargs) \
+        and all(a is b for a, b in zip(old_args, initargs))
 
-    A call asking for another number of workers gets a new pool, as loky resizes its
-    executor; the old one is shut down once no call runs on it any more."""
+
+def _acquire(n_workers: int, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> Pool:
+    """The reusable pool with `n_workers` workers (and this initializer), made or remade if
+    needed, for one call.
+
+    A call asking for another number of workers or another initializer gets a new pool, as
+    loky resizes or remakes its executor; the old one is shut down once no call runs on it."""
     global _reusable
     with _pools_lock:
         pool = _reusable
-        if pool is None or pool.status in ("closed", "broken") or pool.n_workers != n_workers:
+        if pool is None or pool.status in ("closed", "broken") or pool.n_workers != n_workers \
+                or not _same_setup(pool, initializer, initargs):
             if pool is not None:
                 _retired[pool.id] = pool
-            pool = _reusable = Pool(n_workers, name="joblib")
+            pool = _reusable = Pool(n_workers, name="joblib", initializer=initializer,
+                                    initargs=initargs)
+            pool._joblib_setup = (initializer, initargs)  # type: ignore[attr-defined]
         _in_use[pool.id] = _in_use.get(pool.id, 0) + 1
         idle = [p for p in _retired.values() if not _in_use.get(p.id)]
     for old in idle:
@@ -151,6 +162,9 @@ class TaskscopeBackend(ParallelBackendBase):
     pool:
         the `taskscope.Pool` to run on; default: a reusable pool named ``joblib``, with
         ``n_jobs`` workers (all usable CPUs for ``n_jobs=-1`` or unset).
+    initializer, initargs:
+        run ``initializer(*initargs)`` once in each worker of the reusable pool (as loky's
+        and joblib >= 1.5's process backends take them); with ``pool=``, give them to the Pool.
     """
 
     supports_retrieve_callback = True  # hence generators and timeouts too
@@ -160,7 +174,8 @@ class TaskscopeBackend(ParallelBackendBase):
     uses_threads = False
 
     def __init__(self, nesting_level: int | None = None, inner_max_num_threads: int | None = None,
-                 pool: Pool | None = None, **params: Any) -> None:
+                 pool: Pool | None = None, initializer: Any = None, initargs: Any = (),
+                 **params: Any) -> None:
         if params:
             bad = ", ".join(sorted(params))
             raise TypeError(
@@ -172,6 +187,7 @@ class TaskscopeBackend(ParallelBackendBase):
         if pool is not None:
             _check_pool(pool)
         self.pool = pool
+        self._setup = _check_setup(pool, initializer, initargs)
         self._runs: list[_Run] = []  # calls under way, innermost last
         self._lock = threading.Lock()
 
@@ -189,11 +205,13 @@ class TaskscopeBackend(ParallelBackendBase):
             raise ValueError(
                 "n_jobs == 0 in Parallel has no meaning; taskscope: pass n_jobs=-1 (or leave it "
                 "out) for every worker of the pool, or a positive number of workers")
-        if _worker.IN_WORKER:
+        if _worker.IN_WORKER or multiprocessing.current_process().daemon:
             if n_jobs not in (1, None):
-                warnings.warn(f"taskscope: Parallel(backend={BACKEND_NAME!r}) inside a taskscope "
-                              "worker runs sequentially (a pool inside a worker would "
-                              "oversubscribe the CPUs)", stacklevel=3)
+                where = ("a taskscope worker" if _worker.IN_WORKER else
+                         "a daemonic process (a worker of another pool)")
+                warnings.warn(f"taskscope: Parallel(backend={BACKEND_NAME!r}) inside {where} "
+                              "runs sequentially: a pool there would oversubscribe the CPUs "
+                              "(or cannot start at all)", stacklevel=3)
             return 1
         size = self._size() or joblib.cpu_count()
         if n_jobs is None:
@@ -207,11 +225,14 @@ class TaskscopeBackend(ParallelBackendBase):
                   require: Any = None, **backend_kwargs: Any) -> int:
         # joblib passes its memmapping options (max_nbytes, mmap_mode, temp_folder), verbose
         # and a multiprocessing context: taskscope's pool has its own transport and start method.
+        if self.pool is not None:
+            _check_pool(self.pool)  # also when n_jobs=1 makes the call sequential
         n = self.effective_n_jobs(n_jobs)
+        if "initializer" in backend_kwargs or "initargs" in backend_kwargs:  # Parallel(initializer=)
+            self._setup = _check_setup(self.pool, backend_kwargs.get("initializer", self._setup[0]),
+                                       backend_kwargs.get("initargs", self._setup[1]))
         if n == 1:
             raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
-        if self.pool is not None:
-            _check_pool(self.pool)
         self.parallel = parallel
         self._n_jobs = n
         return n
@@ -232,7 +253,7 @@ class TaskscopeBackend(ParallelBackendBase):
             run = _Run(getattr(self, "parallel", None), self.pool, reusable=False)
         else:
             n = getattr(self, "_n_jobs", None) or self.effective_n_jobs(-1)
-            run = _Run(getattr(self, "parallel", None), _acquire(n), reusable=True)
+            run = _Run(getattr(self, "parallel", None), _acquire(n, *self._setup), reusable=True)
         with self._lock:
             self._runs.append(run)
 
@@ -353,6 +374,16 @@ def _check_pool(pool: Any) -> None:
         raise PoolClosedError(
             f"taskscope: the pool passed as pool= ({pool.name!r}) is {pool.status}; pass a live "
             f"taskscope.Pool, or leave pool= out to use a reusable one")
+
+
+def _check_setup(pool: Any, initializer: Any, initargs: Any) -> tuple[Any, tuple[Any, ...]]:
+    if initializer is not None and not callable(initializer):
+        raise TypeError(f"taskscope: initializer= must be callable, not "
+                        f"{type(initializer).__name__} {initializer!r}")
+    if pool is not None and initializer is not None:
+        raise ValueError("taskscope: initializer= is for the reusable pool; with pool=, give it "
+                         "to the pool: taskscope.Pool(n, initializer=f, initargs=(...))")
+    return initializer, tuple(initargs or ())
 
 
 def _thread_caps(explicit: int | None, n_jobs: int) -> tuple[dict[str, str], dict[str, int]]:

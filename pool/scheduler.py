@@ -289,6 +289,8 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, FaultHandling, WorkerLi
             return
         while self.has_ready():
             free = [w for w in self.workers.values() if w.has_room()]
+            if free:
+                free = self.workers_for(self.peek_ready(), free)  # batches.py
             if not free:
                 break
             self.place(self.pop_ready(), free)
