@@ -61,6 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-k", default=None)
     parser.add_argument("-v", action="store_true")
+    parser.add_argument("--durations", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=120, help="per test, seconds")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="taskscope-joblib-suite-"))
@@ -78,6 +79,8 @@ def main() -> int:
             cmd += ["-k", args.k]
         if args.v:
             cmd.append("-v")
+        if args.durations:
+            cmd.append(f"--durations={args.durations}")
         env = dict(os.environ, TASKSCOPE_JOBLIB_SUMMARY=str(summary),
                    PYTHONPATH=os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]))
         code = subprocess.call(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL)

@@ -32,18 +32,26 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return X[:400], y[:400]  # a fifth of it: about a second per search on 2 cores
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pool() -> Iterator[Pool]:
-    with Pool(2, name="sklearn-test") as p:
-        yield p
-
-
-@pytest.fixture(autouse=True)
-def _no_loky_workers_left() -> Iterator[None]:
-    yield
+    """One taskscope pool and one loky executor for the module, both started (and made to
+    import scikit-learn) before the first test, so neither counts as a test's leak and the
+    workers' imports are paid once."""
+    from joblib import Parallel, delayed
     from joblib.externals.loky import get_reusable_executor
 
+    with Pool(2, name="sklearn-test") as p:
+        for backend in ("loky", "taskscope"):
+            with parallel_config(backend=backend, n_jobs=2, **({"pool": p} if backend != "loky" else {})):
+                Parallel()(delayed(_import_sklearn)(i) for i in range(4))
+        yield p
     get_reusable_executor().shutdown(wait=True)  # loky keeps its workers for 300 s otherwise
+
+
+def _import_sklearn(_: int) -> None:
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.svm  # noqa: F401
 
 
 def _loky(fn: Any) -> Any:
@@ -118,9 +126,10 @@ def test_random_forest_n_jobs_matches_loky(pool: Pool) -> None:
     got, calls, _ = _calls(pool, forest)
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_array_equal(got[1], ref[1])
-    # fit's trees are built on the pool; predict_proba requires shared memory, which joblib
+    # fit's trees are built on the pool, and feature_importances_ asks each tree for its own
+    # (`delayed(getattr)(tree, ...)`); predict_proba requires shared memory, which joblib
     # gives to threads in this process instead (so it is not a pool call).
-    assert [c["fn"] for c in calls] == ["_parallel_build_trees"], calls
+    assert [c["fn"] for c in calls] == ["_parallel_build_trees", "getattr"], calls
 
 
 def test_nested_search_over_a_parallel_forest(pool: Pool, digits: Any) -> None:
