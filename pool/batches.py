@@ -56,6 +56,7 @@ class _Delivery:
 
     def __init__(self, name: str) -> None:
         self.finished = False
+        self.closed = False
         self.error: BaseException | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending: dict[int, Done] = {}  # index0 of a batch -> its callback
@@ -79,21 +80,25 @@ class _Delivery:
 
     # -- caller side -----------------------------------------------------------------------
     def close(self) -> None:
+        """The caller is done with the call: nothing more is delivered, at once. (An outcome
+        still queued -- a batch of an aborted call that finished anyway -- must not reach the
+        engine once it started its next call: joblib reuses its Parallel object.)"""
+        self.closed = True
         self._queue.put(_END)
 
     # -- delivery thread -------------------------------------------------------------------
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _FINISHED or item is _END:
+            if item is _END:
+                return
+            if item is _FINISHED:
                 self._fail_pending()
-                if item is _END:
-                    return
                 continue
             index0, values, excs = item
             with self._lock:
                 done = self._pending.pop(index0, None)
-            if done is not None:
+            if done is not None and not self.closed:
                 _call(done, None if excs else values, excs[min(excs)] if excs else None)
 
     def _fail_pending(self) -> None:
@@ -101,8 +106,9 @@ class _Delivery:
         with self._lock:
             left, self._pending = list(self._pending.values()), {}
         for done in left:
-            _call(done, None, self.error or TaskCancelledError(
-                "taskscope: the batch was cancelled before it ran"))
+            if not self.closed:
+                _call(done, None, self.error or TaskCancelledError(
+                    "taskscope: the batch was cancelled before it ran"))
 
 
 def _call(done: Done, values: list[Any] | None, error: BaseException | None) -> None:

@@ -8,6 +8,7 @@ multiprocessing's private internals and of joblib's memmapping, which taskscope 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,10 @@ import pytest
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_joblib_suite_runner.py"
 
-# joblib 1.6.0 yields ~145 taskscope cases; far fewer means tests went missing.
-MIN_TESTS_RUN = 120
+# joblib 1.6.0 yields 145 taskscope cases: ~105 by default, all with TASKSCOPE_FULL=1 (the
+# slowest wait for that, see FULL_ONLY in _joblib_suite_conftest.py); far fewer means tests
+# went missing.
+MIN_TESTS_RUN = 140 if os.environ.get("TASKSCOPE_FULL") == "1" else 90
 RUN_TIMEOUT_S = 480  # about 3.5 minutes on 2 busy cores (a few tests sleep 10-30 s on purpose)
 
 
