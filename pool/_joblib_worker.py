@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 from joblib.parallel import BACKENDS, ThreadingBackend, parallel_config
@@ -36,21 +37,26 @@ class NestedThreads(ThreadingBackend):
 
 
 # The threadpoolctl controller of this worker, remade when modules were imported since (a new
-# module may have loaded a new native library): making one scans the loaded libraries.
+# module may have loaded a new native library), at most every REFRESH_S: making one scans the
+# loaded libraries (milliseconds), and scikit-learn imports modules lazily during fits. A
+# library loaded meanwhile started under the thread-count variables set around each batch.
 _controller: Any = None
 _modules_seen = -1
+_refreshed = 0.0
+REFRESH_S = 10.0
 
 
 def _limit_loaded(limits: dict[str, int]) -> Any:
     """Cap the thread pools of the native libraries loaded now; returns what restores them."""
-    global _controller, _modules_seen
+    global _controller, _modules_seen, _refreshed
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # the variables alone then (taskscope[joblib] installs threadpoolctl)
         return None
-    if _controller is None or len(sys.modules) != _modules_seen:
+    now = time.monotonic()
+    if _controller is None or (len(sys.modules) != _modules_seen and now - _refreshed > REFRESH_S):
         _controller = ThreadpoolController()
-        _modules_seen = len(sys.modules)
+        _modules_seen, _refreshed = len(sys.modules), now
     if not _controller.lib_controllers:
         return None
     return _controller.limit(limits=limits)
