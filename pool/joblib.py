@@ -27,7 +27,6 @@ import functools
 import multiprocessing
 import os
 import sys
-import sysconfig
 import threading
 import warnings
 from collections.abc import Iterator
@@ -35,13 +34,19 @@ from concurrent.futures import Future
 from typing import Any
 
 import joblib
-from joblib.parallel import (FallbackToBackend, ParallelBackendBase, SequentialBackend,
-                             register_parallel_backend)
+from joblib.parallel import (
+    FallbackToBackend,
+    ParallelBackendBase,
+    SequentialBackend,
+    register_parallel_backend,
+)
 
 from . import worker as _worker
+from ._joblib_names import task_function, user_callsite
+from ._joblib_pools import acquire, get_pool, release
 from ._joblib_worker import NestedThreads, WorkerContext
 from .batches import BatchCall, open_batch_call
-from .callsite import describe_function, get_stacklevel
+from .callsite import describe_function
 from .chunking import ChunkSizer
 from .errors import PoolClosedError, RemoteTraceback
 from .pool import Pool
@@ -62,66 +67,6 @@ _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
 def register() -> None:
     """Register the ``"taskscope"`` backend with joblib (importing this module does it)."""
     register_parallel_backend(BACKEND_NAME, TaskscopeBackend)
-
-
-# ---------------------------------------------------------------------------- the pool
-_reusable: Pool | None = None
-_in_use: dict[str, int] = {}  # pool id -> joblib calls running on it
-_retired: dict[str, Pool] = {}  # replaced reusable pools, shut down once their calls end
-_pools_lock = threading.Lock()
-
-
-def get_pool() -> Pool | None:
-    """The reusable pool joblib calls run on when no ``pool=`` is given (None before the first)."""
-    return _reusable if _reusable is not None and _reusable.status != "closed" else None
-
-
-def _same_setup(pool: Pool, initializer: Any, initargs: tuple[Any, ...]) -> bool:
-    old_init, old_args = getattr(pool, "_joblib_setup", (None, ()))
-    # By identity: initargs may hold a multiprocessing proxy, whose == asks its server.
-    return old_init is initializer and len(old_args) == len(initargs) \
-        and all(a is b for a, b in zip(old_args, initargs))
-
-
-def _acquire(n_workers: int, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> Pool:
-    """The reusable pool with `n_workers` workers (and this initializer), made or remade if
-    needed, for one call.
-
-    A call asking for another number of workers or another initializer gets a new pool, as
-    loky resizes or remakes its executor; the old one is shut down once no call runs on it."""
-    global _reusable
-    with _pools_lock:
-        pool = _reusable
-        if pool is None or pool.status in ("closed", "broken") or pool.n_workers != n_workers \
-                or not _same_setup(pool, initializer, initargs):
-            if pool is not None:
-                _retired[pool.id] = pool
-            pool = _reusable = Pool(n_workers, name="joblib", initializer=initializer,
-                                    initargs=initargs)
-            pool._joblib_setup = (initializer, initargs)  # type: ignore[attr-defined]
-        _in_use[pool.id] = _in_use.get(pool.id, 0) + 1
-        idle = [p for p in _retired.values() if not _in_use.get(p.id)]
-    for old in idle:
-        _retire(old)
-    return pool
-
-
-def _release(pool: Pool) -> None:
-    with _pools_lock:
-        left = _in_use.get(pool.id, 1) - 1
-        if left > 0:
-            _in_use[pool.id] = left
-            return
-        _in_use.pop(pool.id, None)
-        retire = pool.id in _retired
-    if retire:
-        _retire(pool)
-
-
-def _retire(pool: Pool) -> None:
-    with _pools_lock:
-        _retired.pop(pool.id, None)
-    pool.shutdown(wait=False)
 
 
 class _Sizer(ChunkSizer):
@@ -253,7 +198,7 @@ class TaskscopeBackend(ParallelBackendBase):
             run = _Run(getattr(self, "parallel", None), self.pool, reusable=False)
         else:
             n = getattr(self, "_n_jobs", None) or self.effective_n_jobs(-1)
-            run = _Run(getattr(self, "parallel", None), _acquire(n, *self._setup), reusable=True)
+            run = _Run(getattr(self, "parallel", None), acquire(n, *self._setup), reusable=True)
         with self._lock:
             self._runs.append(run)
 
@@ -266,7 +211,7 @@ class TaskscopeBackend(ParallelBackendBase):
             self._note_exhausted(run)
             run.batch.close()
         if run.reusable:
-            _release(run.pool)
+            release(run.pool)
 
     @contextlib.contextmanager
     def retrieval_context(self) -> Iterator[None]:
@@ -294,7 +239,7 @@ class TaskscopeBackend(ParallelBackendBase):
         if run is None:  # joblib calls start_call first; be safe if another engine does not
             self.start_call()
             run = self._current()
-        items = list(getattr(func, "items", None) or [(func, (), {})])
+        items = getattr(func, "items", None) or [(func, (), {})]  # a BatchedCalls' triples
         if run.batch is None:
             run.batch = self._open(run, items)
         future: Future = Future()
@@ -318,9 +263,8 @@ class TaskscopeBackend(ParallelBackendBase):
     apply_async = submit  # joblib 1.3 and 1.4 call apply_async
 
     def _open(self, run: _Run, items: list[Any]) -> BatchCall:
-        fn = _task_function(items[0][0])
-        info = describe_function(fn)
-        info["callsite"] = _user_callsite()
+        info = describe_function(task_function(items[0][0]))
+        info["callsite"] = user_callsite()
         n = self._n_jobs
         context = WorkerContext(self._nested(n), *_thread_caps(self.inner_max_num_threads, n))
         return open_batch_call(run.pool, info, api=API, context=context,
@@ -403,56 +347,6 @@ def _thread_caps(explicit: int | None, n_jobs: int) -> tuple[dict[str, str], dic
 
     blas = next((v for v in _BLAS_VARS if v in os.environ), "OPENBLAS_NUM_THREADS")
     return env, {"openmp": as_int("OMP_NUM_THREADS"), "blas": as_int(blas)}
-
-
-def _task_function(fn: Any) -> Any:
-    """The function a joblib task runs, under the wrappers around it: functools.partial,
-    scikit-learn's _FuncWrapper (update_wrapper sets __wrapped__), joblib.Memory's cache."""
-    for _ in range(20):
-        if isinstance(fn, functools.partial):
-            fn = fn.func
-        elif getattr(fn, "__wrapped__", None) is not None:
-            fn = fn.__wrapped__
-        elif type(fn).__name__ in ("_FuncWrapper", "MemorizedFunc", "NotMemorizedFunc") \
-                and callable(getattr(fn, "function", getattr(fn, "func", None))):
-            fn = getattr(fn, "function", None) or fn.func
-        else:
-            break
-    return fn
-
-
-_OWN_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-                  for m in (sys.modules[__name__], joblib))
-_LIBRARY_DIRS = tuple({os.path.abspath(p) + os.sep for key in ("stdlib", "purelib", "platlib")
-                       if (p := sysconfig.get_paths().get(key))})
-
-
-def _user_callsite() -> dict[str, Any] | None:
-    """The user's line: the first frame outside taskscope, joblib and installed libraries
-    (scikit-learn's GridSearchCV.fit -> the notebook line calling fit); failing that, the
-    first frame outside taskscope and joblib."""
-    import linecache
-
-    frame = sys._getframe(1)
-    first_outside = None
-    while frame is not None:
-        file = os.path.abspath(frame.f_code.co_filename)
-        if not file.startswith(_OWN_DIRS):
-            if first_outside is None:
-                first_outside = frame
-            if not file.startswith(_LIBRARY_DIRS) and not file.startswith("<frozen"):
-                break
-        frame = frame.f_back
-    frame = frame or first_outside
-    for _ in range(get_stacklevel() - 1):
-        if frame is None or frame.f_back is None:
-            break
-        frame = frame.f_back
-    if frame is None:
-        return None
-    file, line = frame.f_code.co_filename, frame.f_lineno
-    code = linecache.getline(file, line, frame.f_globals).strip()
-    return {"file": file, "line": line, "function": frame.f_code.co_name, "code": code[:200]}
 
 
 register()

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_notebooks_browser import (compact, dashboard, expect_bar_done, expect_dashboard_drawn,
-                                    no_js_errors, open_and_run_all, shoot)
+from test_notebooks_browser import (
+    compact,
+    dashboard,
+    expect_bar_done,
+    expect_dashboard_drawn,
+    no_js_errors,
+    open_and_run_all,
+    shoot,
+)
 
 
 def test_grid_search_notebook_jupyterlab(page: Any, lab_server: Any) -> None:

@@ -45,7 +45,7 @@ def inner_parallel(n: int) -> dict[str, Any]:
     import joblib.parallel as jp
     from threadpoolctl import threadpool_info
 
-    backend, n_jobs = jp.get_active_backend()
+    backend, _ = jp.get_active_backend()
     out = Parallel(n_jobs=-1)(delayed(square)(i) for i in range(n))
     return {"sum": sum(out), "backend": type(backend).__name__,
             "effective": backend.effective_n_jobs(-1),
@@ -231,19 +231,19 @@ def test_reusable_pool_is_made_on_first_use_and_reused() -> None:
 
 
 def test_bad_input_gets_clear_errors(pool: Pool) -> None:
-    with pytest.raises(TypeError, match="unknown parameter.*bogus.*takes pool"):
-        with parallel_config(backend="taskscope", bogus=1):
-            pass
+    with pytest.raises(TypeError, match=r"unknown parameter.*bogus.*takes pool"), \
+            parallel_config(backend="taskscope", bogus=1):
+        pass
     with parallel_config(backend="taskscope", pool=pool), \
-            pytest.raises(ValueError, match="n_jobs == 0 .*pass n_jobs=-1"):
+            pytest.raises(ValueError, match=r"n_jobs == 0 .*pass n_jobs=-1"):
         Parallel(n_jobs=0)(delayed(square)(i) for i in range(3))
-    with pytest.raises(TypeError, match="pool= must be a taskscope.Pool, not int"):
+    with pytest.raises(TypeError, match=r"pool= must be a taskscope\.Pool, not int"):
         TaskscopeBackend(pool=3)
     closed = Pool(1)
     closed.shutdown()
-    with pytest.raises(PoolClosedError, match="pool= .* is closed; pass a live"):
-        with parallel_config(backend="taskscope", pool=closed):
-            pass
+    with pytest.raises(PoolClosedError, match=r"pool= .* is closed; pass a live"), \
+            parallel_config(backend="taskscope", pool=closed):
+        pass
     # Closed after being handed over: the next call says so too.
     later = Pool(1)
     with parallel_config(backend="taskscope", pool=later):
