@@ -54,7 +54,8 @@ class _Delivery:
     buffered = 0
     paused = False
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, on_error: Callable[[int, BaseException], None]) -> None:
+        self._on_error = on_error  # records a failed item (Pool.errors, for rerun())
         self.finished = False
         self.closed = False
         self.error: BaseException | None = None
@@ -98,6 +99,8 @@ class _Delivery:
             index0, values, excs = item
             with self._lock:
                 done = self._pending.pop(index0, None)
+            if excs:
+                self._on_error(index0 + min(excs), excs[min(excs)])
             if done is not None and not self.closed:
                 _call(done, None if excs else values, excs[min(excs)] if excs else None)
 
@@ -221,11 +224,14 @@ def open_batch_call(pool: Any, info: dict[str, Any], *, api: str, context: Any =
     """
     pool._check_open()
     context_frames = _pickle.dumps_for(context, "the batch call's worker context")
-    delivery = _Delivery(f"taskscope-{pool.name}-batches")
+    call_box: list[Call] = []
+    delivery = _Delivery(f"taskscope-{pool.name}-batches",
+                         lambda index, exc: pool._record_failure(call_box[0], index, exc))
     call = Call(next(pool._call_ids), api, "batch", info, fn_frames=context_frames,
                 source=None, total=total, sizer=sizer or ChunkSizer(pool.n_workers, total),
                 results=delivery, fail_fast=True)
     call.exhausted = False  # open: more batches may come (BatchCall.close ends that)
+    call_box.append(call)
     handle = BatchCall(pool, call, delivery)
     try:
         pool._driver.command("batch", "open", call)

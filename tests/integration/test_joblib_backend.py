@@ -151,6 +151,11 @@ def test_error_reraised_with_remote_traceback_and_rest_aborted(pool: Pool, event
     total = [e.body["total"] for e in evs if e.kind == "call.total"]
     assert total == [c["queued"]], total
     assert pool.map(square, [3]) == [9]  # the pool is fine afterwards
+    # As for a map: pool.errors keeps the failure, and rerun() runs it here (for %debug).
+    failure = pool.errors[-1]
+    assert failure.fn_name == "fails_at" and failure.index == 7
+    with pytest.raises(ValueError, match="bad input 7"):
+        failure.rerun()
 
 
 def test_abort_kills_running_batches_quickly(pool: Pool) -> None:
