@@ -34,6 +34,14 @@ from .faults import Fault
 
 __all__ = ["BatchCall", "BatchScheduling", "open_batch_call"]
 
+QUEUE_BEHIND_BELOW_S = 0.2  # a batch estimated shorter than this is "short" (see workers_for)
+QUEUE_BEHIND_MIN_ITEMS = 8
+
+
+def _short(task: Task) -> bool:
+    per_item = task.call.sizer.per_item_s
+    return per_item is not None and per_item * task.n < QUEUE_BEHIND_BELOW_S
+
 
 
 Done = Callable[[list[Any] | None, BaseException | None], None]
@@ -250,14 +258,22 @@ class BatchScheduling:
     calls: dict[int, Call]
 
     def workers_for(self, task: Task, free: list[Any]) -> list[Any]:
-        """Of the workers with room, those `task` may go to: a batch call's batches go to idle
-        workers only. Queued behind another batch, one would wait for nothing if that batch
-        is long while another worker idles (joblib's return_as="generator_unordered" promises
-        the fastest results first); the round trip it would hide (~0.3 ms) is small next to
-        the batches the sizer makes (~0.1 s of work once timed)."""
+        """Of the workers with room, those `task` may go to.
+
+        A batch call's batch goes to an idle worker, except that a known-short batch may wait
+        at a worker running only known-short batches of at least QUEUE_BEHIND_MIN_ITEMS items
+        (their time is an average over many items, so no outlier hides in it): that hides the
+        round trip between tiny batches. Never behind a single long task: joblib's
+        return_as="generator_unordered" promises the fastest results first.
+        """
         if task.call.mode != "batch":
             return free
-        return [w for w in free if not w.inflight and not w.reserved]
+        idle = [w for w in free if not w.inflight and not w.reserved]
+        if idle or not _short(task):
+            return idle
+        return [w for w in free if not w.reserved and all(
+            t.call.mode == "batch" and t.n >= QUEUE_BEHIND_MIN_ITEMS and _short(t)
+            for t in w.inflight.values())]
 
     def batch_command(self, what: str, *args: Any) -> None:
         getattr(self, f"_batch_{what}")(*args)
