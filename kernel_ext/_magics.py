@@ -27,7 +27,7 @@ HELP = """\
 With the extension loaded, every map / imap / starmap shows its own progress bar
 under the cell (a text bar in a terminal). `display(pool.dashboard())` works anywhere.
 """
-PROGRESS_APIS = ("map", "imap", "imap_unordered", "starmap", "executor.map")
+PROGRESS_APIS = ("map", "imap", "imap_unordered", "starmap", "executor.map", "joblib")
 
 
 def _in_kernel() -> bool:
@@ -189,8 +189,23 @@ def _popout(pool: Any) -> Any:
     return PopoutLink(url=url, name=pool.name)
 
 
+def _register_joblib() -> None:
+    """With joblib installed, ``parallel_config(backend="taskscope")`` works after %load_ext."""
+    import importlib.util
+
+    if importlib.util.find_spec("joblib") is None:
+        return
+    try:
+        from taskscope.pool.joblib import register
+    except Exception:  # an incompatible joblib must not break the extension
+        log.exception("taskscope: could not register the joblib backend")
+        return
+    register()
+
+
 def load(ipython: Any) -> None:
     ipython.register_magic_function(taskscope_magic, magic_kind="line", magic_name="taskscope")
+    _register_joblib()
     _hooks.add("pool_created", _on_pool_created)
     _hooks.add("call_started", _on_call_started)
     _hooks.add("pool_closing", _on_pool_closing)

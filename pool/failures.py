@@ -46,6 +46,9 @@ class FailedTask:
         if arg is _MISSING:
             raise ValueError("taskscope: this failure's input was not kept; pass it: "
                              "failure.rerun(arg)")
+        if self._mode == "batch":  # a batch call's item is its own (fn, args, kwargs)
+            fn, args, kwargs = arg
+            return fn(*args, **kwargs)
         fn = _pickle.loads(self._fn_frames)
         return fn(*arg) if self._mode == "star" else fn(arg)
 

@@ -69,7 +69,7 @@ class TaskResults:
         call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
-        call.sizer.observe(task.n, rec["end"] - rec["start"])
+        call.sizer.observe(task.n - int(rec.get("skipped", 0)), rec["end"] - rec["start"])
         if task.is_submit and not rec.get("n_erred"):
             self.finish_submitted(w, task, rec, frames)
             return
@@ -78,6 +78,8 @@ class TaskResults:
             self.keep_failed_inputs(task, rec.get("errors", ()))
         if not task.is_submit:
             task.frames = []
+        # A batch call's worker stops at a batch's first error: the items after it did not run.
+        skipped = int(rec.get("skipped", 0))
         try:
             if isinstance(values, _Unloadable):
                 raise values.exc
@@ -96,6 +98,7 @@ class TaskResults:
                 err.__context__ = exc
             rec["errors"] = [{"index": i, "exc_type": "SerializationError", "message": message,
                               "traceback": "", "arg": ""} for i in range(task.n)]
+            skipped = 0
         errors = {e["index"]: e for e in rec.get("errors", ())}
         for index, exc in excs.items():
             info = errors.get(index, {})
@@ -110,11 +113,15 @@ class TaskResults:
             self.requeue(task, retry=True)
             return
         call.erred += n_erred
-        call.done += task.n - n_erred
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
-                         n_erred=n_erred, start=rec["start"], end=rec["end"], state="released",
-                         nbytes=sum(_pickle.nbytes(f) for f in frames), insights=dict(w.insights),
-                         longest=rec.get("longest"), was="processing")
+        call.done += task.n - n_erred - skipped
+        call.cancelled += skipped
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id,
+                         n=task.n - skipped, n_erred=n_erred, start=rec["start"], end=rec["end"],
+                         state="released", nbytes=sum(_pickle.nbytes(f) for f in frames),
+                         insights=dict(w.insights), longest=rec.get("longest"), was="processing")
+        if skipped:
+            self.events.emit("task.cancelled", call=call.id, task=task.id, n=skipped,
+                             was="processing")
         sent = self._call_error_events.get(call.id, 0)
         for index in sorted(errors)[: max(0, MAX_ERROR_EVENTS_PER_CALL - sent)]:
             info = errors[index]

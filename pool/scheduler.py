@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _transport, shm
+from .batches import BatchScheduling
 from .calls import BACKPRESSURE_ITEMS, Call, Task
 from .chunking import MAX_CHUNK_BYTES
 from .errors import PoolClosedError, ProtocolError
@@ -52,15 +53,15 @@ SUBMIT_BATCH_S = 0.025
 MAX_UNITS_PER_MESSAGE = 256
 
 
-class Driver(MapCalls, GraphScheduling, TaskResults, FaultHandling, WorkerLifecycle,
-             threading.Thread):
+class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandling,
+             WorkerLifecycle, threading.Thread):
     """The pool's manager thread. Public methods are safe to call from any thread.
 
-    Its methods are in six files: this one (loop, commands, placing, shutdown), results.py
+    Its methods are in seven files: this one (loop, commands, placing, shutdown), results.py
     (results, failures, cancellations), mapcalls.py (map calls: chunks of their input,
-    cancelling, ending), graph.py (submitted tasks and their dependencies), lifecycle.py
-    (worker processes) and faults.py (workers killed on purpose: memory limit, timeouts,
-    interrupts).
+    cancelling, ending), graph.py (submitted tasks and their dependencies), batches.py (calls
+    fed batch by batch: joblib), lifecycle.py (worker processes) and faults.py (workers killed
+    on purpose: memory limit, timeouts, interrupts).
     """
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
@@ -269,6 +270,8 @@ class Driver(MapCalls, GraphScheduling, TaskResults, FaultHandling, WorkerLifecy
                 self.start_call(cmd[1])
             elif kind == "submit":
                 self.add_submitted(cmd[1], cmd[2])
+            elif kind == "batch":
+                self.batch_command(*cmd[1:])
             elif kind == "cancel_call":
                 self.cancel_call(cmd[1], cmd[2])
             elif kind == "release":
@@ -332,6 +335,8 @@ class Driver(MapCalls, GraphScheduling, TaskResults, FaultHandling, WorkerLifecy
             return
         while self.has_ready():
             free = [w for w in self.workers.values() if w.has_room()]
+            if free:
+                free = self.workers_for(self.peek_ready(), free)  # batches.py
             if not free:
                 break
             self.place(self.pop_ready(), free)
@@ -393,7 +398,8 @@ class Driver(MapCalls, GraphScheduling, TaskResults, FaultHandling, WorkerLifecy
                 return
         batch = [task]
         per_item = task.call.sizer.per_item_s
-        if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None:
+        if per_item is not None and per_item < SUBMIT_BATCH_S / 4 and task.timeout is None \
+                and task.n == 1:  # (a batch call's tasks are sized already: one per message)
             # Tiny submitted tasks: batch them, but leave a share for the other workers.
             # Dependent ones too (a tree's adds), when `w` has or is sent all their inputs.
             share = self.ready_count() // max(1, len(self.workers))

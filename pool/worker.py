@@ -12,6 +12,7 @@ process is gone (parent-death signal and a watchdog thread), so no orphans are l
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import itertools
@@ -39,6 +40,10 @@ EAGER_RESULT_BYTES = 64 * 1024  # a kept result this small also rides back with 
 # A message of many tasks is answered in parts, each once this much work is done since the
 # last: the driver sees progress, and a death loses at most this much finished work.
 RESULT_FLUSH_S = 0.002
+
+# True in a worker process (set by worker_main): engines ask it, e.g. a joblib Parallel call
+# made inside a task runs in threads or sequentially there, not on a pool of its own.
+IN_WORKER = False
 
 
 @dataclass
@@ -278,7 +283,7 @@ class _Worker:
         self.sizes[task_id] = nbytes
 
     def run_unit(self, unit: dict[str, Any], frames: list[Any]) -> tuple[dict[str, Any], list[Any]]:
-        start = time.monotonic()
+        start = self._unit_start = time.monotonic()
         mode = unit["mode"]
         errors: list[dict[str, Any]] = []
         excs: dict[int, BaseException] = {}
@@ -299,7 +304,13 @@ class _Worker:
             items = ()
         prefix = (self.state,) if self.has_state else ()
         longest, longest_i = -1.0, -1
-        if mode != "call" and self.per_item_s < TIME_EACH_ITEM_ABOVE_S:
+        skipped = 0
+        if mode == "batch":
+            # A batch call (pool/batches.py): items are (fn, args, kwargs), run inside the
+            # call's context (`fn` here), no worker_state, and the batch stops at its first
+            # error, as joblib's own batches do.
+            skipped, longest, longest_i = self._run_batch(fn, items, values, errors, excs)
+        elif mode != "call" and self.per_item_s < TIME_EACH_ITEM_ABOVE_S:
             # Tiny items: no clock reads around each one (they would cost more than the item);
             # the unit's average stands in for the longest.
             self._run_fast(fn, prefix, items, mode == "star", values, errors, excs)
@@ -328,9 +339,11 @@ class _Worker:
             self.per_item_s = (end - start) / len(items)
         record: dict[str, Any] = {"task": unit["task"], "n": unit["n"], "n_erred": len(errors),
                                   "start": start, "end": end, "errors": errors}
+        if skipped:
+            record["skipped"] = skipped
         if longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0]):
             item = items[longest_i]
-            arg = _call_args(item) if mode == "call" else item
+            arg = _call_args(item) if mode in ("call", "batch") else item
             self.longest = sorted([*self.longest, (longest, _pickle.bounded_repr(arg))],
                                   reverse=True)[:LONGEST_KEPT]
             record["longest"] = [longest, _pickle.bounded_repr(arg)]
@@ -342,6 +355,48 @@ class _Worker:
         result_frames = self._pickle_results(values, excs, errors, items, mode)
         record["n_erred"] = len(errors)  # results that failed to pickle are errors too
         return record, result_frames
+
+    def _run_batch(self, context: Any, items: Any, values: list[Any],
+                   errors: list[dict[str, Any]], excs: dict[int, BaseException]) -> tuple[int, float, int]:
+        """Run a batch call's unit; returns (items skipped after an error, longest, its index)."""
+        longest, longest_i = -1.0, -1
+        try:
+            ctx = context() if context is not None else contextlib.nullcontext()
+            ctx.__enter__()
+        except BaseException as exc:  # the context itself failed: so does the whole batch
+            if items:
+                values.append(None)
+                self._record_error(errors, excs, 0, exc, _call_args(items[0]))
+            return max(0, len(items) - 1), longest, longest_i
+        try:
+            if self.per_item_s < TIME_EACH_ITEM_ABOVE_S:
+                try:
+                    values.extend(f(*a, **k) for f, a, k in items)
+                except BaseException as exc:
+                    i = len(values)
+                    values.append(None)
+                    self._record_error(errors, excs, i, exc, _call_args(items[i]))
+                    return len(items) - i - 1, longest, longest_i
+                if items:
+                    longest, longest_i = (time.monotonic() - self._unit_start) / len(items), 0
+                return 0, longest, longest_i
+            for i, (f, args, kwargs) in enumerate(items):
+                t_item = time.monotonic()
+                try:
+                    values.append(f(*args, **kwargs))
+                except BaseException as exc:
+                    values.append(None)
+                    self._record_error(errors, excs, i, exc, _call_args(items[i]))
+                    return len(items) - i - 1, longest, longest_i
+                took = time.monotonic() - t_item
+                if took > longest:
+                    longest, longest_i = took, i
+            return 0, longest, longest_i
+        finally:
+            try:
+                ctx.__exit__(None, None, None)
+            except BaseException:
+                pass  # restoring the context must not lose the batch's results
 
     def _run_fast(self, fn: Any, prefix: tuple[Any, ...], items: Any, star: bool,
                   values: list[Any], errors: list[dict[str, Any]],
@@ -420,7 +475,8 @@ class _Worker:
                     f"(numbers, strings, lists, dicts, arrays) instead.")
                 item = items[i] if i < len(items) else "?"  # the input, not the bad result
                 self._record_error(errors, excs, i, err,
-                                   _call_args(item) if mode == "call" else item, with_tb=False)
+                                   _call_args(item) if mode in ("call", "batch") else item,
+                                   with_tb=False)
         return _pickle.dumps((values, excs))
 
 
@@ -463,6 +519,8 @@ def _call_args(item: Any) -> Any:
 
 def worker_main(cfg: WorkerConfig) -> None:
     """Entry point of a worker process (the target given to multiprocessing)."""
+    global IN_WORKER
+    IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the notebook's interrupt is for the kernel
     _set_parent_death_signal()
     threading.Thread(target=_watchdog, args=(cfg.driver_pid,), daemon=True,
