@@ -147,7 +147,9 @@ def test_error_reraised_with_remote_traceback_and_rest_aborted(pool: Pool, event
     # are cancelled, as in joblib's own batches), the others were aborted; the rest of the
     # (lazy) input was never read: total = what was handed over.
     assert c["erred"] == 1 and c["done"] + c["erred"] + c["cancelled"] == c["queued"], c
-    assert c["queued"] < 200 and c["done"] < 10, c
+    # Items 0-6 ran before the failing one; a batch another worker was running when 7 failed
+    # may finish too (batches of 3, a few in flight): far fewer than the 200.
+    assert c["queued"] < 200 and c["done"] <= 7 + 3 * 3, c
     total = [e.body["total"] for e in evs if e.kind == "call.total"]
     assert total == [c["queued"]], total
     assert pool.map(square, [3]) == [9]  # the pool is fine afterwards
