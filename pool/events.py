@@ -30,8 +30,10 @@ MAX_BATCH = 2000  # flush early past this many events so no batch is huge
 class EventPublisher:
     """Buffers events and sends them in signed batches. Used by the driver thread only."""
 
-    def __init__(self, socket: Any, key: bytes) -> None:
+    def __init__(self, socket: Any, key: bytes, observer: Any = None) -> None:
         self._sock = socket
+        # Called with (kind, ts, body) for every event: the driver's History (history.py).
+        self._observer = observer
         self._codec = Codec(key, "driver")
         self._buffer: list[dict[str, Any]] = []
         self._seq = 0
@@ -40,9 +42,11 @@ class EventPublisher:
 
     def emit(self, kind: str, ts: float | None = None, **body: Any) -> None:
         self._seq += 1
-        self._buffer.append({"kind": kind, "seq": self._seq,
-                             "ts": time.monotonic() if ts is None else ts,
-                             "src": "driver", "body": body})
+        ts = time.monotonic() if ts is None else ts
+        self._buffer.append({"kind": kind, "seq": self._seq, "ts": ts, "src": "driver",
+                             "body": body})
+        if self._observer is not None:
+            self._observer(kind, ts, body)
         if len(self._buffer) >= MAX_BATCH:
             self.flush()
 

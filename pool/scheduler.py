@@ -31,6 +31,7 @@ from .errors import PoolClosedError, ProtocolError, RemoteTraceback, Serializati
 from .events import EventPublisher
 from .faults import FaultHandling
 from .graph import GraphScheduling
+from .history import History
 from .lifecycle import WorkerLifecycle, WorkerRecord
 from .mapcalls import MapCalls
 from .protocol import Codec
@@ -69,7 +70,8 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         self._key = key
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
-        self.events = EventPublisher(self.endpoints.events, key)
+        self.history = History()  # what a late subscriber is told (history.py)
+        self.events = EventPublisher(self.endpoints.events, key, self.history.observe)
         self._commands: deque[tuple[Any, ...]] = deque()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -151,7 +153,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
         if ready.get(self.endpoints.router):
             self.handle_worker_messages()
         if ready.get(self.endpoints.events) and self.events.poll_subscriptions():
-            self.emit_snapshot()
+            self.emit_snapshot(history=True)  # a late joiner is told the story so far
         for fd in ready:
             w = self._by_sentinel.get(fd) if isinstance(fd, int) else None
             if w is not None and not w.exited:
@@ -196,14 +198,46 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             else:
                 self.handle_hello(w, msg)
 
-    def emit_snapshot(self) -> None:
-        self.events.emit(
-            "snapshot",
-            pool={"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
-                  "n_workers": self.n_workers, "status": self.status,
-                  "started": self.started_at, "memory_limit": self.memory_limit},
-            workers=[w.summary() for w in self.workers.values()],
-            calls=[c.summary() for c in list(self.calls.values())[-50:]])
+    def snapshot_body(self, history: bool = False, rings: bool = True) -> dict[str, Any]:
+        """The snapshot event's body; with `history`, also what a subscriber that joins now
+        missed (history.py). Driver thread only, or once it has ended."""
+        body: dict[str, Any] = {
+            "pool": {"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
+                     "n_workers": self.n_workers, "status": self.status,
+                     "started": self.started_at, "memory_limit": self.memory_limit},
+            "workers": [w.summary() for w in self.workers.values()],
+            "calls": [c.summary() for c in list(self.calls.values())[-50:]]}
+        if history:
+            h = body["history"] = self.history.snapshot(list(self.calls.values()), self.graph,
+                                                         rings)
+            states = h.pop("call_states")
+            for c in body["calls"]:
+                c["states"] = states.get(c["call"])
+        return body
+
+    def emit_snapshot(self, history: bool = False) -> None:
+        self.events.emit("snapshot", **self.snapshot_body(history))
+
+    def story(self, rings: bool = True, timeout: float = 10.0) -> dict[str, Any]:
+        """`snapshot_body(history=True)` from any thread: made by the driver thread while
+        it runs (its records change only there), directly once it has ended."""
+        fut: Future | None = Future()
+        try:
+            self.command("story", fut, rings)
+        except PoolClosedError:
+            fut = None  # it has ended
+        deadline = time.monotonic() + timeout
+        while fut is not None:
+            try:
+                return fut.result(0.05)
+            except TimeoutError:
+                if self.closed.is_set():
+                    break  # ended before it got to the command
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"taskscope: pool {self.pool_name!r} did not answer "
+                                       f"within {timeout} s; is its driver thread stuck?") from None
+        self.join(timeout)
+        return self.snapshot_body(history=True, rings=rings)
 
     def handle_control(self, body: dict[str, Any]) -> None:
         call = self.calls.get(body.get("call")) if isinstance(body.get("call"), int) else None
@@ -241,6 +275,9 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
                 self.events.emit("pool.status", status=cmd[1])
             elif kind == "shutdown":
                 self.begin_shutdown(cancel=cmd[1])
+            elif kind == "story":
+                if cmd[1].set_running_or_notify_cancel():
+                    cmd[1].set_result(self.snapshot_body(history=True, rings=cmd[2]))
 
     def announce(self, call: Call) -> None:
         self.calls[call.id] = call
@@ -249,6 +286,7 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             if not old.complete:
                 break
             del self.calls[old.id]
+            self.history.retire(old)  # its function's counts keep it
         self.events.emit("call.started", call=call.id, api=call.api, total=call.total, **call.info)
 
     def resume_after_interrupt(self) -> None:
