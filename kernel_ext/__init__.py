@@ -48,10 +48,19 @@ __all__ = [
     "_jupyter_server_extension_points",
     "_load_jupyter_server_extension",
     "load_ipython_extension",
+    "report",
     "set_stacklevel",
     "subscribe",
     "unload_ipython_extension",
 ]
+
+
+def report(path: Any) -> Any:
+    """``with taskscope.report("run.html"):`` writes one self-contained HTML report of every
+    pool used in the block when it ends (Dask's ``performance_report``); see `Pool.report`."""
+    from .reports import report as _report
+
+    return _report(path)
 
 
 def load_ipython_extension(ipython: Any) -> None:
