@@ -27,9 +27,8 @@ import zlib
 from typing import Any
 
 from taskscope.pool import _hooks
-from taskscope.pool.protocol import Event
 
-from .state import State
+from .state_history import state_from_story
 
 __all__ = ["Report", "report", "write_report"]
 
@@ -117,10 +116,7 @@ def pool_data(pool: Any, marks: dict[str, Any] | None = None) -> dict[str, Any]:
     body = pool._driver.story()
     if marks is not None:
         body = _window(body, marks)
-    state = State()
-    closed = body["history"].get("closed_at")
-    state.apply(Event(kind="snapshot", seq=1, src="driver", body=body,
-                      ts=closed if closed is not None else time.monotonic()))
+    state = state_from_story(body, time.monotonic())
     return {"state": state.to_json(),
             "stream": _pack_ring(*state.stream.since(0), width=state.stream.width),
             "resources": _pack_ring(*state.resources.since(0), width=state.resources.width)}

@@ -17,7 +17,22 @@ from .state import COUNT_KEYS, _error_entry
 if TYPE_CHECKING:
     from .state import State
 
-__all__ = ["adopt_history"]
+__all__ = ["adopt_history", "state_from_story"]
+
+
+def state_from_story(body: dict[str, Any], now: float) -> State:
+    """A State built from one history snapshot body (``pool._driver.story()``) alone: what a
+    dashboard that joins now would show; `now` is its clock (the pool's close time, once
+    closed). For a pool no subscriber can join any more: it is closed."""
+    from taskscope.pool.protocol import Event
+
+    from .state import State
+
+    st = State()
+    closed = (body.get("history") or {}).get("closed_at")
+    st.apply(Event(kind="snapshot", seq=1, src="driver", body=body,
+                   ts=closed if closed is not None else now))
+    return st
 
 
 def adopt_history(st: State, h: dict[str, Any]) -> None:
