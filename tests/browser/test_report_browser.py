@@ -20,7 +20,16 @@ import pytest
 import taskscope
 from taskscope import Pool
 
+pytestmark = [pytest.mark.browser]
+
 SHOTS = Path(os.environ.get("TASKSCOPE_SHOTS", Path(__file__).parent / "screenshots"))
+
+
+@pytest.fixture(autouse=True)
+def _own_runtime_dir(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pools' registry files go to a private runtime dir, not the user's."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
 
 
 def square(x: int) -> int:
