@@ -308,7 +308,11 @@ class Dashboard(anywidget.AnyWidget):
             log.exception("taskscope: could not answer the dashboard's request")
 
     def close(self) -> None:
-        self._collector.remove_view(self)
+        # Also called by Widget.__del__ on an instance whose __init__ raised (an unknown
+        # pane): there is no collector then, and nothing to remove.
+        collector = getattr(self, "_collector", None)
+        if collector is not None:
+            collector.remove_view(self)
         super().close()
 
     # ---------------------------------------------------------------- saved notebooks
