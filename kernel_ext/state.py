@@ -333,13 +333,14 @@ class State:
 
     def _on_snapshot(self, ts: float, b: dict[str, Any]) -> None:
         """The driver's own summary: authoritative, so a late joiner starts right."""
-        if isinstance(b.get("history"), dict):
-            from .state_history import adopt_history
-
-            adopt_history(self, b["history"])  # first: colours before calls (history.py)
         p = b["pool"]
         self.pool.update(id=p["id"], name=p["name"], pid=p["pid"], n_workers=p["n_workers"],
                          status=p["status"], memory_limit=p.get("memory_limit"))
+        if isinstance(b.get("history"), dict):
+            from .state_history import adopt_history
+
+            # Before the calls (their colours) and after the pool (its workers' limit).
+            adopt_history(self, b["history"])
         if self.pool["started"] is None:
             self.pool["started"] = p.get("started")
         for s in b["workers"]:
