@@ -18,7 +18,7 @@
 import { createStore } from "./store.js";
 import { mountDashboard } from "./dashboard.js";
 
-/** @param {string} b64 @returns {Uint8Array} */
+/** @param {string} b64 @returns {Uint8Array<ArrayBuffer>} */
 export function fromBase64(b64) {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
@@ -26,7 +26,7 @@ export function fromBase64(b64) {
   return out;
 }
 
-/** @param {Uint8Array} bytes zlib data @returns {Promise<Uint8Array>} */
+/** @param {Uint8Array<ArrayBuffer>} bytes zlib data @returns {Promise<Uint8Array>} */
 export async function inflate(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -75,7 +75,7 @@ export async function mountPool(el, pool) {
   dash.root.dataset.report = "1";
   // Open on the whole run, not the live edge: a report is read after the fact.
   const extent = streamExtent(store.stream);
-  const ts = /** @type {any} */ (dash.panes["task-stream"]);
+  const ts = /** @type {any} */ (/** @type {Record<string, unknown>} */ (dash.panes)["task-stream"]);
   if (extent && ts?.setWindow) ts.setWindow(extent);
   // Where the opening time goes (benchmarks/report.py): decoding the rings, drawing.
   dash.root.dataset.decodeMs = (t1 - t0).toFixed(1);
