@@ -188,5 +188,5 @@ def finished_collector(pool: Any) -> Collector:
     its driver kept (pool/history.py), as a dashboard joining at the end would have it."""
     from .state_history import state_from_story
 
-    state = state_from_story(pool._driver.story(), time.monotonic())
+    state = state_from_story(pool._story(), time.monotonic())
     return Collector(None, b"", pool.name, state=state)

@@ -2,7 +2,7 @@
 
 ::
 
-    pool._driver.story()  (snapshot body + History, pool/history.py)
+    pool._story()  (snapshot body + History, pool/history.py)
         --(window: only what happened inside a `with report(...)` block)-->
     State().apply(snapshot)   the same reducer a late-joining dashboard uses (state_history.py)
         --> State JSON + rings (columns, byte-shuffled, deflated, base64)
@@ -113,7 +113,7 @@ def _marks(story: dict[str, Any]) -> dict[str, Any]:
 def pool_data(pool: Any, marks: dict[str, Any] | None = None) -> dict[str, Any]:
     """One pool's part of a report: its State (as a late-joining dashboard builds it) and
     its rings. Works for a live pool and for a closed one (its driver keeps the story)."""
-    body = pool._driver.story()
+    body = pool._story()
     if marks is not None:
         body = _window(body, marks)
     state = state_from_story(body, time.monotonic())
@@ -206,7 +206,7 @@ class Report:
             if pool.status == "closed":
                 continue
             try:
-                self._marks[pool.id] = _marks(pool._driver.story(rings=False))
+                self._marks[pool.id] = _marks(pool._story(rings=False))
             except Exception:
                 continue  # it is shutting down: it cannot be used in the block anyway
             self.pools[pool.id] = pool
@@ -217,7 +217,7 @@ class Report:
         marks = self._marks.get(pool.id)
         if marks is None:
             return True  # created in the block
-        now = pool._driver.story(rings=False)
+        now = pool._story(rings=False)
         return (now["history"]["stream_total"] != marks["history"]["stream_total"]
                 or now["history"]["totals"] != marks["history"]["totals"]
                 or _marks(now)["max_call"] != marks["max_call"])

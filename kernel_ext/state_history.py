@@ -21,7 +21,7 @@ __all__ = ["adopt_history", "state_from_story"]
 
 
 def state_from_story(body: dict[str, Any], now: float) -> State:
-    """A State built from one history snapshot body (``pool._driver.story()``) alone: what a
+    """A State built from one history snapshot body (``pool._story()``) alone: what a
     dashboard that joins now would show; `now` is its clock (the pool's close time, once
     closed). For a pool no subscriber can join any more: it is closed."""
     from taskscope.pool.protocol import Event

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import array
 import threading
+import time
 from collections import OrderedDict, deque
+from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["STREAM_WIDTH", "History", "Ring", "task_records"]
+from .errors import PoolClosedError
+
+__all__ = ["STREAM_WIDTH", "History", "Ring", "story", "task_records"]
 
 STREAM_WIDTH = 6  # start, end, worker, color, count, flags: the State's record (docs/state.md)
 RESOURCE_WIDTH = 5  # t, cpu_total, rss_total, tasks_per_s, managed_total
@@ -277,6 +281,14 @@ class History:
                 out["resources_first"], out["resources"] = self.resources.since(0)
             return out
 
+    def attach(self, body: dict[str, Any], calls: list[Any], graph: dict[int, Any],
+               rings: bool = True) -> None:
+        """Add the ``history`` field to a snapshot body, and each call summary's ``states``."""
+        h = body["history"] = self.snapshot(calls, graph, rings)
+        states = h.pop("call_states")
+        for c in body["calls"]:
+            c["states"] = states.get(c["call"])
+
     def records(self) -> list[dict[str, Any]]:
         """The kept task-stream records as dicts (see `task_records`)."""
         with self.lock:
@@ -284,6 +296,28 @@ class History:
             _, extra = self.extra.since(0)
             names = dict(self.names)
         return task_records(raw, extra, names)
+
+
+def story(driver: Any, rings: bool = True, timeout: float = 10.0) -> dict[str, Any]:
+    """A history snapshot body of `driver` from any thread: made by the driver thread while
+    it runs (its records change only there), directly once it has ended."""
+    fut: Future | None = Future()
+    try:
+        driver.command("story", fut, rings)
+    except PoolClosedError:
+        fut = None  # it has ended
+    deadline = time.monotonic() + timeout
+    while fut is not None:
+        try:
+            return fut.result(0.05)  # type: ignore[no-any-return]
+        except TimeoutError:
+            if driver.closed.is_set():
+                break  # it ended before it got to the command
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"taskscope: pool {driver.pool_name!r} did not answer "
+                                   f"within {timeout} s; is its driver thread stuck?") from None
+    driver.join(timeout)
+    return driver.snapshot_body(history=True, rings=rings)  # type: ignore[no-any-return]
 
 
 def task_records(raw: bytes, extra: bytes, names: dict[int, str]) -> list[dict[str, Any]]:

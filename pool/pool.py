@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from . import _hooks, _pickle, registry
+from . import _hooks, _pickle, history, registry
 from ._deps import replace_futures
 from .calls import Call, CallResults, Task
 from .callsite import describe_function, find_callsite
@@ -478,6 +478,11 @@ class Pool:
         ``memory`` or ``erred``). The newest 100,000 are kept; `[]` before any task ran.
         Works on a closed pool too."""
         return self._driver.history.records()
+
+    def _story(self, rings: bool = True) -> dict[str, Any]:
+        """The snapshot a subscriber joining now would get, with its history (history.py):
+        what reports and the dashboards of closed pools are built from."""
+        return history.story(self._driver, rings)
 
     def report(self, path: str | os.PathLike[str]) -> Any:
         """Write one self-contained HTML file of this pool's story so far (the dashboard

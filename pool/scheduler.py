@@ -208,36 +208,11 @@ class Driver(MapCalls, GraphScheduling, FaultHandling, WorkerLifecycle, threadin
             "workers": [w.summary() for w in self.workers.values()],
             "calls": [c.summary() for c in list(self.calls.values())[-50:]]}
         if history:
-            h = body["history"] = self.history.snapshot(list(self.calls.values()), self.graph,
-                                                         rings)
-            states = h.pop("call_states")
-            for c in body["calls"]:
-                c["states"] = states.get(c["call"])
+            self.history.attach(body, list(self.calls.values()), self.graph, rings)
         return body
 
     def emit_snapshot(self, history: bool = False) -> None:
         self.events.emit("snapshot", **self.snapshot_body(history))
-
-    def story(self, rings: bool = True, timeout: float = 10.0) -> dict[str, Any]:
-        """`snapshot_body(history=True)` from any thread: made by the driver thread while
-        it runs (its records change only there), directly once it has ended."""
-        fut: Future | None = Future()
-        try:
-            self.command("story", fut, rings)
-        except PoolClosedError:
-            fut = None  # it has ended
-        deadline = time.monotonic() + timeout
-        while fut is not None:
-            try:
-                return fut.result(0.05)
-            except TimeoutError:
-                if self.closed.is_set():
-                    break  # ended before it got to the command
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"taskscope: pool {self.pool_name!r} did not answer "
-                                       f"within {timeout} s; is its driver thread stuck?") from None
-        self.join(timeout)
-        return self.snapshot_body(history=True, rings=rings)
 
     def handle_control(self, body: dict[str, Any]) -> None:
         call = self.calls.get(body.get("call")) if isinstance(body.get("call"), int) else None
