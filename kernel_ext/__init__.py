@@ -10,6 +10,7 @@ under every cell that runs a ``map``.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from taskscope.pool import (
@@ -53,6 +54,13 @@ __all__ = [
     "subscribe",
     "unload_ipython_extension",
 ]
+
+
+if "marimo" in sys.modules:  # marimo has no %load_ext: its notebooks get the bars on import
+    from . import _marimo
+
+    if _marimo.running():
+        _marimo.install()
 
 
 def report(path: Any) -> Any:

@@ -25,6 +25,7 @@ import hashlib
 import html
 import logging
 import pathlib
+import sys
 import threading
 import time
 from typing import Any
@@ -33,6 +34,7 @@ import anywidget
 import ipywidgets
 import traitlets
 
+from . import _marimo
 from .collector import DASHBOARD_PUSH_INTERVAL_S, PUSH_INTERVAL_S, Collector, collector_for
 
 __all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "code_carrier", "popout_url"]
@@ -50,11 +52,22 @@ CALL_INFO_KEYS = ("id", "api", "fn", "module", "file", "line", "callsite", "colo
 CARRIER_ESM = STATIC / "carrier.js"
 LOADER_ESM = STATIC / "loader.js"
 WIDGET_CSS = STATIC / "widget.css"
+# Each widget's whole module, for front ends where the hidden carrier never runs (marimo).
+STANDALONE_ESM = {"dashboard": STATIC / "widget.js", "progress": STATIC / "progress-widget.js"}
 
 
 @functools.cache
 def _read_static(path: pathlib.Path) -> str:
     return path.read_text(encoding="utf-8")
+
+
+def standalone_code() -> bool:
+    """Whether each widget must carry its own module instead of the ~1 KB loader: where the
+    hidden carrier never runs. marimo builds a front-end model only for a widget that is a
+    cell's output (kernel_ext/_marimo.py); Colab gives every output its own frame and widget
+    manager, which builds only the models that output's views refer to (frontends.md). Both
+    load a module once per page or frame however many widgets carry it."""
+    return _marimo.running() or "google.colab.output" in sys.modules
 
 
 @functools.cache
@@ -140,8 +153,15 @@ class Dashboard(anywidget.AnyWidget):
         unknown = [p for p in panes or () if p not in PANES]
         if unknown:
             raise ValueError(f"taskscope: unknown pane(s) {unknown}; choose from {list(PANES)}")
-        carrier = code_carrier()  # opened first, so the front end gets the code first
-        kwargs.setdefault("layout", carrier.layout)
+        if standalone_code():
+            # No carrier: the code and the stylesheet travel with the widget.
+            self.add_traits(_css=traitlets.Unicode(_read_static(WIDGET_CSS)).tag(sync=True))
+            bundle = ""
+            kwargs.setdefault("layout", _shared_layout())
+        else:
+            carrier = code_carrier()  # opened first, so the front end gets the code first
+            bundle = carrier._ts_bundle
+            kwargs.setdefault("layout", carrier.layout)
         version = None
         if call is not None:
             # A bar's first state rides in its comm_open: no second message before the map.
@@ -149,8 +169,7 @@ class Dashboard(anywidget.AnyWidget):
                 version = collector.state.version
                 kwargs["state"], kwargs["call_info"] = split_call_info(
                     collector.state.call_view_json(call, CALL_VIEW_KEYS, CALL_VIEW_POOL_KEYS))
-        super().__init__(panes=list(panes or []), call=call, _ts_bundle=carrier._ts_bundle,
-                         **kwargs)
+        super().__init__(panes=list(panes or []), call=call, _ts_bundle=bundle, **kwargs)
         self._collector = collector
         self._sent = {"stream": 0, "resources": 0}
         self._errors_version = -1
@@ -167,6 +186,8 @@ class Dashboard(anywidget.AnyWidget):
 
     @traitlets.default("_esm")
     def _loader_code(self) -> str:
+        if standalone_code():
+            return _read_static(STANDALONE_ESM[self._ts_view])
         return _read_static(LOADER_ESM)
 
     @traitlets.default("_anywidget_id")
