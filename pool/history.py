@@ -48,21 +48,30 @@ COUNT_FIELDS = ("submitted", "processing", "done", "erred", "cancelled", "waitin
 
 
 class Ring:
-    """Fixed-width float64 records in a ring; `total` counts every record ever appended."""
+    """Fixed-width float64 records in a ring; `total` counts every record ever appended.
+
+    Memory grows with use up to `capacity` records (a pool that runs ten tasks does not hold
+    the 4.8 MB of a full task-stream ring): record i lives at slot i % capacity, and until the
+    ring is full the slots in use are exactly the first `total`.
+    """
 
     def __init__(self, width: int, capacity: int) -> None:
         self.width = width
         self.capacity = capacity
-        self._data = array.array("d", bytes(8 * width * capacity))
+        self._data = array.array("d")
         self.total = 0
+        self._floor = 0  # no record below this index was ever held (see `load`)
 
     def append(self, record: tuple[float, ...] | list[float]) -> None:
         i = (self.total % self.capacity) * self.width
-        self._data[i:i + self.width] = array.array("d", record)
+        if i == len(self._data):  # still growing
+            self._data.extend(record)
+        else:
+            self._data[i:i + self.width] = array.array("d", record)
         self.total += 1
 
     def __len__(self) -> int:
-        return min(self.total, self.capacity)
+        return min(self.total - self._floor, self.capacity)
 
     def since(self, first: int) -> tuple[int, bytes]:
         """Records with index >= `first` (clamped to what is kept): (first index, raw bytes)."""
@@ -86,8 +95,11 @@ class Ring:
             recs = recs[(n - self.capacity) * self.width:]
             first += n - self.capacity
             n = self.capacity
+        self.total, self._floor = first + n, first
+        if first == 0:
+            self._data = recs  # slots 0..n-1, as if appended
+            return
         self._data = array.array("d", bytes(8 * self.width * self.capacity))
-        self.total = first + n
         if n:
             # Record i lives at slot i % capacity: at most two contiguous pieces.
             at = first % self.capacity

@@ -118,6 +118,10 @@ def test_ring_load_keeps_order_across_the_wrap() -> None:
     assert (dst.total, len(dst)) == (13, 5) and dst.since(0) == (first, raw)
     dst.append((13.0, -13.0))
     assert array.array("d", dst.since(12)[1]).tolist() == [12.0, -12.0, 13.0, -13.0]
+    late = Ring(2, 10)  # a few records from the middle of the sequence, then more
+    late.load(3, array.array("d", [3.0, -3.0]).tobytes())
+    late.append((4.0, -4.0))
+    assert late.since(0) == (3, array.array("d", [3.0, -3.0, 4.0, -4.0]).tobytes())
     small = Ring(2, 3)  # more records than it holds: the newest are kept
     small.load(first, raw)
     assert small.total == 13 and array.array("d", small.since(0)[1]).tolist()[0] == 10.0
