@@ -47,6 +47,7 @@ __all__ = [
     "WorkerMemoryError",
     "__version__",
     "_jupyter_server_extension_points",
+    "dashboard",
     "_load_jupyter_server_extension",
     "load_ipython_extension",
     "report",
@@ -61,6 +62,14 @@ if "marimo" in sys.modules:  # marimo has no %load_ext: its notebooks get the ba
 
     if _marimo.running():
         _marimo.install()
+
+
+def dashboard(target: Any = None, **options: Any) -> Any:
+    """The live dashboard of a `Pool` or of a Dask cluster (a ``distributed.Client``, a
+    cluster or a scheduler address); see `taskscope._dashboard.dashboard`."""
+    from ._dashboard import dashboard as _dashboard
+
+    return _dashboard(target, **options)
 
 
 def report(path: Any) -> Any:

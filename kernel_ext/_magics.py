@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 import time
 from typing import Any
 
@@ -14,7 +15,8 @@ __all__ = ["load", "unload"]
 log = logging.getLogger("taskscope")
 
 HELP = """\
-%taskscope            show the dashboard of the most recent live pool
+%taskscope            show the dashboard of the most recent live pool (or watched
+                      Dask cluster: taskscope.dashboard(client))
 %taskscope NAME       show the dashboard of the pool named NAME
 %taskscope list       list the live pools of this kernel
 %taskscope popout [NAME]   a link to the pool's dashboard page in a browser tab
@@ -39,8 +41,13 @@ def _in_kernel() -> bool:
 
 
 def _live() -> list[Any]:
-    pools = [p for p in _live_pools if p.status != "closed"]
-    return sorted(pools, key=lambda p: p._driver.started_at)
+    """Live pools and watched Dask clusters (taskscope.dashboard(client)), oldest first."""
+    found = [(p._driver.started_at, p) for p in _live_pools if p.status != "closed"]
+    if "taskscope.pool.dask.watch" in sys.modules:
+        from taskscope.pool.dask.watch import live_watches
+
+        found += [(w.started_at, w) for w in live_watches()]
+    return [p for _, p in sorted(found, key=lambda x: x[0])]
 
 
 def _on_pool_created(pool: Any) -> None:

@@ -49,7 +49,9 @@ def _error_entry(error_id: int, ts: float, b: dict[str, Any], fn: str) -> dict[s
         tb = "...\n" + tb[-MAX_TRACEBACK_CHARS:]
     return {"id": error_id, "call": b["call"], "fn": fn, "worker": b["worker"],
             "pid": b["pid"], "exc_type": b["exc_type"], "message": b["message"][:1000],
-            "arg": b["arg"], "traceback": tb, "index": b["index"], "ts": _ms(ts)}
+            "arg": b["arg"], "traceback": tb, "index": b["index"], "ts": _ms(ts),
+            # a Dask task's key; for a dependent, the task it blames (1.2)
+            **{k: b[k] for k in ("key", "blame", "count", "worker_label") if k in b}}
 
 
 class State:
@@ -95,9 +97,15 @@ class State:
     def _on_pool_started(self, ts: float, b: dict[str, Any]) -> None:
         self.pool.update(id=b["id"], name=b["name"], pid=b["pid"], n_workers=b["n_workers"],
                          started=ts, memory_limit=b.get("memory_limit"), status="running")
+        for k in ("scheduler", "note", "mode"):  # a watched Dask cluster's (1.2)
+            if b.get(k) is not None:
+                self.pool[k] = b[k]
 
     def _on_pool_status(self, ts: float, b: dict[str, Any]) -> None:
         self.pool["status"] = b["status"]
+        for k in ("scheduler", "note", "mode"):  # a watched Dask cluster's (1.2)
+            if b.get(k) is not None:
+                self.pool[k] = b[k]
         if b["status"] == "closed":
             self.pool["ended"] = ts
             for w in self.workers.values():
@@ -376,6 +384,70 @@ class State:
                            ("cancelled", "cancelled")):
             seen = sum(int(s.get(field) or 0) for s in b["calls"])
             self.totals[key] = max(self.totals[key], seen)
+
+    # ------------------------------------------- sources that count at the source (1.2)
+    # The Dask adapter (taskscope/pool/dask/) reports each task prefix's absolute counts,
+    # workers' facts and finished bars instead of per-task transitions: its scheduler
+    # plugin aggregates, so these reducers set rather than add, and a replay is harmless.
+    def _on_call_counts(self, ts: float, b: dict[str, Any]) -> None:
+        call = self.calls.get(b["call"])
+        if call is None:
+            self._on_call_started(b.get("started") or ts, {
+                "call": b["call"], "api": b.get("api", "dask"), "fn": b.get("fn", "?"),
+                "module": b.get("module", ""), "file": b.get("file", ""), "line": 0,
+                "callsite": None, "total": None})
+            call = self.calls[b["call"]]
+        old, new = call["counts"], {k: max(0, int(b["counts"].get(k, 0))) for k in COUNT_KEYS}
+        fn = self.functions.get(call["_fkey"])
+        submitted = int(b["submitted"])
+        d_sub = submitted - call["submitted"]
+        for k in COUNT_KEYS:
+            if fn is not None:
+                fn["counts"][k] = max(0, fn["counts"][k] + new[k] - old[k])
+        self.totals["submitted"] += d_sub
+        self.totals["done"] += new["memory"] + new["released"] - old["memory"] - old["released"]
+        self.totals["erred"] += new["erred"] - old["erred"]
+        self.totals["cancelled"] += new["cancelled"] - old["cancelled"]
+        if fn is not None:
+            fn["submitted"] += d_sub
+            if "time" in b:
+                fn["time"] += max(0.0, float(b["time"]) - call.get("_time", 0.0))
+        call["_time"] = float(b.get("time", 0.0))
+        call.update(counts=new, submitted=submitted, total=submitted)
+        pending = new["waiting"] + new["queued"] + new["processing"]
+        status = "running" if pending else "erred" if new["erred"] else "done"
+        if status != "running" and call["status"] == "running":
+            call["ended"] = ts
+        elif status == "running":
+            call["ended"] = None
+        call["status"] = status
+        self._update_rate(call, ts)
+        if status != "running":
+            call["eta"] = None
+
+    WORKER_INFO_FIELDS = ("label", "address", "nthreads", "status", "memory_limit", "rss",
+                          "managed", "unmanaged", "spilled", "cpu", "current", "tasks_done",
+                          "lanes", "resources", "pid", "processing")
+
+    def _on_worker_info(self, ts: float, b: dict[str, Any]) -> None:
+        for row in b["workers"]:
+            w = self._worker(row["worker"])
+            gone = w["status"] in ("exited", "died")
+            for k in self.WORKER_INFO_FIELDS:
+                if k in row and not (gone and k in ("status", "cpu", "current")):
+                    w[k] = row[k]
+            if row.get("started") is not None and w["started"] is None:
+                w["started"] = row["started"]
+            if row.get("insights"):
+                w["insights"].update(row["insights"])
+        self.pool["n_workers"] = sum(1 for w in self.workers.values()
+                                     if w["status"] not in ("exited", "died"))
+
+    def _on_task_stream(self, ts: float, b: dict[str, Any]) -> None:
+        for start, end, lane, call_id, count, flags in b["records"]:
+            call = self.calls.get(call_id)
+            self.stream.append((start, end, float(lane), float(call["color"] if call else -1),
+                                float(count), float(flags)))
 
     # ---------------------------------------------------------------- reading
     def _utilisation(self, w: dict[str, Any]) -> float:

@@ -271,7 +271,10 @@ class Dashboard(anywidget.AnyWidget):
             self._calls_sent = {}
         new = []
         for c in state["calls"]:
-            if c["status"] != "running" and self._calls_sent.get(c["id"]) != c:
+            # A row the browser holds as finished is resent when it changes, even running
+            # again (a Dask task prefix gets new tasks): that row would win otherwise.
+            if ((c["status"] != "running" or c["id"] in self._calls_sent)
+                    and self._calls_sent.get(c["id"]) != c):
                 self._calls_sent[c["id"]] = c
                 new.append(c)
         # The State keeps the newest MAX_CALLS calls: the browser drops older ones too.

@@ -1,7 +1,7 @@
 """Write the example notebooks of this folder, with outputs cleared.
 
-    python notebooks/_make.py            # rewrites quickstart.ipynb, failing-tasks.ipynb
-                                         # and scheduler-graph.ipynb
+    python notebooks/_make.py            # rewrites quickstart.ipynb, failing-tasks.ipynb,
+                                         # scheduler-graph.ipynb and dask-cluster.ipynb
 
 The notebooks are generated so that they stay reproducible and reviewable: edit the cells
 here, not in Jupyter. Each one runs top to bottom in well under 20 s on 2 cores; the
@@ -341,8 +341,70 @@ pool.shutdown()
 """),
 ]
 
+DASK_CLUSTER = [
+    md("""
+# A Dask cluster in taskscope's panes
+
+`taskscope.dashboard(client)` shows a `distributed.Client`'s cluster (a LocalCluster here;
+a remote scheduler works the same) in the panes taskscope shows for its own pool:
+progress per task prefix, the task stream per worker thread (transfers in red), memory per
+worker (managed, unmanaged, spilled, the limit), the workers, and errors with their
+tracebacks. Everything travels over the Client's own connection to the scheduler and the
+kernel's comm: no dashboard port (8787) to open or forward.
+"""),
+    code("""
+import time
+import taskscope
+from distributed import Client, LocalCluster
+
+# Loopback only (dashboard_address=None would still open port 8787).
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                       host="127.0.0.1", dashboard_address="127.0.0.1:0")
+client = Client(cluster)
+display(taskscope.dashboard(client, name="local dask"))
+"""),
+    md("""
+## Work: a map, a small graph with transfers, and a failure
+
+Each task prefix (`slow_inc`, `pair`, `total`, `fragile`) is one row of the progress pane.
+The sums are pinned to the other worker, so their inputs travel: red bars in the task stream.
+"""),
+    code("""
+def slow_inc(x):
+    time.sleep(0.01)
+    return x + 1
+
+futures = client.map(slow_inc, range(400))
+a, b = sorted(client.scheduler_info()["workers"])
+leaves = [client.submit(slow_inc, i, key=f"leaf-{i}", workers=[a]) for i in range(16)]
+pairs = [client.submit(sum, leaves[i:i + 2], key=f"pair-{i}", workers=[b]) for i in range(0, 16, 2)]
+total = client.submit(sum, pairs, key="total")
+print(total.result(), sum(client.gather(futures)))
+"""),
+    code("""
+def fragile(x):
+    if x == 7:
+        raise ValueError(f"cannot handle {x}")
+    return x
+
+parts = client.map(fragile, range(20), key=[f"fragile-{i}" for i in range(20)])
+after = [client.submit(slow_inc, p, key=f"after-{i}") for i, p in enumerate(parts)]
+ok = client.gather(after, errors="skip")
+print(len(ok), "of 20 dependents finished; one blames fragile-7")
+"""),
+    md("""
+`%taskscope` (with `%load_ext taskscope`) shows the most recent pool or watched cluster;
+`%taskscope popout` opens the same view as a page of this Jupyter server. The JupyterLab
+sidebar lists the cluster too ("dask", with its scheduler's address).
+"""),
+    code("""
+%load_ext taskscope
+%taskscope popout
+"""),
+]
+
 NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "failing-tasks.ipynb": FAILING_TASKS,
-             "scheduler-graph.ipynb": SCHEDULER_GRAPH}
+             "scheduler-graph.ipynb": SCHEDULER_GRAPH, "dask-cluster.ipynb": DASK_CLUSTER}
 
 
 def build(cells: list[nbformat.NotebookNode], name: str) -> nbformat.NotebookNode:

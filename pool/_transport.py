@@ -45,10 +45,7 @@ class Endpoints:
         self.router.setsockopt(zmq.SNDHWM, HWM)
         self.router.setsockopt(zmq.RCVHWM, HWM)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unknown peer is an error, not silence
-        self.events = ctx.socket(zmq.XPUB)
-        self.events.setsockopt(zmq.LINGER, 500)  # let the last event batch reach subscribers
-        self.events.setsockopt(zmq.XPUB_VERBOSE, 1)  # tell us about every (re)subscription
-        self.events.setsockopt(zmq.SNDHWM, 10_000)
+        self.events = _xpub(ctx)
         if sys.platform != "win32" and zmq.has("ipc"):
             sweep_stale_dirs()
             # 0700: private to this user; the pid lets others clean up after a killed driver
@@ -69,6 +66,32 @@ class Endpoints:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+
+def _xpub(ctx: zmq.Context) -> zmq.Socket:
+    sock = ctx.socket(zmq.XPUB)
+    sock.setsockopt(zmq.LINGER, 500)  # let the last event batch reach subscribers
+    sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # tell us about every (re)subscription
+    sock.setsockopt(zmq.SNDHWM, 10_000)
+    return sock
+
+
+def bind_events() -> tuple[zmq.Socket, str, str | None]:
+    """An event (XPUB) socket alone, for sources other than a pool's driver (the Dask
+    watch): (socket, endpoint, private directory or None), bound as `Endpoints` binds."""
+    sock = _xpub(_context())
+    if sys.platform != "win32" and zmq.has("ipc"):
+        directory = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-")
+        endpoint = f"ipc://{directory}/events"
+        sock.bind(endpoint)
+        return sock, endpoint, directory
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    return sock, f"tcp://127.0.0.1:{port}", None
+
+
+def remove_dir(directory: str | None) -> None:
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 DIR_PREFIX = "taskscope-"

@@ -11,7 +11,7 @@
 A subscriber that joins late (a dashboard displayed after the work, a pop-out page opened
 later, a Jupyter server started after the pool) gets, in the ``history`` field of its join
 snapshot, what every view draws and what the live stream alone would have given it only
-from the start (docs/protocol.md, 1.2). ``Pool.task_stream()`` and ``Pool.report()`` read the
+from the start (docs/protocol.md, 1.3). ``Pool.task_stream()`` and ``Pool.report()`` read the
 same records. Everything is bounded as the State is (docs/state.md): by ring capacities,
 workers kept and function keys, never by the number of tasks run.
 

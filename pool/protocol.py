@@ -37,7 +37,7 @@ __all__ = [
     "check_event",
 ]
 
-PROTOCOL_VERSION = (1, 2)  # major: incompatible change; minor: new optional fields or kinds
+PROTOCOL_VERSION = (1, 3)  # major: incompatible change; minor: new optional fields or kinds
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # a snapshot of a big pool fits; anything larger is hostile
 
 # Every event kind and the body fields it always carries (more may be present: readers
@@ -62,6 +62,10 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "task.released": ("call", "task", "n"),
     "worker.samples": ("samples",),  # [[worker, cpu_percent, rss_bytes, managed_bytes], ...]
     "snapshot": ("pool", "workers", "calls"),
+    # 1.2: sources that aggregate at the source (the Dask adapter, pool/dask/)
+    "call.counts": ("call", "counts", "submitted"),  # absolute counts of a call
+    "worker.info": ("workers",),  # [{worker, ...facts}], set (not added)
+    "task.stream": ("records",),  # [[start, end, lane, call, count, flags], ...]
 }
 
 def _pack(obj: Any) -> bytes:

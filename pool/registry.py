@@ -122,12 +122,15 @@ def _remove_if_old(path: str, age_s: float = 60.0) -> None:
         pass
 
 
-def register(pool: Any) -> str | None:
+def register(pool: Any, *, origin: str | None = None, **extra: Any) -> str | None:
     """Write the registry entry of a live pool; returns its path (None if it could not be
-    written: the pool works anyway, it just does not show in the server's list)."""
+    written: the pool works anyway, it just does not show in the server's list).
+    `origin` overrides where it runs ("dask": a watched Dask cluster, see pool/dask/), and
+    `extra` adds public fields (e.g. ``scheduler``, its address)."""
     try:
         info = pool.connection_info()
-        origin, kernel_id = _origin()
+        where, kernel_id = _origin()
+        origin = origin or where
         pid = os.getpid()
         entry: Entry = {
             "v": REGISTRY_VERSION,
@@ -145,6 +148,7 @@ def register(pool: Any) -> str | None:
             "n_workers": pool.n_workers,
             "cwd": os.getcwd(),
             "argv0": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "",
+            **extra,
         }
         path = _path(runtime_dir(), info["id"])
         _write_private(path, json.dumps(entry).encode())

@@ -49,10 +49,13 @@ export function createBar() {
  * @param {number} total denominator (items)
  * @param {number} ci palette index
  * @param {string} tipPrefix
+ * @param {boolean} [shadeReleased] draw released tasks in a lighter shade than those
+ *   still in memory, as Dask's progress bars do (a watched Dask cluster's rows)
  */
-export function updateBar(bar, counts, total, ci, tipPrefix = "") {
+export function updateBar(bar, counts, total, ci, tipPrefix = "", shadeReleased = false) {
   const c = counts ?? {};
   const cols = segmentColors(ci);
+  if (shadeReleased) cols.released = alpha(cols.memory, 0.55);
   const denom = Math.max(1, total);
   const tip = [];
   for (const s of SEGMENTS) {

@@ -25,6 +25,10 @@ export const PALETTE = [
 export const ERRED = "#111111";
 export const ERRED_OUTLINE = "#e5484d";
 export const CANCELLED = "#9e9e9e";
+/** A Dask cluster's transfers (red, as Dask draws them), disk reads/writes, deserialisation. */
+export const TRANSFER = "#d62728";
+export const DISK = "#ff7f0e";
+export const DESERIALIZE = "#bcbd22";
 
 /** Status colours (dots, pills). */
 export const STATUS = {
@@ -69,10 +73,14 @@ export function statusColor(s) {
 
 /**
  * Colour of a task-stream rectangle from its record fields.
- * @param {number} colorIndex @param {number} flags bit 0 erred, bit 1 cancelled
+ * @param {number} colorIndex @param {number} flags bit 0 erred, bit 1 cancelled, 2 transfer,
+ * 3 disk, 4 deserialize
  */
 export function rectColor(colorIndex, flags) {
   if (flags & 1) return ERRED;
   if (flags & 2) return CANCELLED;
+  if (flags & 4) return TRANSFER;
+  if (flags & 8) return DISK;
+  if (flags & 16) return DESERIALIZE;
   return color(colorIndex);
 }

@@ -197,14 +197,15 @@ export function mountDashboard(el, store, opts = {}) {
     const s = pool.status ?? "starting";
     dot.style.background = statusColor(s);
     setText(name, pool.name ?? "taskscope");
-    name.title = pool.id ? `pool ${pool.id}, pid ${pool.pid ?? "?"}` : "";
+    name.title = pool.scheduler ? `Dask scheduler ${pool.scheduler}, watched from pid ${pool.pid ?? "?"}` : pool.id ? `pool ${pool.id}, pid ${pool.pid ?? "?"}` : "";
+    setNotice("source", pool.note ? "warn" : null, pool.note ? `Partial view: ${pool.note}` : null);
     setText(status, s);
     status.style.setProperty("--ts-pill", statusColor(s));
     setData(status, "status", s);
     const ws = st.workers ?? [];
     const alive = ws.filter((/** @type {any} */ w) => w.status !== "exited" && w.status !== "died").length;
     const elapsed = pool.started != null ? (pool.ended ?? st.now ?? pool.started) - pool.started : null;
-    setText(meta, [`${alive || pool.n_workers || 0} workers`, elapsed != null ? fmt.clock(elapsed) : ""].filter(Boolean).join(" · "));
+    setText(meta, [`${alive || pool.n_workers || 0} workers`, pool.scheduler ?? "", elapsed != null ? fmt.clock(elapsed) : ""].filter(Boolean).join(" · "));
     const t = st.totals ?? {};
     const key = JSON.stringify(t);
     if (stats.dataset.key !== key) {

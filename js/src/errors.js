@@ -68,8 +68,8 @@ export function mount(el, store, _options = {}) {
       setTimeout(() => setText(copyBtn, "Copy"), 1500);
     });
     const meta = [
-      h("span", { class: "ts-err-fn" }, [h("code", { text: `${e.fn ?? "?"}(${e.arg ?? ""})` })]),
-      h("span", { text: `worker w${e.worker ?? "?"} (pid ${e.pid ?? "?"})` }),
+      h("span", { class: "ts-err-fn" }, [h("code", { text: e.key ? `${e.key}${e.count > 1 ? ` (and ${e.count - 1} more)` : ""}` : `${e.fn ?? "?"}(${e.arg ?? ""})` })]),
+      h("span", { text: e.worker_label ? `worker ${e.worker_label}` : e.blame ? "not run" : `worker w${e.worker ?? "?"} (pid ${e.pid ?? "?"})` }),
       call ? h("span", { text: `call #${e.call} ${call.api ?? ""}`, title: call.callsite?.code ?? "" }) : e.call != null ? h("span", { text: `call #${e.call}` }) : null,
       h("span", { text: t0 != null && e.ts != null ? fmt.relTime(e.ts, t0) : "", title: "since the pool started" }),
     ];

@@ -15,6 +15,8 @@ import * as fmt from "./format.js";
 export const LEVEL_COLORS = { ok: "#4e79a7", high: "#f28e2b", critical: "#e5484d" };
 /** Bars of workers that exited or died: their last sample, in grey. */
 export const GONE_COLOR = "#8b949e";
+/** Bytes a Dask worker spilled to disk (Dask's grey segment, after RSS). */
+export const SPILLED_COLOR = "#c7ccd1";
 
 /** @param {any} w */
 export const isGone = (w) => w.status === "exited" || w.status === "died";
@@ -60,6 +62,7 @@ export function mount(el, store, _options = {}) {
   const legend = h("div", { class: "ts-legend" }, [
     h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: LEVEL_COLORS.ok } }), "managed (results held)"]),
     h("span", { class: "ts-legend-item" }, [h("span", { class: "ts-swatch", style: { background: alpha(LEVEL_COLORS.ok, 0.4) } }), "unmanaged"]),
+    h("span", { class: "ts-legend-item ts-legend-spilled", hidden: true }, [h("span", { class: "ts-swatch", style: { background: SPILLED_COLOR } }), "spilled to disk"]),
     h("span", { class: "ts-legend-item ts-legend-limit" }, [h("span", { class: "ts-limit-key" }), "limit"]),
   ]);
   const empty = h("div", { class: "ts-empty", text: "No workers yet." });
@@ -78,13 +81,14 @@ export function mount(el, store, _options = {}) {
       label: h("span", { class: "ts-mem-label" }),
       managed: h("div", { class: "ts-mem-seg ts-mem-managed" }),
       unmanaged: h("div", { class: "ts-mem-seg ts-mem-unmanaged" }),
+      spilled: h("div", { class: "ts-mem-seg ts-mem-spilled", style: { background: SPILLED_COLOR } }),
       limit: h("div", { class: "ts-mem-limit", hidden: true }),
       value: h("span", { class: "ts-num ts-mem-value" }),
       amount: h("span"),
       state: h("span", { class: "ts-mem-state" }),
     };
     r.value.append(r.amount, r.state);
-    const track = h("div", { class: "ts-mem-track" }, [r.managed, r.unmanaged, r.limit]);
+    const track = h("div", { class: "ts-mem-track" }, [r.managed, r.unmanaged, r.spilled, r.limit]);
     const row = h("div", { class: "ts-mem-row", dataset: { worker: w.id } }, [r.label, track, r.value]);
     refs.set(row, { ...r, track });
     return row;
@@ -99,10 +103,13 @@ export function mount(el, store, _options = {}) {
     const level = memoryLevel(rss, limit);
     const gone = isGone(w);
     const c = gone ? GONE_COLOR : LEVEL_COLORS[level];
-    setText(r.label, `w${w.id}`);
+    const spilled = w.spilled ?? 0;
+    setText(r.label, w.label ?? `w${w.id}`);
     r.label.title = `worker ${w.id}, pid ${w.pid ?? "?"} (${w.status ?? "?"})`;
     r.managed.style.width = `${((100 * managed) / scale).toFixed(3)}%`;
     r.unmanaged.style.width = `${((100 * Math.max(0, rss - managed)) / scale).toFixed(3)}%`;
+    r.spilled.style.width = `${((100 * spilled) / scale).toFixed(3)}%`;
+    r.spilled.hidden = !spilled;
     r.managed.style.background = c;
     r.unmanaged.style.background = alpha(c, 0.4);
     if (limit) {
@@ -116,12 +123,14 @@ export function mount(el, store, _options = {}) {
     r.state.hidden = !gone;
     r.track.title =
       `w${w.id} (pid ${w.pid ?? "?"})${gone ? `, ${w.status}: last sample` : ""}\nRSS ${fmt.bytes(rss)}\nmanaged ${fmt.bytes(managed)}\nunmanaged ${fmt.bytes(rss - managed)}` +
+      (spilled ? `\nspilled to disk ${fmt.bytes(spilled)}` : "") +
       (limit ? `\nlimit ${fmt.bytes(limit)} (${fmt.percent(rss / limit)})` : "");
     row.classList.toggle("ts-gone", gone);
     setData(row, "status", w.status ?? "");
     setData(row, "rss", rss);
     setData(row, "managed", managed);
     setData(row, "limit", limit ?? "");
+    setData(row, "spilled", spilled);
     setData(row, "level", level);
   }
 
@@ -130,10 +139,14 @@ export function mount(el, store, _options = {}) {
     const ws = [...(st.workers ?? [])].sort((a, b) => a.id - b.id);
     poolLimit = st.pool?.memory_limit ?? null;
     let max = 1;
-    for (const w of ws) max = Math.max(max, w.rss ?? 0, w.memory_limit ?? poolLimit ?? 0);
+    for (const w of ws) max = Math.max(max, (w.rss ?? 0) + (w.spilled ?? 0), w.memory_limit ?? poolLimit ?? 0);
     scale = max * 1.08;
+    // Dask workers are labelled by address: the label column fits the longest one.
+    const longest = ws.reduce((n, w) => Math.max(n, String(w.label ?? "").length), 0);
+    list.style.setProperty("--ts-mem-label", longest > 4 ? `${longest + 1}ch` : "36px");
     reconcile(list, rows, ws, (w) => w.id, create, update);
     empty.hidden = ws.length > 0;
+    /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-spilled")).hidden = !ws.some((w) => w.spilled);
     /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-limit")).hidden = !ws.some((w) => (w.memory_limit ?? poolLimit));
     const sum = memorySummary(ws, st.pool?.status);
     setText(shell.extra, sum.text);

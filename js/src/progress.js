@@ -106,7 +106,8 @@ export function mount(el, store, options = {}) {
       detailsKey: "",
       // Cancelling acts while the notebook cell is busy, so it goes through the Jupyter
       // server (the host gives onCancel), never through the kernel's comm.
-      cancel: options.onCancel
+      // (Not for a Dask task prefix: the watch has no control socket; cancel with Dask.)
+      cancel: options.onCancel && call.api !== "dask"
         ? /** @type {HTMLButtonElement} */ (h("button", { class: "ts-btn ts-cancel", type: "button", text: "Cancel this call", dataset: { action: "cancel-call" } }))
         : null,
     };
@@ -162,7 +163,7 @@ export function mount(el, store, options = {}) {
       );
       r.name.title = `${call.module ?? ""}.${call.fn ?? ""} — ${call.callsite?.code ?? ""}`;
     }
-    updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`);
+    updateBar(r.bar, call.counts, s.total, ci, `${call.fn} (${call.api}) #${call.id}`, call.api === "dask");
     setText(r.count, s.countText);
     setText(r.pct, s.pctText);
     setIssues(r.issues, s.erred, s.cancelled);
@@ -244,7 +245,11 @@ export function mount(el, store, options = {}) {
     reconcile(fns, fnEls, fnList, (f) => f.key, createFnRow, updateFnRow);
     empty.hidden = callList.length > 0;
     callsHead.hidden = callList.length === 0;
-    fnsHead.hidden = fnList.length === 0;
+    // A Dask cluster's rows are its task prefixes, one call each: a per-function list would
+    // repeat them.
+    const sameAsCalls = callList.length > 0 && callList.every((c) => c.api === "dask");
+    fns.hidden = sameAsCalls;
+    fnsHead.hidden = sameAsCalls || fnList.length === 0;
     // Dask-like counts in the title bar
     const t = st.totals ?? {};
     let processing = 0;

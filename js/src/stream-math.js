@@ -17,6 +17,10 @@ export const SPLIT_PX = 4;
 /** Key used for erred / cancelled rectangles instead of a palette index. */
 export const KEY_ERRED = -1;
 export const KEY_CANCELLED = -2;
+/** Dask's non-compute bars (a watched cluster): flags bit 2 transfer, 3 disk, 4 deserialize. */
+export const KEY_TRANSFER = -3;
+export const KEY_DISK = -4;
+export const KEY_DESERIALIZE = -5;
 
 /**
  * @typedef {{t0: number, t1: number}} Window  seconds, monotonic clock
@@ -209,7 +213,9 @@ export function buildRects(ring, lanes, win, x0, width, out) {
       if (lane < 0) continue;
       visible++;
       const flags = d[o + 5];
-      const key = flags & 1 ? KEY_ERRED : flags & 2 ? KEY_CANCELLED : d[o + 3];
+      // Inline: this loop runs for every record in view, every frame.
+      const key = flags & 1 ? KEY_ERRED : flags & 2 ? KEY_CANCELLED
+        : flags & 28 ? (flags & 4 ? KEY_TRANSFER : flags & 8 ? KEY_DISK : KEY_DESERIALIZE) : d[o + 3];
       let a = x0 + (start - t0) * scale;
       let b = x0 + (end - t0) * scale;
       if (a < left) a = left;

@@ -9,12 +9,12 @@
  * 100,000 records.
  */
 import { fitCanvas, frameScheduler, h, onResize, paneShell, setData, setText } from "./dom.js";
-import { color, ERRED, ERRED_OUTLINE, CANCELLED, statusColor } from "./colors.js";
+import { color, ERRED, ERRED_OUTLINE, CANCELLED, TRANSFER, DISK, DESERIALIZE, statusColor, rectColor } from "./colors.js";
 import { readTheme } from "./theme.js";
 import * as fmt from "./format.js";
 import {
   RectBuffer, buildRects, laneMap, liveWindow, ticks, timeToX, xToTime,
-  zoomWindow, panWindow, hitTest, KEY_ERRED, KEY_CANCELLED, SPLIT_PX,
+  zoomWindow, panWindow, hitTest, KEY_ERRED, KEY_CANCELLED, KEY_TRANSFER, KEY_DISK, KEY_DESERIALIZE, SPLIT_PX,
 } from "./stream-math.js";
 
 /** @typedef {import("./store.js").Store} Store */
@@ -32,6 +32,20 @@ const LABEL_PAD = 8;
  */
 export function lanesFor(state, ring) {
   const ws = [...(state.workers ?? [])].sort((a, b) => a.id - b.id);
+  if (ws.some((w) => Array.isArray(w.lanes))) {
+    // A Dask cluster: one lane per worker thread; records name lanes, not workers.
+    /** @type {{ids: number[], labels: string[], status: string[]}} */
+    const out = { ids: [], labels: [], status: [] };
+    for (const w of ws) {
+      const lanes = Array.isArray(w.lanes) ? w.lanes : [];
+      lanes.forEach((/** @type {number} */ lane, /** @type {number} */ k) => {
+        out.ids.push(lane);
+        out.labels.push(`${w.label ?? `w${w.id}`}${lanes.length > 1 ? ` #${k}` : ""}`);
+        out.status.push(w.status ?? "");
+      });
+    }
+    return out;
+  }
   if (ws.length) {
     return {
       ids: ws.map((w) => w.id),
@@ -44,6 +58,11 @@ export function lanesFor(state, ring) {
   const ids = [];
   for (let i = 0; i <= max; i++) ids.push(i);
   return { ids, labels: ids.map((i) => `w${i}`), status: ids.map(() => "") };
+}
+
+/** @param {number} k a colour index, or one of the KEY_* of Dask's non-compute bars */
+function keyColor(k) {
+  return k === KEY_TRANSFER ? TRANSFER : k === KEY_DISK ? DISK : k === KEY_DESERIALIZE ? DESERIALIZE : color(k);
 }
 
 /**
@@ -166,13 +185,17 @@ export function mount(el, store, _options = {}) {
     const keys = new Set();
     for (let i = 0; i < rects.n; i++) keys.add(rects.key[i]);
     for (const k of keys) {
-      ctx.fillStyle = k === KEY_ERRED ? ERRED : k === KEY_CANCELLED ? CANCELLED : color(k);
+      ctx.fillStyle = k === KEY_ERRED ? ERRED : k === KEY_CANCELLED ? CANCELLED : keyColor(k);
       for (let i = 0; i < rects.n; i++) {
         if (rects.key[i] !== k) continue;
         const X0 = Math.round(rects.x0[i] * dpr);
         const X1 = Math.max(X0 + 1, Math.round(rects.x1[i] * dpr));
-        const Y0 = Math.round((TOP + rects.lane[i] * laneH + pad) * dpr);
         const Y1 = Math.round((TOP + (rects.lane[i] + 1) * laneH - pad) * dpr);
+        // A Dask transfer, disk or deserialisation bar fills the lower half of its lane:
+        // told apart from compute bars whatever the palette's colours.
+        const Y0 = k <= KEY_TRANSFER && k >= KEY_DESERIALIZE
+          ? Math.round((TOP + (rects.lane[i] + 0.5) * laneH) * dpr)
+          : Math.round((TOP + rects.lane[i] * laneH + pad) * dpr);
         // A rectangle as wide as SPLIT_PX keeps a 1 px gap on its right: its neighbour
         // may be the same function's next chunk (see buildRects).
         const gap = X1 - X0 >= SPLIT_PX * dpr ? Math.max(1, Math.round(dpr)) : 0;
@@ -231,17 +254,17 @@ export function mount(el, store, _options = {}) {
     const o = ring.offset(i);
     const d = ring.data;
     const [start, end, wid, ci, cnt, flags] = [d[o], d[o + 1], d[o + 2], d[o + 3], d[o + 4], d[o + 5]];
-    const w = (state.workers ?? []).find((/** @type {any} */ x) => x.id === wid);
-    const st = flags & 1 ? "erred" : flags & 2 ? "cancelled" : "";
+    const w = (state.workers ?? []).find((/** @type {any} */ x) => (Array.isArray(x.lanes) ? x.lanes.includes(wid) : x.id === wid));
+    const st = flags & 1 ? "erred" : flags & 2 ? "cancelled" : flags & 4 ? "transfer" : flags & 8 ? "disk" : flags & 16 ? "deserialize" : "";
     tip.replaceChildren(
       h("div", { class: "ts-tip-title" }, [
-        h("span", { class: "ts-swatch", style: { background: st === "erred" ? ERRED : st === "cancelled" ? CANCELLED : color(ci) } }),
+        h("span", { class: "ts-swatch", style: { background: rectColor(ci, flags) } }),
         fnName(state, ci),
         st ? h("span", { class: "ts-pill", dataset: { status: st }, style: { "--ts-pill": statusColor(st) } }, [st]) : null,
       ]),
-      h("div", {}, [`worker w${wid}${w ? ` (pid ${w.pid})` : ""}`]),
+      h("div", {}, [w?.label ? `worker ${w.label}` : `worker w${wid}${w ? ` (pid ${w.pid})` : ""}`]),
       h("div", {}, [`duration ${fmt.duration(end - start)}`]),
-      h("div", {}, [`${fmt.plural(cnt, "item")} in chunk`]),
+      h("div", {}, [w?.label ? `${fmt.plural(cnt, "task")} back to back` : `${fmt.plural(cnt, "item")} in chunk`]),
       h("div", {}, [`start ${fmt.relTime(start, state.pool?.started ?? start)}`]),
     );
     tip.hidden = false;

@@ -121,7 +121,8 @@ export function mount(el, store, _options = {}) {
     const r = refs.get(group);
     r.last = w;
     const c = r.cells;
-    setText(c.id, `w${w.id}`);
+    setText(c.id, w.label ?? `w${w.id}`);
+    c.id.title = w.address ? `${w.address}${w.name != null ? ` (name ${w.name})` : ""}, ${fmt.plural(w.nthreads ?? 1, "thread")}${w.resources && Object.keys(w.resources).length ? `, resources ${JSON.stringify(w.resources)}` : ""}` : "";
     setText(c.pid, w.pid ?? fmt.DASH);
     r.dot.style.background = statusColor(w.status);
     setText(r.statusText, w.status ?? "?");

@@ -34,7 +34,8 @@ log = logging.getLogger("taskscope.server")
 SCAN_INTERVAL_S = 1.0  # how soon a new pool shows up in the list
 KEEP_FINISHED_S = 3600.0  # a finished pool's final state stays served this long...
 MAX_FINISHED = 20  # ...for at most this many finished pools (each State holds its rings)
-PUBLIC_FIELDS = ("id", "name", "pid", "origin", "kernel_id", "n_workers", "started")
+PUBLIC_FIELDS = ("id", "name", "pid", "origin", "kernel_id", "n_workers", "started",
+                 "scheduler")  # scheduler: a watched Dask cluster's address (origin "dask")
 
 
 class Socket(Protocol):

@@ -35,7 +35,7 @@ def main() -> int:
                 if ev.kind == "call.ended":
                     ended = True
                 elif ev.kind == "worker.samples" and ended:
-                    # A join snapshot's history carries its rings as bytes (protocol 1.2).
+                    # A join snapshot's history carries its rings as bytes (protocol 1.3).
                     print(json.dumps({"events": events, "gaps": sub.gaps,
                                       "dropped": sub.dropped},
                                      default=lambda b: {"bytes": len(b)}), flush=True)

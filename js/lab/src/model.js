@@ -27,12 +27,18 @@ function basename(path) {
 
 /**
  * Where a pool runs: the notebook's path when JupyterLab knows its kernel,
- * else "notebook" / "script" with the pid.
- * @param {{origin?: string, kernel_id?: string|null, pid?: number}} pool
+ * else "notebook" / "script" with the pid; a watched Dask cluster by its
+ * scheduler's address (and the notebook watching it).
+ * @param {{origin?: string, kernel_id?: string|null, pid?: number, scheduler?: string}} pool
  * @param {Map<string, string>} sessionPaths kernel id -> notebook path
  */
 export function describeOrigin(pool, sessionPaths = new Map()) {
   const pid = pool.pid ? `pid ${pool.pid}` : "";
+  if (pool.origin === "dask") {
+    const addr = String(pool.scheduler ?? "").replace(/^[a-z]+:\/\//, "");
+    const path = pool.kernel_id ? sessionPaths.get(pool.kernel_id) : undefined;
+    return { text: `dask · ${addr || "?"}`, title: `Dask cluster at ${pool.scheduler ?? "?"}, watched from ${path ?? pid}` };
+  }
   if (pool.origin === "notebook") {
     const path = pool.kernel_id ? sessionPaths.get(pool.kernel_id) : undefined;
     if (path) return { text: `notebook · ${basename(path)}`, title: `${path} (kernel ${pool.kernel_id}, ${pid})` };

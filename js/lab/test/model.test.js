@@ -18,6 +18,9 @@ test("origin: notebook path from the session list, else notebook/script with pid
     "notebook · analysis.ipynb");
   assert.equal(describeOrigin({ origin: "notebook", kernel_id: "k2", pid: 7 }, paths).text, "notebook · pid 7");
   assert.equal(describeOrigin({ origin: "script", kernel_id: null, pid: 9 }).text, "script · pid 9");
+  const dask = describeOrigin({ origin: "dask", kernel_id: "k1", pid: 7, scheduler: "tcp://10.0.0.5:8786" }, paths);
+  assert.equal(dask.text, "dask · 10.0.0.5:8786");
+  assert.equal(dask.title, "Dask cluster at tcp://10.0.0.5:8786, watched from work/analysis.ipynb");
 });
 
 test("progress: running calls first, then everything the pool ran", () => {
