@@ -8,6 +8,7 @@
 //   widget.js, progress-widget.js + .css   the two widget modules on their own (standalone
 //                    anywidget modules; the dev harness and tests use them)
 //   page.js          the pop-out page
+//   report.js        the offline report (kernel_ext/reports.py inlines it into one HTML file)
 // anywidget sends a widget's `_esm` + `_css` with every comm_open, and a progress bar is
 // opened under every `map` cell: keep loader.js tiny (checked below), and minify everything. `node build.mjs --dev` builds unminified (readable) copies;
 // `node build.mjs --watch` rebuilds on change (unminified too).
@@ -32,6 +33,7 @@ const builds = [
       widget: path.join(here, "src/widget.js"),
       "progress-widget": path.join(here, "src/progress-widget.js"),
       page: path.join(here, "src/page.js"),
+      report: path.join(here, "src/report.js"),
       carrier: path.join(here, "src/carrier.js"),
       loader: path.join(here, "src/loader.js"),
     },
@@ -57,7 +59,7 @@ if (watch) {
   console.log(`taskscope: watching src/ -> ${path.relative(process.cwd(), outdir)}`);
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  const sizes = ["loader.js", "carrier.js", "widget.js", "widget.css", "progress-widget.js", "progress-widget.css", "page.js"]
+  const sizes = ["loader.js", "carrier.js", "widget.js", "widget.css", "progress-widget.js", "progress-widget.css", "page.js", "report.js"]
     .map((f) => `${f} ${(statSync(path.join(outdir, f)).size / 1024).toFixed(1)} KiB`).join(", ");
   const loaderSize = statSync(path.join(outdir, "loader.js")).size;
   if (!dev && loaderSize > 2048) {

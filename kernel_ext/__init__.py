@@ -50,6 +50,7 @@ __all__ = [
     "dashboard",
     "_load_jupyter_server_extension",
     "load_ipython_extension",
+    "report",
     "set_stacklevel",
     "subscribe",
     "unload_ipython_extension",
@@ -69,6 +70,14 @@ def dashboard(target: Any = None, **options: Any) -> Any:
     from ._dashboard import dashboard as _dashboard
 
     return _dashboard(target, **options)
+
+
+def report(path: Any) -> Any:
+    """``with taskscope.report("run.html"):`` writes one self-contained HTML report of every
+    pool used in the block when it ends (Dask's ``performance_report``); see `Pool.report`."""
+    from .reports import report as _report
+
+    return _report(path)
 
 
 def load_ipython_extension(ipython: Any) -> None:

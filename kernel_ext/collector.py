@@ -33,6 +33,7 @@ PUSH_SLACK_S = 0.01  # a view is due this much early (the loop wakes when one is
 # With nothing to push, the loop sleeps until events come, waking this often only to notice
 # stop(): an idle pool's collector costs next to nothing however long the notebook is open.
 IDLE_WAIT_S = 0.5
+FIRST_SNAPSHOT_WAIT_S = 1.0  # a new subscriber's join snapshot comes within milliseconds
 LINGER_AFTER_CLOSE_S = 1.0  # keep listening briefly after "closed": the last batch may trail
 
 
@@ -46,11 +47,15 @@ class View(Protocol):
 class Collector:
     """Subscribes to one pool's events and keeps its State; pushes changes to views."""
 
-    def __init__(self, endpoint: str, key: bytes | str, name: str = "") -> None:
-        self.state = State()
+    def __init__(self, endpoint: str | None, key: bytes | str, name: str = "",
+                 state: State | None = None) -> None:
+        """With `endpoint` None, a finished pool's collector: `state` is final (built from
+        its story, `finished_collector`), nothing is subscribed to."""
+        self.state = state if state is not None else State()
         self.lock = threading.RLock()  # guards `state` between this thread and views
         self._changed = threading.Condition(self.lock)  # notified when events were applied
-        self._sub = subscribe(endpoint, key, expand=False)  # State applies `tasks` whole
+        # The State applies a `tasks` event whole (coalesce.py): not expanded here.
+        self._sub = subscribe(endpoint, key, expand=False) if endpoint is not None else None
         self._views: list[View] = []
         self._stop = threading.Event()
         # id(view) -> (State.version pushed, monotonic time of that push)
@@ -58,7 +63,10 @@ class Collector:
         self.closed = threading.Event()  # set once the pool's final state is in
         self._thread = threading.Thread(target=self._run, name=f"taskscope-collector-{name}",
                                          daemon=True)
-        self._thread.start()
+        if self._sub is None:
+            self.closed.set()
+        else:
+            self._thread.start()
 
     def add_view(self, view: View, pushed_version: int | None = None) -> None:
         """Start pushing `view`; at once, unless it already holds the State of
@@ -78,7 +86,7 @@ class Collector:
 
     @property
     def dropped(self) -> int:
-        return self._sub.dropped
+        return self._sub.dropped if self._sub is not None else 0
 
     def _run(self) -> None:
         closed_at: float | None = None
@@ -150,18 +158,36 @@ class Collector:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2)
+        if self._thread.is_alive():
+            self._thread.join(2)
 
 
 _collectors: dict[str, Collector] = {}
 _collectors_lock = threading.Lock()
 
 
-def collector_for(pool: Any) -> Collector:
-    """The collector of a pool of this process (made on first use)."""
+def collector_for(pool: Any, wait_first: bool = False) -> Collector:
+    """The collector of a pool of this process (made on first use; with `wait_first`, a new
+    one waits up to FIRST_SNAPSHOT_WAIT_S for its join snapshot)."""
     with _collectors_lock:
         col = _collectors.get(pool.id)
-        if col is None or (col.closed.is_set() and pool.status != "closed"):
+        if col is None and pool.status == "closed":
+            # Nobody watched it and its events are gone: its story is in its driver.
+            col = _collectors[pool.id] = finished_collector(pool)
+        elif col is None or (col.closed.is_set() and pool.status != "closed"):
             info = pool.connection_info()
             col = _collectors[pool.id] = Collector(info["events"], info["key"], pool.name)
+            # Its first event is the join snapshot with the story so far (pool/history.py):
+            # wait for it, so that a dashboard displayed late draws the whole story at once.
+            if wait_first:
+                col.wait_for(lambda st: st.seq > 0, FIRST_SNAPSHOT_WAIT_S)
         return col
+
+
+def finished_collector(pool: Any) -> Collector:
+    """The collector of a closed pool nobody watched: its final State, built from the story
+    its driver kept (pool/history.py), as a dashboard joining at the end would have it."""
+    from .state_history import state_from_story
+
+    state = state_from_story(pool._story(), time.monotonic())
+    return Collector(None, b"", pool.name, state=state)

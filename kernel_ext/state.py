@@ -6,11 +6,11 @@ workers + calls + ring lengths, never by the number of tasks run.
 """
 from __future__ import annotations
 
-import array
 from collections import OrderedDict, deque
 from typing import Any
 
 from taskscope.pool.coalesce import expand_bodies
+from taskscope.pool.history import Ring
 from taskscope.pool.protocol import Event
 
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
@@ -28,36 +28,6 @@ LONGEST_KEPT = 5
 COUNT_KEYS = ("waiting", "queued", "processing", "memory", "erred", "cancelled", "released")
 
 
-class Ring:
-    """Fixed-width float64 records in a ring; `total` counts every record ever appended."""
-
-    def __init__(self, width: int, capacity: int) -> None:
-        self.width = width
-        self.capacity = capacity
-        self._data = array.array("d", bytes(8 * width * capacity))
-        self.total = 0
-
-    def append(self, record: tuple[float, ...] | list[float]) -> None:
-        i = (self.total % self.capacity) * self.width
-        self._data[i:i + self.width] = array.array("d", record)
-        self.total += 1
-
-    def __len__(self) -> int:
-        return min(self.total, self.capacity)
-
-    def since(self, first: int) -> tuple[int, bytes]:
-        """Records with index >= `first` (clamped to what is kept): (first index, raw bytes)."""
-        first = max(first, self.total - len(self))
-        if first >= self.total:
-            return self.total, b""
-        start, end = first % self.capacity, self.total % self.capacity
-        raw = memoryview(self._data).cast("B")
-        w = 8 * self.width
-        if start < end:
-            return first, bytes(raw[start * w:end * w])
-        return first, bytes(raw[start * w:]) + bytes(raw[:end * w])
-
-
 def _ms(t: float | None) -> float | None:
     """A time or duration in seconds, to the millisecond: the JSON is resent several
     times a second, and 17 significant digits of a monotonic clock are mostly noise."""
@@ -71,6 +41,18 @@ def _sig(x: float | None, digits: int = 4) -> float | None:
 
 def _counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def _error_entry(error_id: int, ts: float, b: dict[str, Any], fn: str) -> dict[str, Any]:
+    """One row of `errors` from a task.erred body (live, or kept in a snapshot's history)."""
+    tb = b["traceback"]
+    if len(tb) > MAX_TRACEBACK_CHARS:
+        tb = "...\n" + tb[-MAX_TRACEBACK_CHARS:]
+    return {"id": error_id, "call": b["call"], "fn": fn, "worker": b["worker"],
+            "pid": b["pid"], "exc_type": b["exc_type"], "message": b["message"][:1000],
+            "arg": b["arg"], "traceback": tb, "index": b["index"], "ts": _ms(ts),
+            # a Dask task's key; for a dependent, the task it blames (1.2)
+            **{k: b[k] for k in ("key", "blame", "count", "worker_label") if k in b}}
 
 
 class State:
@@ -323,17 +305,7 @@ class State:
         self.errors_total += 1
         self.errors_version += 1
         call = self.calls.get(b["call"])
-        tb = b["traceback"]
-        if len(tb) > MAX_TRACEBACK_CHARS:
-            tb = "...\n" + tb[-MAX_TRACEBACK_CHARS:]
-        self.errors.append({"id": self.errors_total, "call": b["call"],
-                            "fn": call["fn"] if call else "", "worker": b["worker"],
-                            "pid": b["pid"], "exc_type": b["exc_type"],
-                            "message": b["message"][:1000], "arg": b["arg"], "traceback": tb,
-                            "index": b["index"], "ts": _ms(ts),
-                            # a Dask task's key; for a dependent, the task it blames (1.2)
-                            **{k: b[k] for k in ("key", "blame", "count", "worker_label")
-                               if k in b}})
+        self.errors.append(_error_entry(self.errors_total, ts, b, call["fn"] if call else ""))
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
         if b["task"]:  # a waiting, queued or (interrupted) processing task; task 0 stands for
@@ -380,6 +352,11 @@ class State:
         p = b["pool"]
         self.pool.update(id=p["id"], name=p["name"], pid=p["pid"], n_workers=p["n_workers"],
                          status=p["status"], memory_limit=p.get("memory_limit"))
+        if isinstance(b.get("history"), dict):
+            from .state_history import adopt_history
+
+            # Before the calls (their colours) and after the pool (its workers' limit).
+            adopt_history(self, b["history"])
         if self.pool["started"] is None:
             self.pool["started"] = p.get("started")
         for s in b["workers"]:
@@ -397,6 +374,11 @@ class State:
             c = call["counts"]
             done = s["done"]
             kept = c["memory"] if call["api"] == "submit" else 0
+            known = s.get("states")  # in a history snapshot: the driver's own numbers
+            if known:
+                kept, c["waiting"] = known["memory"], known["waiting"]
+                if known.get("ended") is not None and call["ended"] is None:
+                    call["ended"] = known["ended"]
             c.update(processing=s["processing"], erred=s["erred"], cancelled=s["cancelled"],
                      memory=min(kept, done), released=done - min(kept, done))
             c["queued"] = max(0, s["submitted"] - s["processing"] - done - s["erred"]

@@ -209,7 +209,7 @@ class Dashboard(anywidget.AnyWidget):
                 cls = CallProgress
         else:
             options.setdefault("popout_url", popout_url(pool))
-        return cls(collector_for(pool), **options)
+        return cls(collector_for(pool, wait_first=True), **options)
 
     # ---------------------------------------------------------------- kernel -> browser
     def push(self, collector: Collector) -> None:

@@ -30,8 +30,10 @@ MAX_BATCH = 2000  # flush early past this many events so no batch is huge
 class EventPublisher:
     """Buffers events and sends them in signed batches. Used by the driver thread only."""
 
-    def __init__(self, socket: Any, key: bytes) -> None:
+    def __init__(self, socket: Any, key: bytes, observer: Any = None) -> None:
         self._sock = socket
+        # Called with (kind, ts, body) for every event: the driver's History (history.py).
+        self._observer = observer
         self._codec = Codec(key, "driver")
         self._buffer: list[dict[str, Any]] = []
         self._seq = 0
@@ -39,6 +41,10 @@ class EventPublisher:
         self.subscribers_joined = 0
 
     def emit(self, kind: str, ts: float | None = None, **body: Any) -> None:
+        now = time.monotonic() if ts is None else ts
+        if self._observer is not None:
+            # Each event as emitted, before folding: the History keeps every record.
+            self._observer(kind, now, body)
         if ts is None:  # per-task events fold into one `tasks` event (coalesce.py)
             folded = coalesce.fold(self._buffer[-1] if self._buffer else None, kind, body)
             if folded is True:
@@ -46,9 +52,8 @@ class EventPublisher:
             if folded is not None:
                 kind, body = coalesce.KIND, folded
         self._seq += 1
-        self._buffer.append({"kind": kind, "seq": self._seq,
-                             "ts": time.monotonic() if ts is None else ts,
-                             "src": "driver", "body": body})
+        self._buffer.append({"kind": kind, "seq": self._seq, "ts": now, "src": "driver",
+                             "body": body})
         if len(self._buffer) >= MAX_BATCH:
             self.flush()
 

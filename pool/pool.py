@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from . import _hooks, _pickle, registry
+from . import _hooks, _pickle, history, registry
 from ._deps import replace_futures
 from .calls import Call, CallResults, Task
 from .callsite import describe_function, find_callsite
@@ -522,6 +522,30 @@ class Pool:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=True)
+
+    # ---------------------------------------------------------------- the story so far
+    def task_stream(self) -> list[dict[str, Any]]:
+        """The kept task-stream records, oldest first, as a list of dicts (like Dask's
+        ``get_task_stream().data``): one per chunk of items a worker ran, with ``worker``,
+        ``function`` (its name), ``call`` (id), ``start`` and ``end`` (``time.monotonic()``
+        seconds), ``items``, ``erred`` (items that raised) and ``state`` (``released``,
+        ``memory`` or ``erred``). The newest 100,000 are kept; `[]` before any task ran.
+        Works on a closed pool too."""
+        return self._driver.history.records()
+
+    def _story(self, rings: bool = True) -> dict[str, Any]:
+        """The snapshot a subscriber joining now would get, with its history (history.py):
+        what reports and the dashboards of closed pools are built from."""
+        return history.story(self._driver, rings)
+
+    def report(self, path: str | os.PathLike[str]) -> Any:
+        """Write one self-contained HTML file of this pool's story so far (the dashboard
+        with every kept task-stream record, zoomable; it opens from ``file://`` with no
+        server or network); returns its path (a `pathlib.Path`). Works on a closed pool.
+        ``with taskscope.report(path):`` reports every pool used in a block."""
+        from taskscope.reports import write_report  # no Jupyter imports there either
+
+        return write_report(path, [self])
 
     def dashboard(self, **options: Any) -> Any:
         """The live dashboard widget of this pool (needs Jupyter: ``pip install taskscope``)."""

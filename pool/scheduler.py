@@ -32,6 +32,7 @@ from .errors import PoolClosedError, ProtocolError
 from .events import EventPublisher
 from .faults import FaultHandling
 from .graph import GraphScheduling
+from .history import History
 from .lifecycle import WorkerLifecycle, WorkerRecord
 from .mapcalls import MapCalls
 from .protocol import Codec
@@ -78,7 +79,8 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         self._key = key
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
-        self.events = EventPublisher(self.endpoints.events, key)
+        self.history = History()  # what a late subscriber is told (history.py)
+        self.events = EventPublisher(self.endpoints.events, key, self.history.observe)
         # Large buffers travel through shared memory (shm.py); names carry our pid, so a
         # later pool can remove what a driver killed with SIGKILL left behind.
         shm.sweep_stale_segments(_transport.pid_alive)
@@ -188,7 +190,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         if ready.get(self.endpoints.router):
             self.handle_worker_messages()
         if ready.get(self.endpoints.events) and self.events.poll_subscriptions():
-            self.emit_snapshot()
+            self.emit_snapshot(history=True)  # a late joiner is told the story so far
         for fd in ready:
             w = self._by_sentinel.get(fd) if isinstance(fd, int) else None
             if w is not None and not w.exited:
@@ -245,14 +247,21 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             else:
                 self.handle_hello(w, msg)
 
-    def emit_snapshot(self) -> None:
-        self.events.emit(
-            "snapshot",
-            pool={"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
-                  "n_workers": self.n_workers, "status": self.status,
-                  "started": self.started_at, "memory_limit": self.memory_limit},
-            workers=[w.summary() for w in self.workers.values()],
-            calls=[c.summary() for c in list(self.calls.values())[-50:]])
+    def snapshot_body(self, history: bool = False, rings: bool = True) -> dict[str, Any]:
+        """The snapshot event's body; with `history`, also what a subscriber that joins now
+        missed (history.py). Driver thread only, or once it has ended."""
+        body: dict[str, Any] = {
+            "pool": {"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
+                     "n_workers": self.n_workers, "status": self.status,
+                     "started": self.started_at, "memory_limit": self.memory_limit},
+            "workers": [w.summary() for w in self.workers.values()],
+            "calls": [c.summary() for c in list(self.calls.values())[-50:]]}
+        if history:
+            self.history.attach(body, list(self.calls.values()), self.graph, rings)
+        return body
+
+    def emit_snapshot(self, history: bool = False) -> None:
+        self.events.emit("snapshot", **self.snapshot_body(history))
 
     def handle_control(self, body: dict[str, Any]) -> None:
         call = self.calls.get(body.get("call")) if isinstance(body.get("call"), int) else None
@@ -292,6 +301,9 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
                 self.events.emit("pool.status", status=cmd[1])
             elif kind == "shutdown":
                 self.begin_shutdown(cancel=cmd[1])
+            elif kind == "story":
+                if cmd[1].set_running_or_notify_cancel():
+                    cmd[1].set_result(self.snapshot_body(history=True, rings=cmd[2]))
 
     def announce(self, call: Call) -> None:
         self.calls[call.id] = call
@@ -300,6 +312,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             if not old.complete:
                 break
             del self.calls[old.id]
+            self.history.retire(old)  # its function's counts keep it
         self.events.emit("call.started", call=call.id, api=call.api, total=call.total, **call.info)
 
     def resume_after_interrupt(self) -> None:

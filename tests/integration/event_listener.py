@@ -35,8 +35,10 @@ def main() -> int:
                 if ev.kind == "call.ended":
                     ended = True
                 elif ev.kind == "worker.samples" and ended:
+                    # A join snapshot's history carries its rings as bytes (protocol 1.3).
                     print(json.dumps({"events": events, "gaps": sub.gaps,
-                                      "dropped": sub.dropped}), flush=True)
+                                      "dropped": sub.dropped},
+                                     default=lambda b: {"bytes": len(b)}), flush=True)
                     return 0
     print(f"TIMEOUT after {len(events)} events: {[e['kind'] for e in events][-20:]}",
           file=sys.stderr, flush=True)
