@@ -29,7 +29,7 @@ def square(x: int) -> int:
 
 
 def picky(x: int) -> int:
-    if x % 10 == 4:
+    if x == 4:  # one failure, however many items ran before the call was stopped
         raise ValueError(f"picky about {x}")
     return x
 
