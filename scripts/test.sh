@@ -33,6 +33,10 @@ if [ -d js/test ]; then
         (cd js && node --test test/) || js_status=$?
     fi
 fi
+if [ -d js/lab/test ]; then
+    echo "== JS unit tests of the JupyterLab extension (node --test) =="
+    (cd js/lab && node --test test/) || js_status=$?
+fi
 
 echo "== Python tests (pytest) =="
 # No path given: pytest uses `testpaths = ["tests"]` from pyproject.toml, i.e. every suite
