@@ -475,7 +475,8 @@ def test_sigint_to_a_script_interrupts_within_a_second(api: str) -> None:
         proc.send_signal(signal.SIGINT)
         _expect(proc, "KeyboardInterrupt")
         latency = time.monotonic() - sent
-        assert latency < 1.0, f"KeyboardInterrupt after {latency:.2f} s"
+        # Typically a few ms; the bound leaves room for a busy 2-core machine, not for a hang.
+        assert latency < 2.0, f"KeyboardInterrupt after {latency:.2f} s"
         gone, alive = psutil.wait_procs(workers, timeout=2)
         killed_after = time.monotonic() - sent
         if api == "result":

@@ -77,7 +77,8 @@ def test_interrupt_button_then_next_cell_then_kernel_death(wait_gone: Any) -> No
         latency = time.monotonic() - pressed
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
-        assert latency < 1.0, f"the cell ended {latency:.2f} s after the interrupt"
+        # Typically ~0.3 s; the bound leaves room for a busy 2-core machine, not for a hang.
+        assert latency < 2.0, f"the cell ended {latency:.2f} s after the interrupt"
         assert not wait_gone(first, 2), "the interrupted map's workers still run"
 
         # the next cell works; the pool said it was interrupted
