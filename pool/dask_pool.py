@@ -266,19 +266,7 @@ class DaskPool(Pool):
             cancel the work not yet finished instead (a task already running on a Dask
             worker runs to its end; its result is dropped).
         """
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-        if first and not self._driver.closed.is_set():
-            try:
-                self._driver.command("shutdown", cancel_futures)
-            except PoolClosedError:
-                pass
-            _hooks.run("pool_closing", self)
-        if first:
-            registry.unregister(self)
-        if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
-            self._driver.join()
+        super().shutdown(wait, cancel_futures=cancel_futures)  # the same steps; other meaning
 
     close = shutdown
 

@@ -11,14 +11,9 @@ Run:  .venv/bin/python -m pytest -m browser -s tests/browser/test_marimo.py
 """
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,62 +23,25 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("marimo")
 
-from test_notebooks_browser import shoot  # noqa: E402  (tests/browser is on sys.path)
+from _apps import free_port, number, serve  # noqa: E402  (tests/browser is on sys.path)
+from test_notebooks_browser import shoot  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 N_ITEMS = 400  # notebooks/marimo_dashboard.py: 400 sleeps of 20 ms on 2 workers, ~4 s
-START_TIMEOUT_S = 60
-
-
-def _number(text: str) -> int:
-    """A count as the dashboard prints it ("1 000", with a narrow no-break space)."""
-    return int(re.sub(r"\D", "", text))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def marimo_app(tmp_path: Path) -> Iterator[str]:
-    """`marimo run` on a copy of the notebook, on a free loopback port; its pools register
-    in a private runtime dir."""
-    nb = tmp_path / "marimo_dashboard.py"
-    shutil.copy(NOTEBOOKS / "marimo_dashboard.py", nb)
-    port = _free_port()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    log = open(tmp_path / "marimo.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "run", str(nb), "--headless", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    """`marimo run` on a copy of the notebook."""
+    shutil.copy(NOTEBOOKS / "marimo_dashboard.py", tmp_path / "marimo_dashboard.py")
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    t0 = time.monotonic()
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"marimo exited early:\n{(tmp_path / 'marimo.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - t0 > START_TIMEOUT_S:
-                raise TimeoutError(f"marimo not ready in {START_TIMEOUT_S} s")
-            time.sleep(0.25)
+    with serve([sys.executable, "-m", "marimo", "run", "marimo_dashboard.py", "--headless",
+                "--host", "127.0.0.1", "--port", str(port)], f"{base}/health", tmp_path,
+               "marimo"):
         yield base
-    finally:
-        proc.terminate()  # ends the notebook's kernel, and with it the pool's workers
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_marimo_dashboard_live_and_map_progress_without_load_ext(marimo_app: str,
@@ -102,7 +60,7 @@ def test_marimo_dashboard_live_and_map_progress_without_load_ext(marimo_app: str
         if dash.count():
             stat = dash.first.locator('[data-stat="done"] .ts-stat-v')
             if stat.count():
-                dash_done.append(_number(stat.first.inner_text()))
+                dash_done.append(number(stat.first.inner_text()))
         if bar_done and bar_done[-1] == N_ITEMS and dash_done and dash_done[-1] == N_ITEMS:
             break
         page.wait_for_timeout(150)  # not time.sleep: Playwright delivers events only here

@@ -10,13 +10,8 @@ Run:  .venv/bin/python -m pytest -m browser -s tests/browser/test_voila.py
 """
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +22,8 @@ pytest.importorskip("playwright")
 pytest.importorskip("voila")
 nbformat = pytest.importorskip("nbformat")
 
-from test_notebooks_browser import BAR, shoot  # noqa: E402  (tests/browser is on sys.path)
+from _apps import free_port, number, serve  # noqa: E402  (tests/browser is on sys.path)
+from test_notebooks_browser import BAR, shoot  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -45,18 +41,6 @@ CELLS = [
     f"        pool.map(slow_square, range({PER_ROUND}), chunksize=2)\n        time.sleep(0.3)\n\n"
     "threading.Thread(target=more_work, daemon=True).start()",
 ]
-START_TIMEOUT_S = 60
-
-
-def _number(text: str) -> int:
-    """A count as the dashboard prints it ("1 000", with a narrow no-break space)."""
-    return int(re.sub(r"\D", "", text))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -65,40 +49,12 @@ def voila_app(tmp_path: Path) -> Iterator[str]:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, tmp_path / "voila-demo.ipynb")
-    port = _free_port()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    log_path = tmp_path / "voila.log"
-    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", "voila-demo.ipynb", "--no-browser",
-         "--Voila.ip=127.0.0.1", f"--port={port}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    t0 = time.monotonic()
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited early:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}api/status", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers: the server is up
-            except OSError:
-                pass
-            if time.monotonic() - t0 > START_TIMEOUT_S:
-                raise TimeoutError(f"voila not ready in {START_TIMEOUT_S} s")
-            time.sleep(0.25)
+    with serve([sys.executable, "-m", "voila", "voila-demo.ipynb", "--no-browser",
+                "--Voila.ip=127.0.0.1", f"--port={port}"], f"{base}api/status", tmp_path,
+               "voila"):
         yield base
-    finally:
-        proc.terminate()  # ends the notebook's kernel, and with it the pool's workers
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_voila_bar_and_live_dashboard(voila_app: str, page: Any) -> None:
@@ -116,7 +72,7 @@ def test_voila_bar_and_live_dashboard(voila_app: str, page: Any) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if done_stat.count():
-            seen.append(_number(done_stat.first.inner_text()))
+            seen.append(number(done_stat.first.inner_text()))
             if seen[-1] == TOTAL:
                 break
         page.wait_for_timeout(200)  # not time.sleep: Playwright delivers events only here
