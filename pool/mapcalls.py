@@ -169,6 +169,10 @@ class MapCalls:
             call.status = "erred"
         else:
             call.status = "done"
+        if call.mode == "batch" and (call.total is None or call.total < call.submitted):
+            # An engine's call (joblib) stopped before the engine closed it: its total is
+            # what was handed over, told before it ends (batches.py).
+            self._batch_total(call, call.submitted)
         self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
                          erred=call.erred, cancelled=call.cancelled)
         # Publish now, not at the next tick: a notebook waits for this event to leave the

@@ -171,4 +171,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: pytest-playwright keeps an event loop running in the main thread
     for the rest of the session, after which `asyncio.run` (the server tests' websocket
     clients) refuses to start."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # By the fixture too, so that a browser test missing its mark cannot break the others.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None
+               or "page" in getattr(item, "fixturenames", ()))

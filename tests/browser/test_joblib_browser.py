@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from test_notebooks_browser import (
     compact,
     dashboard,
@@ -14,6 +16,8 @@ from test_notebooks_browser import (
     open_and_run_all,
     shoot,
 )
+
+pytestmark = pytest.mark.browser
 
 
 def test_grid_search_notebook_jupyterlab(page: Any, lab_server: Any) -> None:

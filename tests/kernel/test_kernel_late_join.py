@@ -27,7 +27,7 @@ def square(x):
     return x * x
 
 def picky(x):
-    if x % 10 == 4:
+    if x == 4:  # one failure, however many items ran before the call was stopped
         raise ValueError(f"picky about {x}")
     return x
 
