@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import linecache
 import os
 import sys
 import sysconfig
@@ -10,7 +9,7 @@ from typing import Any
 
 import joblib
 
-from .callsite import get_stacklevel
+from .callsite import callsite_of
 
 __all__ = ["task_function", "user_callsite"]
 
@@ -51,15 +50,6 @@ def user_callsite() -> dict[str, Any] | None:
             if not file.startswith(_LIBRARY_DIRS) and not file.startswith("<frozen"):
                 break
         frame = frame.f_back
-    frame = frame or first_outside
-    for _ in range(get_stacklevel() - 1):
-        if frame is None or frame.f_back is None:
-            break
-        frame = frame.f_back
-    if frame is None:
-        return None
-    file, line = frame.f_code.co_filename, frame.f_lineno
-    code = linecache.getline(file, line, frame.f_globals).strip()
-    return {"file": file, "line": line, "function": frame.f_code.co_name, "code": code[:200]}
+    return callsite_of(frame or first_outside)
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["describe_function", "find_callsite", "get_stacklevel", "set_stacklevel"]
+__all__ = ["callsite_of", "describe_function", "find_callsite", "get_stacklevel", "set_stacklevel"]
 
 # Frames in this folder are taskscope's own (the pool package); the first other frame is the user's.
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -54,6 +54,12 @@ def find_callsite() -> dict[str, Any] | None:
     frame = sys._getframe(1)
     while frame is not None and _inside_taskscope(frame.f_code.co_filename):
         frame = frame.f_back
+    return callsite_of(frame)
+
+
+def callsite_of(frame: Any) -> dict[str, Any] | None:
+    """The call site `frame` stands for, `set_stacklevel` levels up: file, line, function,
+    the line's code. (Callers choose the first frame outside their own code.)"""
     for _ in range(_stacklevel - 1):
         if frame is None or frame.f_back is None:
             break

@@ -21,7 +21,8 @@ from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call
 from .dask_remote import run_chunk
 from .dask_tasks import DaskTask
-from .errors import PoolClosedError, RemoteTraceback, SerializationError, TaskCancelledError
+from .errors import (PoolClosedError, RemoteTraceback, SerializationError, TaskCancelledError,
+                     chain_remote)
 
 __all__ = ["PREFETCH", "DaskMapCalls", "dask_error"]
 
@@ -193,13 +194,9 @@ class DaskMapCalls:
         except BaseException as exc:
             values, excs = [None] * task.n, dict.fromkeys(range(task.n), exc)
         errors = {e["index"]: e for e in rec.get("errors", ())}
-        for index, exc in excs.items():
-            info = errors.get(index, {})
-            exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "
-                             f"in Dask worker {rec['worker']} (pid {rec['pid']}); item "
-                             f"{task.index0 + index} of call {call.id} ({call.api})")
+        chain_remote(excs, errors, call, task.index0,
+                     f"Dask worker {rec['worker']} (pid {rec['pid']})")
+        for index in excs:
             if len(call.failed_inputs) < 100:
                 call.failed_inputs[task.index0 + index] = task.items[index]
         task.items = []

@@ -19,6 +19,7 @@ __all__ = [
     "TaskscopeError",
     "WorkerDiedError",
     "WorkerMemoryError",
+    "chain_remote",
 ]
 
 
@@ -62,6 +63,18 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return self.tb
+
+
+def chain_remote(excs: dict[int, BaseException], errors: dict[int, dict], call: object,
+                 index0: int, where: str) -> None:
+    """Give each failed item's exception (by index in its chunk) the worker's traceback as
+    ``__cause__`` and a note naming the function, argument, `where` it ran, item and call."""
+    for index, exc in excs.items():
+        info = errors.get(index, {})
+        exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "  # type: ignore[attr-defined]
+                         f"in {where}; item {index0 + index} of call {call.id} ({call.api})")  # type: ignore[attr-defined]
 
 
 class TaskError(TaskscopeError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickle
 from .calls import Task
-from .errors import RemoteTraceback, SerializationError
+from .errors import SerializationError, chain_remote
 
 if TYPE_CHECKING:
     from .lifecycle import WorkerRecord
@@ -100,13 +100,7 @@ class TaskResults:
                               "traceback": "", "arg": ""} for i in range(task.n)]
             skipped = 0
         errors = {e["index"]: e for e in rec.get("errors", ())}
-        for index, exc in excs.items():
-            info = errors.get(index, {})
-            exc.__cause__ = RemoteTraceback(info.get("traceback", ""))
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"taskscope: raised by {call.info['fn']}({info.get('arg', '?')}) "
-                             f"in worker {w.id} (pid {w.pid}); item {task.index0 + index} "
-                             f"of call {call.id} ({call.api})")
+        chain_remote(excs, errors, call, task.index0, f"worker {w.id} (pid {w.pid})")
         n_erred = len(excs)
         if task.is_submit and task.retries > 0:  # a submitted task that may try again
             call.outstanding += 1
