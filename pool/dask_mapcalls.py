@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call
-from .dask_remote import run_chunk
+from .dask_remote import Unsendable, run_chunk
 from .dask_tasks import DaskTask
 from .errors import (PoolClosedError, RemoteTraceback, SerializationError, TaskCancelledError,
                      chain_remote)
@@ -35,16 +35,19 @@ MAX_FETCHES = 5  # a chunk whose result keeps getting lost before it is fetched 
 ANNOUNCE_ABOVE_S = 0.02
 
 
-def unpicklable_item(items: list[Any], index0: int, exc: Exception) -> BaseException:
-    """The error of a chunk Dask could not serialize: it names the first item that does not
-    pickle (as the local pool's does), or else gives Dask's own error."""
+def stand_ins(items: list[Any], index0: int) -> list[Any] | None:
+    """`items` with each one that cannot be pickled replaced by an `Unsendable` naming it (so
+    only those items fail), or None when every item pickles (Dask failed for another reason)."""
+    out, bad = [], False
     for i, item in enumerate(items):
         try:
             _pickle.dumps_for(item, f"item {index0 + i} of the input")
         except SerializationError as err:
-            return err
-    return SerializationError(f"taskscope: Dask could not send items {index0}-"
-                              f"{index0 + len(items) - 1} of the input: {exc}")
+            out.append(Unsendable(str(err), _pickle.bounded_repr(item)))
+            bad = True
+        else:
+            out.append(item)
+    return out if bad else None
 
 
 def announces(sizer: Any, n: int) -> bool:
@@ -124,13 +127,24 @@ class DaskMapCalls:
         # pure=False: equal inputs must still run (a Pool's semantics), with a key of its own.
         topic = self.topic if announces(call.sizer, len(items)) else ""
         self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
+        key = f"{call.info['fn']}-{self.pool_id[:8]}-{task.id}"
         try:
-            task.future = self.client.submit(
-                run_chunk, call.fn_frames[0], call.mode, items, topic, task.id,
-                key=f"{call.info['fn']}-{self.pool_id[:8]}-{task.id}", pure=False)
-        except Exception as exc:  # Dask could not serialize an item: the chunk fails with it
-            self.fail_chunk(task, unpicklable_item(items, task.index0, exc))
-            return
+            task.future = self.client.submit(run_chunk, call.fn_frames[0], call.mode, items,
+                                             topic, task.id, key=key, pure=False)
+        except Exception as exc:  # Dask could not serialize an item: only that item fails
+            sendable = stand_ins(items, task.index0)
+            try:
+                if sendable is None:
+                    raise
+                # A new key: the failed submit may have registered the first one.
+                task.future = self.client.submit(run_chunk, call.fn_frames[0], call.mode,
+                                                 sendable, topic, task.id, key=f"{key}-s",
+                                                 pure=False)
+            except Exception:
+                self.fail_chunk(task, SerializationError(
+                    f"taskscope: Dask could not send items {task.index0}-"
+                    f"{task.index0 + task.n - 1} of the input: {exc}"))
+                return
         self.chunks[task.id] = task
         task.future.add_done_callback(lambda _f, tid=task.id: self._on_done(tid))
 

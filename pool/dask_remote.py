@@ -28,7 +28,7 @@ from typing import Any
 from . import _pickle
 from .errors import SerializationError, TaskError
 
-__all__ = ["run_call", "run_chunk"]
+__all__ = ["Unsendable", "run_call", "run_chunk"]
 
 CANCEL_CHECK_S = 0.05  # a cancelled chunk stops within this long after its current item
 # Start and timing records go to the pool in one event per topic every 100 ms (as the local
@@ -73,6 +73,19 @@ def _here() -> tuple[str, Any]:
     return worker.address, cancelled
 
 
+class Unsendable:
+    """Stands in a chunk for an input item that cannot be pickled, so that Dask can send the
+    chunk and only that item fails (with the error naming it), as in the local pool."""
+
+    __slots__ = ("message", "text")
+
+    def __init__(self, message: str, text: str) -> None:
+        self.message, self.text = message, text
+
+    def __repr__(self) -> str:  # the item's own bounded repr, for its error's `arg`
+        return self.text
+
+
 def _error(index: int, exc: BaseException, item: Any) -> dict[str, Any]:
     tb = "".join(traceback.format_exception(exc))
     return {"index": index, "exc_type": type(exc).__qualname__, "message": str(exc)[:2000],
@@ -115,6 +128,8 @@ def run_chunk(blob: bytes, mode: str, items: list[Any], topic: str = "",
                 stopped = i
                 break
         try:
+            if type(item) is Unsendable:
+                raise SerializationError(item.message)
             values.append(fn(*item) if mode == "star" else fn(item))
         except BaseException as exc:  # every item ends with a result or an error
             values.append(None)

@@ -237,9 +237,16 @@ def test_unpicklable_result_fails_only_its_item(pool: DaskPool) -> None:
     assert any("item 2 of call" in n for n in info.value.__notes__)
 
 
-def test_an_unpicklable_item_is_named_and_the_pool_goes_on(pool: DaskPool) -> None:
-    with pytest.raises(SerializationError, match="cannot pickle item 5 of the input"):
+def test_an_unpicklable_item_fails_alone_named_and_the_pool_goes_on(pool: DaskPool,
+                                                                     rec: Recorder) -> None:
+    seen = len(rec.events)
+    with pytest.raises(SerializationError, match="cannot pickle item 5 of the input") as info:
         pool.map(square, [1, 2, 3, 4, 5, threading.Lock(), 7], chunksize=7)
+    assert "lock" in str(info.value)  # its repr names the culprit
+    # Its chunk still ran: the other six items of the same Dask task have their results.
+    evs = rec.wait_for(lambda evs: any(ev.kind == "call.ended" for ev in evs[seen:]))
+    ended = next(ev.body for ev in evs[seen:] if ev.kind == "call.ended")
+    assert (ended["done"], ended["erred"]) == (6, 1)
     assert pool.map(square, [2]) == [4]
 
 
