@@ -305,7 +305,7 @@ def _workers(state: dict[str, Any]) -> str:
             why = (f'<tr><td></td><td colspan="11" style="color: {DIED}; padding: 0 0 2px 0">'
                    f"{esc(w.get('exit_message') or sig)}</td></tr>")
         rows.append(
-            f'<tr{_attrs("tss-worker", worker=w["id"], status=w.get("status"))}><td style="{cell}">w{w["id"]}</td>'
+            f'<tr{_attrs("tss-worker", worker=w["id"], status=w.get("status"))}><td style="{cell}">{esc(w.get("label") or "w" + str(w["id"]))}</td>'
             f'<td style="{cell}">{w.get("pid") or ""}</td><td style="{cell}">{_pill(str(w.get("status")))}</td>'
             f'<td style="{cell}">{fmt.count(w.get("tasks_done"))}</td><td style="{cell}">{fmt.cpu(w.get("cpu"))}</td>'
             f'<td style="{cell}">{fmt.bytes_(w.get("rss"))}</td><td style="{cell}">{fmt.percent(w.get("utilisation"), 0)}</td>'

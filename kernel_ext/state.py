@@ -55,6 +55,13 @@ def _error_entry(error_id: int, ts: float, b: dict[str, Any], fn: str) -> dict[s
             **{k: b[k] for k in ("key", "blame", "count", "worker_label") if k in b}}
 
 
+
+def _label_by_address(w: dict[str, Any], b: dict[str, Any]) -> None:
+    """A Dask worker of `Pool(cluster=...)` is shown by its address ("127.0.0.1:40123"),
+    which is how Dask's own dashboard and logs name it, rather than by its number."""
+    if b.get("address"):
+        w.update(address=b["address"], label=b["address"].split("://", 1)[-1])
+
 class State:
     """Applies events; `to_json()` gives the State of docs/state.md."""
 
@@ -129,6 +136,7 @@ class State:
     def _on_worker_started(self, ts: float, b: dict[str, Any]) -> None:
         w = self._worker(b["worker"])
         w.update(pid=b["pid"], started=ts, status="starting")
+        _label_by_address(w, b)
         # Keep the rows of the live workers and the most recent exited ones only.
         gone = [k for k, v in self.workers.items() if v["status"] in ("exited", "died")]
         for k in gone[: max(0, len(gone) - 2 * max(1, self.pool["n_workers"]))]:
@@ -362,6 +370,7 @@ class State:
         for s in b["workers"]:
             w = self._worker(s["worker"])
             w.update(pid=s["pid"], tasks_done=s["tasks_done"])
+            _label_by_address(w, s)
             w["insights"].update(s.get("insights") or {})
             if s.get("exited"):
                 w["status"] = "exited"

@@ -49,7 +49,7 @@ export function lanesFor(state, ring) {
   if (ws.length) {
     return {
       ids: ws.map((w) => w.id),
-      labels: ws.map((w) => `w${w.id} (${w.pid ?? "?"})`),
+      labels: ws.map((w) => w.label ?? `w${w.id} (${w.pid ?? "?"})`),
       status: ws.map((w) => w.status ?? ""),
     };
   }

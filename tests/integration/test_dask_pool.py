@@ -405,6 +405,10 @@ def test_events_add_up_in_the_state(pool: DaskPool, rec: Recorder) -> None:
     first = next(c for c in calls.values() if c["api"] == "map")
     assert first["counts"]["released"] == 500 and first["fn"] == "square"
     assert state["pool"]["name"] == "dask-test" and state["pool"]["n_workers"] == 2
+    # Each worker is shown by its Dask address, as Dask's own dashboard names it.
+    addresses = {a.split("://", 1)[-1] for a in pool.client.scheduler_info()["workers"]}
+    labels = {w["label"] for w in state["workers"] if w["status"] not in ("exited", "died")}
+    assert labels == addresses and len(labels) == 2, (labels, addresses)
 
 
 def test_shutdown_leaves_the_cluster_and_a_given_client_running(client: Client) -> None:
