@@ -25,6 +25,16 @@ const TOP = 4;
 const LABEL_PAD = 8;
 
 /**
+ * A transfer bar's line: the bytes fetched from another worker for the task it fed, and
+ * how fast they came (a local pool's transfer records carry flags bit 5: count = bytes).
+ * @param {number} nbytes @param {number} seconds
+ */
+export function transferText(nbytes, seconds) {
+  const rate = seconds > 0 ? ` (${fmt.bytes(nbytes / seconds)}/s)` : "";
+  return `${fmt.bytes(nbytes)} fetched from another worker${rate}`;
+}
+
+/**
  * Worker ids to show, in lane order: the State's workers; if it has none yet,
  * whatever worker ids the records mention.
  * @param {any} state @param {import("./ring.js").Ring} ring
@@ -264,7 +274,8 @@ export function mount(el, store, _options = {}) {
       ]),
       h("div", {}, [w?.label ? `worker ${w.label}` : `worker w${wid}${w ? ` (pid ${w.pid})` : ""}`]),
       h("div", {}, [`duration ${fmt.duration(end - start)}`]),
-      h("div", {}, [w?.label ? `${fmt.plural(cnt, "task")} back to back` : `${fmt.plural(cnt, "item")} in chunk`]),
+      h("div", {}, [flags & 32 ? transferText(cnt, end - start) // a pool's fetch: count is bytes (1.4)
+        : w?.label ? `${fmt.plural(cnt, "task")} back to back` : `${fmt.plural(cnt, "item")} in chunk`]),
       h("div", {}, [`start ${fmt.relTime(start, state.pool?.started ?? start)}`]),
     );
     tip.hidden = false;

@@ -95,6 +95,11 @@ export const THEME = {
       ]
     }
   },
+  "saturation": {
+    "title": "Saturation",
+    "color": "#e07b39",
+    "label": "running tasks, stacked by worker"
+  },
   "panes": [
     {
       "name": "progress",
