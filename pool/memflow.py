@@ -61,6 +61,8 @@ class MemFlow:
         row[1] -= 1
         if row[1] <= 0:
             del rows[key]  # type: ignore[union-attr]
+            if not rows:
+                del self.held[wid]
         self._dirty = True
 
     def forget(self, wid: int) -> None:
