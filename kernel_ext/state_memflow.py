@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_MEMORY_FUNCTIONS", "apply_held", "forget_worker", "mark_busy", "mark_finished",
+__all__ = ["MAX_MEMORY_FUNCTIONS", "adopt_held", "apply_held", "forget_worker", "mark_busy", "mark_finished",
            "memory_by_function"]
 
 MAX_MEMORY_FUNCTIONS = 50  # rows the pane lists (as many as function rows are kept)
@@ -44,6 +44,12 @@ def apply_held(state: Any, sampled: list[int], rows: list[list[Any]]) -> None:
             continue  # a malformed row (a newer or hostile source): skipped, not raised
         if nbytes > 0 or count > 0:
             held.setdefault(wid, {})[key] = (max(0, nbytes), max(0, count))
+
+
+def adopt_held(state: Any, rows: list[list[Any]]) -> None:
+    """A late joiner's rows from the driver's story, unless it has sampled its own."""
+    if not _held(state):
+        apply_held(state, [], rows)
 
 
 def forget_worker(state: Any, wid: int) -> None:

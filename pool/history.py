@@ -133,6 +133,7 @@ class History:
         self.done = 0  # items finished (done + erred), for the resource ring's rate
         self.last_sample: tuple[float, int] | None = None
         self.closed_at: float | None = None
+        self.held: list[list[Any]] = []  # the last sample's bytes held per function (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
                           "task.stream": self._task_stream,
@@ -218,6 +219,8 @@ class History:
             rate = (self.done - self.last_sample[1]) / (ts - self.last_sample[0])
         self.last_sample = (ts, self.done)
         self.resources.append((ts, cpu_total, rss_total, rate, managed_total))
+        if isinstance(b.get("held"), list):
+            self.held = b["held"]
 
     def _worker_started(self, ts: float, b: dict[str, Any]) -> None:
         self.workers[b["worker"]] = {
@@ -294,7 +297,7 @@ class History:
                 "workers": [dict(w, longest=list(w["longest"]), insights=dict(w["insights"]))
                             for w in self.workers.values()],
                 "errors_total": self.errors_total, "errors": list(self.errors),
-                "closed_at": self.closed_at,
+                "closed_at": self.closed_at, "held": list(self.held),
                 "last_sample": list(self.last_sample) if self.last_sample else None,
                 "stream_total": self.stream.total, "resources_total": self.resources.total}
             if rings:

@@ -258,6 +258,7 @@ export function mount(el, store, _options = {}) {
     }
     const xs = ticks(tStart - tEnd, 0, Math.max(2, Math.floor((right - left) / 70)), 0);
     ctx.textBaseline = "alphabetic";
+    ctx.fillStyle = th.fg3;
     for (const v of xs.values) {
       const x = left + ((v + tEnd - tStart) / Math.max(1, tEnd - tStart)) * (right - left);
       ctx.textAlign = v === 0 ? "right" : "center";
@@ -266,7 +267,9 @@ export function mount(el, store, _options = {}) {
     const bins = s.series[0]?.length ?? 0;
     const lastBin = s.series.reduce((sum, series) => sum + (bins ? series[bins - 1] : 0), 0);
     const mean = s.series.reduce((sum, series) => sum + series.reduce((a, b) => a + b, 0), 0) / Math.max(1, bins);
-    setText(sat.value, s.slots ? `${fmt.percent(lastBin / s.slots)} busy` : "");
+    // the mean over the window: the last bin alone reads 0% as soon as the work ends
+    setText(sat.value, s.slots ? `${fmt.percent(mean / s.slots)} busy on average` : "");
+    setData(sat.canvas, "last", Math.round(lastBin * 1000) / 1000);
     setData(sat.canvas, "workers", s.ids.length);
     setData(sat.canvas, "slots", s.slots);
     setData(sat.canvas, "peak", Math.round(s.peak * 1000) / 1000);

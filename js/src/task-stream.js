@@ -240,6 +240,7 @@ export function mount(el, store, _options = {}) {
     setData(canvas, "live", live ? 1 : 0);
     setData(canvas, "t0", win.t0.toFixed(6));
     setData(canvas, "t1", win.t1.toFixed(6));
+    setData(canvas, "layout", `${lay.x0} ${lay.pw} ${lay.laneH} ${lay.top}`); // for tests and tools: where a bar is
     setText(info, `${fmt.count(ring.length)} kept · ${fmt.count(rects.visible)} in view · ${fmt.duration(win.t1 - win.t0)}`);
     liveBtn.hidden = live;
     if (hover) updateTip(state, ring);
@@ -282,7 +283,11 @@ export function mount(el, store, _options = {}) {
     const tw = tip.offsetWidth;
     const left = hover.x + 14 + tw > width ? hover.x - tw - 10 : hover.x + 14;
     tip.style.left = `${Math.max(0, left)}px`;
-    tip.style.top = `${Math.max(0, hover.y + 12)}px`;
+    // Below the pointer, moved up as far as needed to stay inside the pane (which clips):
+    // with a few lanes the canvas is shorter than the tooltip. It is beside the pointer, so
+    // it never covers the bar it describes.
+    const room = shell.root.getBoundingClientRect().bottom - wrap.getBoundingClientRect().top - 4;
+    tip.style.top = `${Math.max(0, Math.min(hover.y + 12, room - tip.offsetHeight))}px`;
   }
 
   // interaction

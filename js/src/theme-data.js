@@ -97,7 +97,7 @@ export const THEME = {
   },
   "saturation": {
     "title": "Saturation",
-    "color": "#e07b39",
+    "color": "#5e6ad2",
     "label": "running tasks, stacked by worker"
   },
   "panes": [
