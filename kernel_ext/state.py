@@ -457,6 +457,8 @@ class State:
                 w["insights"].update(row["insights"])
         self.pool["n_workers"] = sum(1 for w in self.workers.values()
                                      if w["status"] not in ("exited", "died"))
+        if isinstance(b.get("held"), list):  # a watched Dask cluster's bytes per prefix (1.4)
+            memflow.apply_held(self, [memflow.CLUSTER], b["held"])
 
     def _on_task_stream(self, ts: float, b: dict[str, Any]) -> None:
         for start, end, lane, call_id, count, flags in b["records"]:
