@@ -240,6 +240,9 @@ def _task_stream(state: dict[str, Any], flat: Any) -> str:
              f"{fmt.count(total)} tasks{offset}</span>")
     legend = "".join(f'<span style="margin-right: 10px">{_swatch(f["color"])}{esc(_cut(f["name"]))}</span>'
                      for f in state.get("functions", [])[:12])
+    if any(int(f) & 4 for f in flat[5::6]):  # a transfer bar (a fetch, or Dask's): say what red is
+        legend += (f'<span style="margin-right: 10px">{_swatch(0).replace(color(0), THEME["transfer"])}'
+                   "transfer</span>")
     alt = f"task stream: {n} tasks on {len(set(wids))} workers"
     img = svg_img(svg, alt, class_="tss-stream", style="max-width: 100%; height: auto")
     return _pane("task-stream", f"{img}<div style=\"{_MUTED}; font-size: 11px\">{legend}</div>",

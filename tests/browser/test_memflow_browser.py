@@ -16,6 +16,8 @@ import pytest
 from test_report_browser import SHOTS, open_offline, shoot
 
 from taskscope import Pool
+from taskscope.snapshot import snapshot_html
+from taskscope.state_history import state_from_story
 
 pytestmark = [pytest.mark.browser]
 
@@ -63,6 +65,12 @@ def test_report_shows_memory_by_function_a_red_transfer_and_saturation(
         _wait(lambda: pool._driver.history.held and sum(r[2] for r in pool._driver.history.held)
               == managed, "a sample of the held bytes")
         path = pool.report(tmp_path / "memflow.html")  # while the results are held
+        st = state_from_story(pool._story(), time.monotonic())
+        _, stream = st.stream.since(0)
+        _, resources = st.resources.since(0)
+        static = tmp_path / "memflow-static.html"
+        static.write_text(f"<!doctype html><meta charset=utf-8><body data-ready>"
+                          f"{snapshot_html(st.to_json(), stream, resources)}</body>")
         del a, b, joined
         gc.collect()
     open_offline(page, path)
@@ -125,3 +133,17 @@ def test_report_shows_memory_by_function_a_red_transfer_and_saturation(
     page.locator(".ts-pane-resources").screenshot(
         path=str(SHOTS / "memflow-saturation.png"))
     shoot(page, "memflow-report.png")
+
+    # The static snapshot (a saved notebook without a kernel): the same three, as HTML + SVG.
+    open_offline(page, static)
+    rows = page.evaluate("""() => [...document.querySelectorAll('.tss-memfn-row')].map(
+        (r) => [r.cells[0].textContent, Number(r.dataset.bytes)])""")
+    assert [name for name, _ in rows] == ["load_table", "join_tables"], rows
+    assert sum(b for _, b in rows) == managed
+    assert "transfer" in page.locator(".tss-pane-task-stream").inner_text()
+    sat = page.locator("img.tss-saturation")
+    assert sat.evaluate("(i) => i.complete && i.naturalWidth") > 0
+    assert "2 workers, 2 slots" in page.locator(".tss-sat").inner_text()
+    page.locator(".tss-pane-memory").screenshot(path=str(SHOTS / "memflow-static-memory.png"))
+    page.locator(".tss-pane-resources").screenshot(path=str(SHOTS / "memflow-static-resources.png"))
+    page.locator(".tss-pane-task-stream").screenshot(path=str(SHOTS / "memflow-static-stream.png"))
