@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from test_graph import StateFeed  # the same subscriber thread feeding a State
+from test_graph import StateFeed, _wait_until  # the subscriber thread feeding a State
 
 from taskscope._snapshot_memflow import bin_saturation
 from taskscope.pool import Pool
@@ -45,13 +45,6 @@ def pool_and_feed(tmp_path_factory: pytest.TempPathFactory) -> Any:
     mp.undo()
 
 
-def _wait(cond: Any, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def _stream(feed: StateFeed) -> list[list[float]]:
     with feed.lock:
         _, raw = feed.state.stream.since(0)
@@ -66,7 +59,7 @@ def test_a_fetch_between_workers_is_a_transfer_with_bytes_and_held_bytes_add_up(
     # the workers that made them, busy at the same time, so one per worker.
     a = pool.submit(make, 3_000_000, 0.3)
     b = pool.submit(make, 2_000_000, 0.3)
-    _wait(lambda: a.done() and b.done(), "the inputs")  # not result(): that fetches them here
+    _wait_until(lambda: a.done() and b.done(), what="the inputs")  # not result(): that fetches them here
     holders = {t.id: set(t.holders) for t in pool._driver.graph.values() if t.key in (a.key, b.key)}
     assert len(set().union(*holders.values())) == 2, holders  # one on each worker
     c = pool.submit(total, a, b)
@@ -79,7 +72,7 @@ def test_a_fetch_between_workers_is_a_transfer_with_bytes_and_held_bytes_add_up(
     assert 2_000_000 <= tr["nbytes"] <= 3_001_000  # the one input the worker lacked
     assert tr["start"] < tr["end"] <= run["start"] + 1e-3  # fetched before it ran
     # The State draws it: flags transfer | bytes, count = the bytes, on the receiving lane.
-    _wait(lambda: any(int(r[5]) & 4 for r in _stream(feed)), "the transfer in the State")
+    _wait_until(lambda: any(int(r[5]) & 4 for r in _stream(feed)), what="the transfer in the State")
     rec = next(r for r in _stream(feed) if int(r[5]) & 4)
     assert int(rec[5]) == 36 and rec[4] == tr["nbytes"] and rec[2] == tr["worker"]
 
@@ -97,11 +90,11 @@ def test_a_fetch_between_workers_is_a_transfer_with_bytes_and_held_bytes_add_up(
         rows, held, live = by_function()
         return held == live and expected <= rows.get("make", 0) <= expected + 4096 \
             and "total" in rows
-    _wait(settled, f"memory by function to match the managed bytes: {by_function()}")
+    _wait_until(settled, what=f"memory by function to match the managed bytes: {by_function()}")
     assert by_function()[1] == sum(w.managed for w in pool._driver.workers.values())
     del a, b, c
     gc.collect()
-    _wait(lambda: by_function()[0] == {} and by_function()[2] == 0, "the release")
+    _wait_until(lambda: by_function()[0] == {} and by_function()[2] == 0, what="the release")
 
 
 def test_saturation_counts_running_tasks_per_worker(pool_and_feed: Any) -> None:
@@ -112,7 +105,7 @@ def test_saturation_counts_running_tasks_per_worker(pool_and_feed: Any) -> None:
         with feed.lock:
             ws = feed.state.to_json()["workers"]
         return next((w for w in ws if w["status"] == "busy" and w.get("busy_since")), None)
-    _wait(lambda: worker_of_long() is not None, "a busy worker with busy_since")
+    _wait_until(lambda: worker_of_long() is not None, what="a busy worker with busy_since")
     busy = worker_of_long()
     assert busy is not None
     with feed.lock:
@@ -125,7 +118,7 @@ def test_saturation_counts_running_tasks_per_worker(pool_and_feed: Any) -> None:
     t0 = time.monotonic()
     pool.map(nap, [0.25] * 8, chunksize=1)
     t1 = time.monotonic()
-    _wait(lambda: sum(1 for r in _stream(feed) if r[0] >= t0) >= 8, "the map's bars")
+    _wait_until(lambda: sum(1 for r in _stream(feed) if r[0] >= t0) >= 8, what="the map's bars")
     with feed.lock:
         st = feed.state.to_json()
         _, raw = feed.state.stream.since(0)
