@@ -21,7 +21,7 @@ from .theme import THEME, color
 
 __all__ = ["bin_saturation", "memory_functions_html", "saturation_html"]
 
-SHOWN_FUNCTIONS = 8  # fewer than the live pane's 12: the snapshot's bytes are few
+SHOWN_FUNCTIONS = 6  # fewer than the live pane's 12: the snapshot's 100 KB are shared
 SATURATION_BINS = 120  # as js/src/saturation.js (the live chart's bins)
 SNAPSHOT_BINS = 60  # the snapshot's: a point per ~9 px keeps the image ~1 KB a band
 MAX_BANDS = 8  # a band per worker up to this many; more workers are drawn as one total area
@@ -95,7 +95,7 @@ def memory_functions_html(state: dict[str, Any]) -> str:
     """The memory pane's "results held, by function" rows; "" when nothing is held.
 
     A small table (a bar cell per function): ~200 bytes a row, for at most
-    SHOWN_FUNCTIONS rows, so the section stays under ~2 KB."""
+    SHOWN_FUNCTIONS rows, so the section stays under ~1.5 KB."""
     rows = sorted((r for r in state.get("memory_by_function") or () if r.get("bytes", 0) > 0),
                   key=lambda r: -r["bytes"])
     if not rows:
@@ -103,7 +103,7 @@ def memory_functions_html(state: dict[str, Any]) -> str:
     total = sum(r["bytes"] for r in rows)
     top = 1.05 * rows[0]["bytes"]
     muted = f"color: {THEME['light']['fg2']}"
-    cell = "padding: 0 8px 0 0; text-align: left"
+    cell = "text-align: left"  # (hosts right-align table cells: say it)
     out = [f'<div class="tss-memfn" data-total="{total}" style="margin-top: 6px">'
            f'<div style="{muted}; font-weight: 600">Results held, by function · '
            f'{fmt.bytes_(total)}</div><table style="width: 100%; border-collapse: collapse">']
@@ -112,7 +112,7 @@ def memory_functions_html(state: dict[str, Any]) -> str:
             f'<tr class="tss-memfn-row" data-bytes="{r["bytes"]}"><td style="{cell}; width: 140px">'
             f'{esc(str(r["name"])[:24])}</td><td style="{cell}"><div style="width: '
             f'{100.0 * r["bytes"] / top:.1f}%; height: 8px; background-color: {color(r.get("color", -1))}">'
-            f'</div></td><td style="{cell}; width: 130px">{fmt.bytes_(r["bytes"])} · '
+            f'</div></td><td style="text-align: right; width: 130px">{fmt.bytes_(r["bytes"])} · '
             f'{fmt.count(r.get("results", 0))}</td></tr>')
     out.append("</table>")
     if len(rows) > SHOWN_FUNCTIONS:
