@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _format as fmt
+from ._snapshot_memflow import memory_functions_html, saturation_html
 from ._snapshot_svg import sparkline_svg, stream_records, stream_svg, svg_img
 from .theme import THEME, color, rgba, segment_colors, status_color
 
@@ -239,6 +240,9 @@ def _task_stream(state: dict[str, Any], flat: Any) -> str:
              f"{fmt.count(total)} tasks{offset}</span>")
     legend = "".join(f'<span style="margin-right: 10px">{_swatch(f["color"])}{esc(_cut(f["name"]))}</span>'
                      for f in state.get("functions", [])[:12])
+    if any(int(f) & 4 for f in flat[5::6]):  # a transfer bar (a fetch, or Dask's): say what red is
+        legend += (f'<span style="margin-right: 10px">{_swatch(0).replace(color(0), THEME["transfer"])}'
+                   "transfer</span>")
     alt = f"task stream: {n} tasks on {len(set(wids))} workers"
     img = svg_img(svg, alt, class_="tss-stream", style="max-width: 100%; height: auto")
     return _pane("task-stream", f"{img}<div style=\"{_MUTED}; font-size: 11px\">{legend}</div>",
@@ -282,6 +286,7 @@ def _memory(state: dict[str, Any]) -> str:
             f'<span style="width: 150px; text-align: right; {_NUM}">{fmt.bytes_(rss)}'
             f'<span style="{_MUTED}"> · {fmt.bytes_(managed)} held</span></span></div>')
     n = len(state.get("workers", []))
+    rows.append(memory_functions_html(state))  # results held, by function (issue 14)
     return _pane("memory", "".join(rows), f' <span style="font-weight: normal; {_MUTED}">RSS per worker, results held{_more(n, len(workers))}</span>')
 
 
@@ -340,7 +345,7 @@ def _errors(state: dict[str, Any]) -> str:
     return _pane("errors", "".join(cards), extra, errors=total)
 
 
-def _resources(state: dict[str, Any], raw: bytes | None) -> str:
+def _resources(state: dict[str, Any], raw: bytes | None, stream: Any = ()) -> str:
     recs = stream_records_5(raw)
     if len(recs) < 2:
         return _pane("resources", f'<div style="{_MUTED}">No samples yet.</div>')
@@ -358,6 +363,7 @@ def _resources(state: dict[str, Any], raw: bytes | None) -> str:
         img = svg_img(svg, f"{c['title']} over time", class_="tss-spark", style="display: block; max-width: 100%")
         charts.append(f'<div style="display: inline-block; margin: 0 12px 4px 0; vertical-align: top">'
                       f'<div style="{_NUM}"><b>{esc(c["title"])}</b> {" · ".join(values)}</div>{img}</div>')
+    charts.append(saturation_html(state, stream, recs[0][0], max(recs[-1][0], state.get("now") or 0)))
     span = recs[-1][0] - recs[0][0]
     return _pane("resources", "".join(charts), f' <span style="font-weight: normal; {_MUTED}">last {fmt.duration(span)}</span>')
 
@@ -388,7 +394,7 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
         records = [v for r in stream for v in r]
     chosen = [p["name"] for p in THEME["panes"] if not panes or p["name"] in panes]
     draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
-            "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources),
+            "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources, records),
             "workers": lambda: _workers(state), "errors": lambda: _errors(state)}
     pool = state.get("pool", {})
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '

@@ -13,6 +13,8 @@ from taskscope.pool.coalesce import expand_bodies
 from taskscope.pool.history import Ring
 from taskscope.pool.protocol import Event
 
+from . import state_memflow as memflow
+
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
 
 STATE_VERSION = [1, 0]
@@ -157,6 +159,7 @@ class State:
                  signal=b["signal"], current=None, inflight=0, cpu=0.0, cause=cause,
                  exit_message=b.get("message"))
         w["insights"].update(b.get("insights") or {})
+        memflow.forget_worker(self, b["worker"])
 
     def _function_key(self, b: dict[str, Any]) -> str:
         return f"{b.get('module', '')}.{b.get('fn', '')}"
@@ -249,6 +252,7 @@ class State:
         self._bump(b["call"], "processing", b["n"])
         self._processing[b["task"]] = (b["call"], b["worker"], b["n"])
         w = self._worker(b["worker"])
+        memflow.mark_busy(w, ts)
         w["inflight"] += 1
         w["status"] = "busy"
         call = self.calls.get(b["call"])
@@ -283,6 +287,7 @@ class State:
             w["inflight"] = max(0, w["inflight"] - (1 if known else 0))
             if w["inflight"] == 0 and w["status"] == "busy":
                 w["status"], w["current"] = "idle", None
+            memflow.mark_finished(w, b["end"])
             insights = b.get("insights") or {}
             if insights:
                 w["insights"].update(insights)
@@ -354,6 +359,8 @@ class State:
             rate = (done - self._last_sample[1]) / (ts - self._last_sample[0])
         self._last_sample = (ts, done)
         self.resources.append((ts, cpu_total, rss_total, rate, managed_total))
+        if isinstance(b.get("held"), list):  # bytes held per function (1.4)
+            memflow.apply_held(self, [row[0] for row in b["samples"]], b["held"])
 
     def _on_snapshot(self, ts: float, b: dict[str, Any]) -> None:
         """The driver's own summary: authoritative, so a late joiner starts right."""
@@ -459,6 +466,8 @@ class State:
                 w["insights"].update(row["insights"])
         self.pool["n_workers"] = sum(1 for w in self.workers.values()
                                      if w["status"] not in ("exited", "died"))
+        if isinstance(b.get("held"), list):  # a watched Dask cluster's bytes per prefix (1.4)
+            memflow.apply_held(self, [memflow.CLUSTER], b["held"])
 
     def _on_task_stream(self, ts: float, b: dict[str, Any]) -> None:
         for start, end, lane, call_id, count, flags in b["records"]:
@@ -514,6 +523,7 @@ class State:
             "workers": [self._worker_json(w) for w in self.workers.values()],
             "errors_total": self.errors_total,
             "stream_total": self.stream.total, "resources_total": self.resources.total,
+            "memory_by_function": memflow.memory_by_function(self),
         }
         if include_errors:
             state["errors"] = list(self.errors)

@@ -13,6 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .state import COUNT_KEYS, _error_entry
+from .state_memflow import adopt_held
 
 if TYPE_CHECKING:
     from .state import State
@@ -58,6 +59,8 @@ def adopt_history(st: State, h: dict[str, Any]) -> None:
     for key, value in (h.get("totals") or {}).items():
         if key in st.totals:
             st.totals[key] = max(st.totals[key], int(value))
+    if isinstance(h.get("held"), list):  # bytes held per function (1.4): until a sample
+        adopt_held(st, h["held"])
     if h.get("closed_at") is not None and st.pool.get("ended") is None:
         st.pool["ended"] = h["closed_at"]
 

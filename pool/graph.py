@@ -23,6 +23,7 @@ from typing import Any
 from . import _pickle, _transport
 from .calls import Task
 from .errors import TaskCancelledError, TaskError
+from .memflow import MemFlow
 
 __all__ = ["GraphScheduling"]
 
@@ -43,6 +44,7 @@ class GraphScheduling:
         self._fetch_from: dict[int, int] = {}  # task id -> the worker asked for its data
         self._cascade: list[Task] = []  # failed tasks whose dependents are still to fail
         self._cascading = False
+        self.memflow = MemFlow()  # bytes held per function, fetches in flight (memflow.py)
 
     # ------------------------------------------------------------------ ready heap
     def push_ready(self, task: Task) -> None:
@@ -217,6 +219,7 @@ class GraphScheduling:
     def send_fetch(self, task: Task) -> None:
         holder = self.workers.get(next(iter(task.holders)))
         self._fetch_from[task.id] = holder.id
+        self.memflow.fetch_sent(task.id, holder.id)
         _transport.send_frames(self.endpoints.router, self.codec.encode(
             "fetch", {"tasks": [task.id]}), identity=holder.identity)
 
@@ -237,13 +240,26 @@ class GraphScheduling:
             del self._fetch_from[task_id]
             waiters = self._fetches.pop(task_id, [])
             if item.get("missing") or task is None:
+                self.memflow.fetch_dropped(task_id)
                 for waiter in waiters:
                     self.fetch_failed(task_id, waiter, task)
                 continue
             frames = [bytes(f) for f in frames]  # keep: zmq frames are reused otherwise
             task.result_frames = frames  # kept while referenced, to serve other dependents
+            self.publish_transfer(task, waiters, frames)
             for waiter in waiters:
                 self.deliver(task_id, waiter, frames, None)
+
+    def publish_transfer(self, task: Task, waiters: list[tuple[str, Any]], frames: list[Any]
+                         ) -> None:
+        """A fetched result is here to be relayed to the workers whose parked tasks wait for
+        it: a transfer bar on each receiving worker's lane (protocol 1.4)."""
+        receivers = [(self._parked[t][1].id, self._parked[t][0].call.id) for kind, t in waiters
+                     if kind == "transfer" and t in self._parked]
+        records = self.memflow.fetch_done(task.id, sum(_pickle.nbytes(f) for f in frames),
+                                          receivers)
+        if records:
+            self.events.emit("task.stream", records=records)
 
     def deliver(self, task_id: int, waiter: tuple[str, Any], frames: list[Any] | None,
                 error: BaseException | None) -> None:
@@ -288,6 +304,7 @@ class GraphScheduling:
         if rec.get("kept"):
             task.holders.add(w.id)
             w.managed += task.nbytes
+            self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
             frames = task.result_frames = [f if isinstance(f, bytes) else bytes(f) for f in frames]
         for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
@@ -399,6 +416,7 @@ class GraphScheduling:
             w = self.workers.get(wid)
             if w is not None and not w.exited:
                 w.managed -= task.nbytes
+                self.memflow.unhold(wid, task)
                 w.to_release.append(task.id)
         task.holders.clear()
         self.events.emit("task.released", call=task.call.id, task=task.id, n=1)
@@ -430,6 +448,7 @@ class GraphScheduling:
     def results_lost(self, w: Any) -> None:
         """Worker `w` died: results only it held and still needed are recomputed."""
         orphaned = []
+        self.memflow.forget(w.id)
         for task in self.graph.values():  # first forget every copy `w` held...
             if w.id in task.holders:
                 task.holders.discard(w.id)

@@ -43,7 +43,7 @@ MAX_FUNCTIONS_SENT = 50  # function rows in a snapshot: those a dashboard shows
 MAX_CALL_RECORDS = 10_000  # call id -> colour/end time; the driver keeps 1000 calls itself
 LONGEST_KEPT = 5
 FLAG_ERRED = 1
-STATE_CODES = ("released", "memory", "erred")
+STATE_CODES = ("released", "memory", "erred", "transfer")  # transfer: a fetch (1.4)
 COUNT_FIELDS = ("submitted", "processing", "done", "erred", "cancelled", "waiting", "memory")
 
 
@@ -133,8 +133,10 @@ class History:
         self.done = 0  # items finished (done + erred), for the resource ring's rate
         self.last_sample: tuple[float, int] | None = None
         self.closed_at: float | None = None
+        self.held: list[list[Any]] = []  # the last sample's bytes held per function (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
+                          "task.stream": self._task_stream,
                           "worker.samples": self._samples, "worker.started": self._worker_started,
                           "worker.ready": self._worker_ready, "worker.exited": self._worker_exited,
                           "pool.status": self._pool_status}
@@ -189,6 +191,14 @@ class History:
                 w["longest"] = sorted([*w["longest"], entry],
                                       key=lambda e: -e["duration"])[:LONGEST_KEPT]
 
+    def _task_stream(self, ts: float, b: dict[str, Any]) -> None:
+        """Bars the driver draws itself: a fetched input's transfer (memflow.py, 1.4)."""
+        for start, end, lane, call, count, flags in b["records"]:
+            rec = self._calls.get(int(call))
+            self.stream.append((start, end, float(lane), float(rec[1] if rec else -1),
+                                float(count), float(flags)))
+            self.extra.append((float(call), 0.0, float(STATE_CODES.index("transfer"))))
+
     def _task_erred(self, ts: float, b: dict[str, Any]) -> None:
         self.errors_total += 1
         rec = self._calls.get(b["call"])
@@ -209,6 +219,8 @@ class History:
             rate = (self.done - self.last_sample[1]) / (ts - self.last_sample[0])
         self.last_sample = (ts, self.done)
         self.resources.append((ts, cpu_total, rss_total, rate, managed_total))
+        if isinstance(b.get("held"), list):
+            self.held = b["held"]
 
     def _worker_started(self, ts: float, b: dict[str, Any]) -> None:
         self.workers[b["worker"]] = {
@@ -285,7 +297,7 @@ class History:
                 "workers": [dict(w, longest=list(w["longest"]), insights=dict(w["insights"]))
                             for w in self.workers.values()],
                 "errors_total": self.errors_total, "errors": list(self.errors),
-                "closed_at": self.closed_at,
+                "closed_at": self.closed_at, "held": list(self.held),
                 "last_sample": list(self.last_sample) if self.last_sample else None,
                 "stream_total": self.stream.total, "resources_total": self.resources.total}
             if rings:
@@ -341,9 +353,12 @@ def task_records(raw: bytes, extra: bytes, names: dict[int, str]) -> list[dict[s
     ext.frombytes(extra)
     out = []
     for i in range(len(recs) // STREAM_WIDTH):
-        start, end, worker, color, count, _flags = recs[i * STREAM_WIDTH:(i + 1) * STREAM_WIDTH]
+        start, end, worker, color, count, flags = recs[i * STREAM_WIDTH:(i + 1) * STREAM_WIDTH]
         call, erred, state = ext[i * EXTRA_WIDTH:(i + 1) * EXTRA_WIDTH]
-        out.append({"worker": int(worker), "function": names.get(int(color), ""),
-                    "call": int(call), "start": start, "end": end, "items": int(count),
-                    "erred": int(erred), "state": STATE_CODES[int(state)]})
+        row = {"worker": int(worker), "function": names.get(int(color), ""),
+               "call": int(call), "start": start, "end": end, "items": int(count),
+               "erred": int(erred), "state": STATE_CODES[int(state)]}
+        if int(flags) & 32:  # a transfer: its count is the bytes moved (1.4)
+            row.update(items=0, nbytes=int(count))
+        out.append(row)
     return out

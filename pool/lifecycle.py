@@ -251,7 +251,9 @@ class WorkerLifecycle:
             if self.memory_limit is not None and rss > self.memory_limit and w.fault is None:
                 self.kill_for_memory(w, rss)
         if samples:
-            self.events.emit("worker.samples", samples=samples)
+            held = self.memflow.sample_rows({row[0] for row in samples})  # type: ignore[attr-defined]
+            extra = {} if held is None else {"held": held}  # per function (1.4, memflow.py)
+            self.events.emit("worker.samples", samples=samples, **extra)
 
     def maybe_stop_workers(self) -> None:
         if self._stop_deadline is None and not self.work_left():

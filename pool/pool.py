@@ -529,7 +529,9 @@ class Pool:
         ``get_task_stream().data``): one per chunk of items a worker ran, with ``worker``,
         ``function`` (its name), ``call`` (id), ``start`` and ``end`` (``time.monotonic()``
         seconds), ``items``, ``erred`` (items that raised) and ``state`` (``released``,
-        ``memory`` or ``erred``). The newest 100,000 are kept; `[]` before any task ran.
+        ``memory`` or ``erred``); a task's input fetched from another worker adds a
+        ``transfer`` record on the receiving worker, with ``nbytes`` and ``items`` 0. The
+        newest 100,000 are kept; `[]` before any task ran.
         Works on a closed pool too."""
         return self._driver.history.records()
 

@@ -449,6 +449,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             if dep is not None and w.id not in dep.holders:
                 dep.holders.add(w.id)
                 w.managed += dep.nbytes
+                self.memflow.hold(w.id, dep)
         for task in tasks:
             call = task.call
             if call.mode != "call" and call.id not in w.fns_sent:

@@ -10,6 +10,7 @@ import { h, livePane, paneShell, reconcile, setData, setText } from "./dom.js";
 import { alpha } from "./colors.js";
 import { THEME } from "./theme-data.js";
 import * as fmt from "./format.js";
+import { mountFunctions } from "./memory-functions.js";
 
 /** @typedef {import("./store.js").Store} Store */
 
@@ -68,6 +69,7 @@ export function mount(el, store, _options = {}) {
   ]);
   const empty = h("div", { class: "ts-empty", text: "No workers yet." });
   shell.body.append(empty, list, legend);
+  const byFunction = mountFunctions(shell.body); // results held, per function (issue 14)
   /** @type {Map<any, HTMLElement>} */
   const rows = new Map();
   /** @type {WeakMap<HTMLElement, any>} */
@@ -149,6 +151,7 @@ export function mount(el, store, _options = {}) {
     empty.hidden = ws.length > 0;
     /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-spilled")).hidden = !ws.some((w) => w.spilled);
     /** @type {HTMLElement} */ (legend.querySelector(".ts-legend-limit")).hidden = !ws.some((w) => (w.memory_limit ?? poolLimit));
+    byFunction.draw(st);
     const sum = memorySummary(ws, st.pool?.status);
     setText(shell.extra, sum.text);
     setData(shell.root, "totalRss", sum.rss);

@@ -13,6 +13,7 @@ const R = THEME.resources;
 import { readTheme } from "./theme.js";
 import { niceStep, ticks } from "./stream-math.js";
 import * as fmt from "./format.js";
+import { SATURATION_BINS, SATURATION_H, binSaturation, drawSaturation, saturationAxis, saturationChart } from "./saturation.js";
 
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {import("./ring.js").Ring} Ring */
@@ -109,6 +110,8 @@ export function mount(el, store, _options = {}) {
     grid.append(box);
     return { ...c, value, canvas, box };
   });
+  const sat = saturationChart(h, THEME.saturation); // running tasks per worker (saturation.js)
+  grid.append(sat.box);
 
   const frame = frameScheduler(() => draw());
   const requestDraw = frame.request;
@@ -136,6 +139,9 @@ export function mount(el, store, _options = {}) {
     charts.forEach((c, k) => {
       for (const v of axes[k].values) labelW = Math.max(labelW, measure.measureText(c.axis(v)).width);
     });
+    const sTasks = binSaturation(view.stream, st.workers ?? [], tStart, tEnd, SATURATION_BINS, st.now ?? tEnd);
+    const sAxis = saturationAxis(sTasks.peak, sTasks.slots);
+    for (const v of sAxis.values) labelW = Math.max(labelW, measure.measureText(String(v)).width);
     const left = Math.ceil(labelW) + 8;
     charts.forEach((c, k) => {
       const width = Math.max(120, c.box.clientWidth || 300);
@@ -208,8 +214,67 @@ export function mount(el, store, _options = {}) {
       setData(c.canvas, "samples", n);
       setData(c.canvas, "ymax", ymax);
     });
+    drawSaturationChart(sTasks, sAxis, left, tStart, tEnd, font, th);
     setData(shell.root, "samples", n);
     setText(shell.extra, n ? `last ${fmt.duration(span)}` : "");
+  }
+
+  /**
+   * The saturation chart, on the resource charts' time axis and left margin.
+   * @param {ReturnType<typeof binSaturation>} s @param {{ymax: number, values: number[]}} ax
+   * @param {number} left @param {number} tStart @param {number} tEnd @param {string} font @param {any} th
+   */
+  function drawSaturationChart(s, ax, left, tStart, tEnd, font, th) {
+    const width = Math.max(120, sat.box.clientWidth || 300);
+    const ctx = fitCanvas(sat.canvas, width, SATURATION_H);
+    ctx.clearRect(0, 0, width, SATURATION_H);
+    ctx.font = font;
+    const right = width - 6;
+    const top = 6;
+    const bottom = SATURATION_H - 18;
+    const Y = (/** @type {number} */ v) => bottom - (v / ax.ymax) * (bottom - top);
+    ctx.strokeStyle = th.grid;
+    ctx.fillStyle = th.fg3;
+    ctx.lineWidth = 1;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.beginPath();
+    for (const v of ax.values) {
+      const y = Math.round(Y(v)) + 0.5;
+      ctx.moveTo(left, y);
+      ctx.lineTo(right, y);
+      ctx.fillText(String(v), left - 4, Y(v));
+    }
+    ctx.stroke();
+    drawSaturation(ctx, s, { left, right, top, bottom, ymax: ax.ymax, base: THEME.saturation.color });
+    if (s.slots) { // every worker busy: the line the area would reach when saturated
+      ctx.strokeStyle = THEME.saturation.color;
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(left, Math.round(Y(s.slots)) + 0.5);
+      ctx.lineTo(right, Math.round(Y(s.slots)) + 0.5);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    const xs = ticks(tStart - tEnd, 0, Math.max(2, Math.floor((right - left) / 70)), 0);
+    ctx.textBaseline = "alphabetic";
+    ctx.fillStyle = th.fg3;
+    for (const v of xs.values) {
+      const x = left + ((v + tEnd - tStart) / Math.max(1, tEnd - tStart)) * (right - left);
+      ctx.textAlign = v === 0 ? "right" : "center";
+      ctx.fillText(v === 0 ? "now" : fmt.tickLabel(v, xs.step), v === 0 ? right : x, SATURATION_H - 4);
+    }
+    const bins = s.series[0]?.length ?? 0;
+    const lastBin = s.series.reduce((sum, series) => sum + (bins ? series[bins - 1] : 0), 0);
+    const mean = s.series.reduce((sum, series) => sum + series.reduce((a, b) => a + b, 0), 0) / Math.max(1, bins);
+    // the mean over the window: the last bin alone reads 0% as soon as the work ends
+    setText(sat.value, s.slots ? `${fmt.percent(mean / s.slots)} busy on average` : "");
+    setData(sat.canvas, "last", Math.round(lastBin * 1000) / 1000);
+    setData(sat.canvas, "workers", s.ids.length);
+    setData(sat.canvas, "slots", s.slots);
+    setData(sat.canvas, "peak", Math.round(s.peak * 1000) / 1000);
+    setData(sat.canvas, "mean", Math.round(mean * 1000) / 1000);
+    setData(sat.canvas, "ymax", ax.ymax);
   }
 
   const unResize = onResize(grid, () => requestDraw());

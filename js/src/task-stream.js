@@ -25,6 +25,16 @@ const TOP = 4;
 const LABEL_PAD = 8;
 
 /**
+ * A transfer bar's line: the bytes fetched from another worker for the task it fed, and
+ * how fast they came (a local pool's transfer records carry flags bit 5: count = bytes).
+ * @param {number} nbytes @param {number} seconds
+ */
+export function transferText(nbytes, seconds) {
+  const rate = seconds > 0 ? ` (${fmt.bytes(nbytes / seconds)}/s)` : "";
+  return `${fmt.bytes(nbytes)} fetched from another worker${rate}`;
+}
+
+/**
  * Worker ids to show, in lane order: the State's workers; if it has none yet,
  * whatever worker ids the records mention.
  * @param {any} state @param {import("./ring.js").Ring} ring
@@ -230,6 +240,7 @@ export function mount(el, store, _options = {}) {
     setData(canvas, "live", live ? 1 : 0);
     setData(canvas, "t0", win.t0.toFixed(6));
     setData(canvas, "t1", win.t1.toFixed(6));
+    setData(canvas, "layout", `${lay.x0} ${lay.pw} ${lay.laneH} ${lay.top}`); // for tests and tools: where a bar is
     setText(info, `${fmt.count(ring.length)} kept · ${fmt.count(rects.visible)} in view · ${fmt.duration(win.t1 - win.t0)}`);
     liveBtn.hidden = live;
     if (hover) updateTip(state, ring);
@@ -264,14 +275,19 @@ export function mount(el, store, _options = {}) {
       ]),
       h("div", {}, [w?.label ? `worker ${w.label}` : `worker w${wid}${w ? ` (pid ${w.pid})` : ""}`]),
       h("div", {}, [`duration ${fmt.duration(end - start)}`]),
-      h("div", {}, [w?.label ? `${fmt.plural(cnt, "task")} back to back` : `${fmt.plural(cnt, "item")} in chunk`]),
+      h("div", {}, [flags & 32 ? transferText(cnt, end - start) // a pool's fetch: count is bytes (1.4)
+        : w?.label ? `${fmt.plural(cnt, "task")} back to back` : `${fmt.plural(cnt, "item")} in chunk`]),
       h("div", {}, [`start ${fmt.relTime(start, state.pool?.started ?? start)}`]),
     );
     tip.hidden = false;
     const tw = tip.offsetWidth;
     const left = hover.x + 14 + tw > width ? hover.x - tw - 10 : hover.x + 14;
     tip.style.left = `${Math.max(0, left)}px`;
-    tip.style.top = `${Math.max(0, hover.y + 12)}px`;
+    // Below the pointer, moved up as far as needed to stay inside the pane (which clips):
+    // with a few lanes the canvas is shorter than the tooltip. It is beside the pointer, so
+    // it never covers the bar it describes.
+    const room = shell.root.getBoundingClientRect().bottom - wrap.getBoundingClientRect().top - 4;
+    tip.style.top = `${Math.max(0, Math.min(hover.y + 12, room - tip.offsetHeight))}px`;
   }
 
   // interaction

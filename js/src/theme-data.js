@@ -95,6 +95,11 @@ export const THEME = {
       ]
     }
   },
+  "saturation": {
+    "title": "Saturation",
+    "color": "#5e6ad2",
+    "label": "running tasks, stacked by worker"
+  },
   "panes": [
     {
       "name": "progress",

@@ -271,6 +271,17 @@ class TaskscopePlugin(SchedulerPlugin):
                          len(ws.processing), current, dict(ws.resources or {}), ws.pid or 0])
         return rows
 
+    def _held(self) -> dict[str, list[int]]:
+        """Bytes in memory per task prefix (Dask's own running total, one copy of each
+        result) and how many results: memory by function (taskscope protocol 1.4)."""
+        out = {}
+        for name, tp in self.scheduler.task_prefixes.items():
+            nbytes = int(getattr(tp, "nbytes_total", 0) or 0)
+            counts = self._prefixes.get(name)
+            if nbytes > 0 and counts is not None:
+                out[name] = [nbytes, int(counts[MEMORY])]
+        return out
+
     def flush(self, force: bool = False) -> dict[str, Any] | None:
         """Send what changed since the last batch (everything every FULL_INTERVAL_S);
         returns the batch (None when there was nothing to say)."""
@@ -292,6 +303,7 @@ class TaskscopePlugin(SchedulerPlugin):
         }
         if workers_due:
             batch["workers"] = self._worker_rows(list(self.scheduler.workers))
+            batch["held"] = self._held()
             self._workers_at = now
             self._added = set()
         if full:

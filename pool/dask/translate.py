@@ -132,6 +132,11 @@ class Translator:
                     "submitted": int(c[7]), "time": float(c[8])}
             self.call_rows[cid] = body
             out.append(("call.counts", ts, body))
+        held = b.get("held")
+        if isinstance(held, dict):  # bytes per prefix, for the cluster as a whole (1.4)
+            out.append(("worker.info", ts, {"workers": [], "held": [
+                [-1, f"dask.{prefix}", v[0], v[1]] for prefix, v in held.items()
+                if isinstance(v, (list, tuple)) and len(v) == 2]}))  # Dask's comm makes tuples
         out += self._stream(decode_stream(b.get("stream")), off, ts)
         out += self._errors(b.get("errors") or (), off, ts)
         self.stream_dropped += int(b.get("stream_dropped") or 0)

@@ -496,3 +496,31 @@ def test_dashboard_of_a_pool_a_client_and_junk(client: Any) -> None:
         watch(client).close()
     with pytest.raises(TypeError, match="cannot show a dashboard of a list"):
         taskscope.dashboard([1, 2])
+
+
+def blob(n: int) -> bytearray:
+    time.sleep(0.05)
+    return bytearray(n)
+
+
+def test_memory_by_prefix_and_saturation(watched: Any, client: Any, cluster: Any) -> None:
+    """Issue 14 (items 3, 5): Dask's bytes in memory per task prefix are the memory pane's
+    rows; the stream's bars on each worker's lanes give its saturation."""
+    from taskscope._snapshot_memflow import bin_saturation
+
+    w, rec = watched
+    t0 = time.monotonic()
+    futures = client.map(blob, [1_000_000] * 6, key=[f"blob-{i}" for i in range(6)])
+    client.gather(futures)
+    st = rec.wait(lambda s: any(r["name"] == "blob" and r["results"] == 6
+                                for r in s["memory_by_function"]), "6 blobs held")
+    row = next(r for r in st["memory_by_function"] if r["name"] == "blob")
+    assert 6_000_000 <= row["bytes"] < 6_100_000 and row["workers"].keys() == {"-1"}
+    assert row["color"] == call(st, "blob")["color"]
+    records = rec.records(lambda rs: sum(r[4] for r in rs if not r[5] & NOT_COMPUTE) >= 6)
+    flat = [v for r in records for v in r]
+    ids, series, slots = bin_saturation(flat, st["workers"], t0, time.monotonic(), bins=5)
+    assert slots == 2 and sum(map(sum, series)) > 0  # lanes map to their workers
+    del futures
+    rec.wait(lambda s: not any(r["name"] == "blob" for r in s["memory_by_function"]),
+             "the blobs released")
