@@ -2,31 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { RENDERER_EVENT, SNAPSHOT_EVENT, relaySnapshot, snapshotHtml } from "../src/saved-link.js";
+import { fakeModel } from "./fake-model.js";
 
-/** A model that records what the view sends and lets the test emit kernel messages. */
-function fakeModel() {
-  /** @type {Record<string, Function[]>} */
-  const handlers = {};
-  const sent = /** @type {any[]} */ ([]);
-  return {
-    sent,
-    get: () => undefined,
-    set() {},
-    save_changes() {},
-    send(/** @type {any} */ content) {
-      sent.push(content);
-    },
-    on(/** @type {string} */ name, /** @type {Function} */ cb) {
-      (handlers[name] ??= []).push(cb);
-    },
-    off(/** @type {string} */ name, /** @type {Function} */ cb) {
-      handlers[name] = (handlers[name] ?? []).filter((h) => h !== cb);
-    },
-    emit(/** @type {string} */ name, /** @type {any[]} */ ...args) {
-      for (const h of handlers[name] ?? []) h(...args);
-    },
-  };
-}
 
 /** zlib bytes as anywidget hands buffers over: a DataView into a larger buffer. */
 function deflated(/** @type {string} */ text) {
