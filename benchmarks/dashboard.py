@@ -267,9 +267,11 @@ def main() -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="200,000 items, 5 repetitions")
     size.add_argument("--full", action="store_true", help="1,000,000 items, 201 repetitions")
+    ap.add_argument("--reps", type=int, help="repetitions (instead of the size's own)")
     ap.add_argument("--markdown", help="write the table to this file")
     args = ap.parse_args()
     n, reps = (200_000, 5) if args.quick else (1_000_000, 201) if args.full else (1_000_000, 41)
+    reps = args.reps or reps
     k = kernel_bench(n, reps)
     f = frame_bench()
     load = os.getloadavg()[0]
