@@ -49,8 +49,8 @@ __all__ = ["RENDERER_MESSAGES", "SNAPSHOT_INTERVAL_S", "VIEW_MIME", "answer_requ
 log = logging.getLogger("taskscope")
 VIEW_MIME = "application/vnd.taskscope.view+json"
 VIEW_MIME_VERSION = 1
-# A dashboard snapshot is ~10-60 KB: every 5 s while the State changes keeps what a saved
-# notebook shows at most 5 s old for a few KB/s of comm traffic.
+# A dashboard snapshot is ~10-60 KB of HTML, ~2-6 KB deflated: every 5 s while the State
+# changes keeps what a saved notebook shows at most 5 s old for about 1 KB/s of traffic.
 SNAPSHOT_INTERVAL_S = 5.0
 _displayed: weakref.WeakSet[Any] = weakref.WeakSet()  # live widgets shown in an output
 _hook_lock = threading.Lock()
