@@ -3,14 +3,17 @@ the comm traffic it sends to the browser, and the task stream's frame time in Ch
 
     python benchmarks/dashboard.py [--quick|--full] [--markdown FILE]
 
-Three kernels run the same map in turns, rotating which goes first: one plain, one with
-``display(pool.dashboard())`` and one that also has ``%load_ext taskscope`` (a progress bar
-under every map). Both the map's own wall time (timed inside the cell) and the whole
+Four kernels run the same map in turns, rotating which goes first: one plain, one with
+``display(pool.dashboard())``, one that also has ``%load_ext taskscope`` (a progress bar
+under every map), both seen by a client that announces taskscope's JupyterLab renderer as
+JupyterLab and Notebook 7 do (js/src/saved-link.js), and one with the dashboard seen by a
+client without it (nbclient, VS Code: display updates at the end of every cell). Both the map's own wall time (timed inside the cell) and the whole
 cell's (execute request to idle, as the notebook waits for it, post-cell hooks included)
 are compared with the plain kernel's of the same repetition. Every comm message a kernel
 sends on iopub while the cell runs is counted (JSON content plus binary buffers), as the
-browser would receive it; what it sent between cells is left out. The final count of each
-map in the messages must equal its length.
+browser would receive it; of what it sent between cells, only the end-of-cell snapshot
+(sent once the kernel is idle, kernel_ext/saved_clients.py) is counted, separately. The
+final count of each map in the messages must equal its length.
 The frame time is measured in Debian's Chromium on the dev harness (js/dev/) with 100,000
 task-stream records kept: a forced redraw, read back to include rasterising.
 """
@@ -50,7 +53,10 @@ CONFIGS = {
     "plain": "",
     "dashboard": "display(pool.dashboard())",
     "dashboard + bars": "%load_ext taskscope\ndisplay(pool.dashboard())",
+    "dashboard, no renderer": "display(pool.dashboard())",
 }
+# The kernels whose client announces taskscope's renderer, as JupyterLab's does.
+WITH_RENDERER = ("dashboard", "dashboard + bars")
 RUN = """
 import time as _t
 _t0 = _t.perf_counter()
@@ -93,6 +99,27 @@ def run_cell(kc, code: str, timeout: float = 600) -> tuple[list[dict], float]:
                 and msg["parent_header"].get("msg_id") == msg_id):
             found = re.search(r"WALL (\S+)", out)
             return msgs, float(found.group(1)) if found else float("nan")
+
+
+def announce_renderer(kc, msgs: list[dict]) -> None:
+    """Tell the kernel, from this client's session, that it draws taskscope's view type:
+    the message taskscope's JupyterLab renderer makes the dashboard's widget send."""
+    for m in msgs:
+        if m["msg_type"] != "comm_open":
+            continue
+        state = m["content"]["data"].get("state", {})
+        if state.get("_anywidget_id") == "taskscope.widgets.Dashboard" and state.get("call") is None:
+            kc.shell_channel.send(kc.session.msg("comm_msg", {
+                "comm_id": m["content"]["comm_id"],
+                "data": {"method": "custom", "content": {"type": "renderer", "inflate": True}}}))
+            return
+    raise RuntimeError("no dashboard was opened")
+
+
+def snapshot_bytes(msgs: list[dict]) -> int:
+    """Bytes of the saved-notebook snapshot messages among `msgs`."""
+    return comm_bytes([m for m in msgs if m["msg_type"] == "comm_msg"
+                       and m["content"]["data"].get("content", {}).get("type") == "snapshot"])
 
 
 def comm_bytes(msgs: list[dict], kinds: tuple[str, ...] = ("comm_msg", "comm_open")) -> int:
@@ -144,10 +171,12 @@ def kernel_bench(n: int, reps: int) -> dict[str, dict]:
         kc.wait_for_ready(timeout=60)
         run_cell(kc, SETUP)
         if code:
-            run_cell(kc, code)
+            msgs, _ = run_cell(kc, code)
+            if name in WITH_RENDERER:
+                announce_renderer(kc, msgs)
         kernels[name] = (km, kc, psutil.Process(km.provisioner.process.pid))
-    res = {name: {"walls": [], "cells": [], "cpu": [], "sent": [], "shown": [], "last": []}
-           for name in CONFIGS}
+    res = {name: {"walls": [], "cells": [], "cpu": [], "sent": [], "shown": [], "after": [],
+                  "last": []} for name in CONFIGS}
     try:
         for rep in range(reps):
             # Rotate which kernel goes first, so that a drift in the machine's load (a
@@ -157,7 +186,10 @@ def kernel_bench(n: int, reps: int) -> dict[str, dict]:
             for name in names:
                 _, kc, proc = kernels[name]
                 r = res[name]
-                r["last"] += drain(kc)  # the previous map's trailing updates, for its count
+                trailing = drain(kc)  # the previous map's trailing updates, for its count
+                r["last"] += trailing
+                if r["cells"]:  # the previous cell's end-of-cell snapshot, sent once idle
+                    r["after"].append(snapshot_bytes(trailing))
                 c0 = sum(proc.cpu_times()[:2])
                 t0 = time.perf_counter()
                 msgs, wall = run_cell(kc, RUN.format(n=n))
@@ -168,7 +200,9 @@ def kernel_bench(n: int, reps: int) -> dict[str, dict]:
                 r["shown"].append(comm_bytes(msgs, DISPLAY_KINDS))
                 r["last"] = msgs
         for name in CONFIGS:
-            res[name]["last"] += drain(kernels[name][1], quiet=1.0)
+            trailing = drain(kernels[name][1], quiet=1.0)
+            res[name]["last"] += trailing
+            res[name]["after"].append(snapshot_bytes(trailing))
     finally:
         for km, kc, _ in kernels.values():
             kc.stop_channels()
@@ -181,12 +215,18 @@ def kernel_bench(n: int, reps: int) -> dict[str, dict]:
             "wall_s": med(r["walls"]), "cell_s": med(r["cells"]),
             "overhead": paired(base["walls"], r["walls"]),
             "cell_overhead": paired(base["cells"], r["cells"]),
+            # What the cell costs beyond its map (hooks, end-of-cell snapshots, reply): the
+            # map's own swings (±10% here) are left out of it.
+            "tail_ms": 1000 * med([c - w for c, w in zip(r["cells"], r["walls"], strict=True)]),
             # CPU ticks are 10 ms: the mean over all repetitions, not a median.
             "cpu_ms": 1000 * statistics.fmean(r["cpu"]),
             # The average rate over all the cells: every byte sent while they ran, over
             # the time they ran.
             "traffic_Bps": sum(r["sent"]) / sum(r["cells"]), "bytes_per_map": med(r["sent"]),
             "all_Bps": (sum(r["sent"]) + sum(r["shown"])) / sum(r["cells"]),
+            # With the snapshot each cell's end sent after idle (a renderer client's).
+            "after_per_map": med(r["after"]),
+            "with_after_Bps": (sum(r["sent"]) + sum(r["after"])) / sum(r["cells"]),
             "final_done": final_done(r["last"], n),
         }
     return out
@@ -230,9 +270,11 @@ def main() -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="200,000 items, 5 repetitions")
     size.add_argument("--full", action="store_true", help="1,000,000 items, 201 repetitions")
+    ap.add_argument("--reps", type=int, help="repetitions (instead of the size's own)")
     ap.add_argument("--markdown", help="write the table to this file")
     args = ap.parse_args()
     n, reps = (200_000, 5) if args.quick else (1_000_000, 201) if args.full else (1_000_000, 41)
+    reps = args.reps or reps
     k = kernel_bench(n, reps)
     f = frame_bench()
     load = os.getloadavg()[0]
@@ -248,10 +290,15 @@ def main() -> int:
         ("overhead of the whole cell (median of pairs; quartiles)",
          lambda k: f"{pct(k['cell_overhead'][0])} ({pct(k['cell_overhead'][1])} .. "
                    f"{pct(k['cell_overhead'][2])})"),
+        ("the cell beyond its map (execute to idle minus the map), median",
+         lambda k: f"{k['tail_ms']:.1f} ms"),
         ("the kernel's CPU time per cell (mean)", lambda k: f"{k['cpu_ms']:.0f} ms"),
         ("comm traffic to the browser while the cell runs",
          lambda k: f"{k['traffic_Bps'] / 1000:.1f} kB/s ({k['bytes_per_map'] / 1000:.1f} kB/map)"),
-        ("the same with display messages (bars' static snapshots)",
+        ("end-of-cell snapshot sent after idle (median per map)",
+         lambda k: f"{k['after_per_map'] / 1000:.1f} kB"),
+        ("comm traffic including it", lambda k: f"{k['with_after_Bps'] / 1000:.1f} kB/s"),
+        ("the same with display messages (bars' and nbclient's snapshots) instead",
          lambda k: f"{k['all_Bps'] / 1000:.1f} kB/s"),
         ("final done count in the browser's messages", lambda k: f"{k['final_done']:,} / {n:,}"),
     ]
@@ -261,7 +308,7 @@ def main() -> int:
         "",
         "| measure | " + " | ".join(names) + " |",
         "|---" * (len(names) + 1) + "|",
-        *[f"| {label} | " + " | ".join("—" if name == "plain" and i in (1, 3, 5, 6, 7) else f(k[name])
+        *[f"| {label} | " + " | ".join("—" if name == "plain" and i in (1, 3, 6, 7, 8, 9, 10) else f(k[name])
                                        for name in names) + " |"
           for i, (label, f) in enumerate(rows)],
         "",

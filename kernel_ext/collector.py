@@ -34,6 +34,9 @@ PUSH_SLACK_S = 0.01  # a view is due this much early (the loop wakes when one is
 # stop(): an idle pool's collector costs next to nothing however long the notebook is open.
 IDLE_WAIT_S = 0.5
 FIRST_SNAPSHOT_WAIT_S = 1.0  # a new subscriber's join snapshot comes within milliseconds
+# A cell's last events reach this thread within milliseconds of its map returning; a
+# snapshot drawn at the end of the cell waits for them that long at most.
+CATCH_UP_S = 0.25
 LINGER_AFTER_CLOSE_S = 1.0  # keep listening briefly after "closed": the last batch may trail
 
 
@@ -61,6 +64,9 @@ class Collector:
         # id(view) -> (State.version pushed, monotonic time of that push)
         self._pushed: dict[int, tuple[int, float]] = {}
         self.closed = threading.Event()  # set once the pool's final state is in
+        # The seq of the last event the pool sent (set by collector_for for a pool of this
+        # process): what `catch_up` waits for.
+        self.published: Callable[[], int] | None = None
         self._thread = threading.Thread(target=self._run, name=f"taskscope-collector-{name}",
                                          daemon=True)
         if self._sub is None:
@@ -125,6 +131,15 @@ class Collector:
                                    timeout)
             return predicate(self.state)
 
+    def catch_up(self, timeout: float = CATCH_UP_S) -> bool:
+        """Wait until the State holds every event the pool had sent when called (a cell's
+        map returned, and its last events may still be on their way to this thread)."""
+        published = self.published
+        if published is None or self.closed.is_set():
+            return True
+        target = published()
+        return self.wait_for(lambda st: st.seq >= target, timeout)
+
     def push_all(self, due_only: bool = False) -> float | None:
         """Push every view whose State changed since its last push; with `due_only`, only
         those whose own push interval has also passed. Returns the seconds until the next
@@ -177,6 +192,9 @@ def collector_for(pool: Any, wait_first: bool = False) -> Collector:
         elif col is None or (col.closed.is_set() and pool.status != "closed"):
             info = pool.connection_info()
             col = _collectors[pool.id] = Collector(info["events"], info["key"], pool.name)
+            publisher = getattr(getattr(pool, "_driver", None), "events", None)
+            if publisher is not None and hasattr(publisher, "flushed_seq"):
+                col.published = lambda: int(publisher.flushed_seq)
             # Its first event is the join snapshot with the story so far (pool/history.py):
             # wait for it, so that a dashboard displayed late draws the whole story at once.
             if wait_first:

@@ -12,17 +12,21 @@ A live widget's output holds three representations::
   custom message for JupyterLab, which applies a display update only inside the cell that
   is running it.
   The widget's model is closed then: nothing of it is left to go missing.
-* A live one keeps its snapshot current: the kernel sends ``{"type": "snapshot", "html"}``
-  (at most every SNAPSHOT_INTERVAL_S, and at the end of every cell; a custom message, not
-  a trait, so that nbclient's saved widget state does not hold every snapshot again), and
-  taskscope's JupyterLab renderer
-  for `application/vnd.taskscope.view+json` (js/lab/src/saved.js; it outranks the widget
-  renderer) writes it into the output's text/html, so a notebook saved while the kernel
-  runs, or after the kernel was killed, holds the last picture. Reopened without the
-  widget's model, that renderer shows the snapshot instead of the widget error; with a
-  live model it shows the widget. At the end of every cell the kernel also sends
-  `update_display_data` with the fresh snapshot, for front ends that apply display
-  updates across cells (nbclient/papermill, VS Code).
+* A live one keeps its snapshot current, drawn only when what it shows changed
+  (`_signature`): the kernel sends ``{"type": "snapshot", "z": "deflate"}`` with the HTML
+  deflated in a binary buffer (a custom message, not a trait, so that nbclient's saved
+  widget state does not hold every snapshot again), at most every SNAPSHOT_INTERVAL_S
+  while the pool runs, after every cell, and when JupyterLab saves the notebook.
+  taskscope's JupyterLab renderer for `application/vnd.taskscope.view+json`
+  (js/lab/src/saved.js; it outranks the widget renderer) writes it into the output's
+  text/html, so a notebook saved while the kernel runs, or after the kernel was killed,
+  holds the last picture. Reopened without the widget's model, that renderer shows the
+  snapshot instead of the widget error; with a live model it shows the widget.
+* Which channel at the end of a cell depends on the client that ran it
+  (kernel_ext/saved_clients.py): one whose renderer announced itself gets the custom
+  message from a thread once the kernel is idle, nothing drawn on the main thread; any
+  other (nbclient/papermill, VS Code) gets `update_display_data` with the fresh snapshot
+  before the kernel reports idle (they apply display updates across cells).
 * Where no taskscope renderer runs (nbconvert, GitHub, nbviewer, untrusted notebooks,
   VS Code without a kernel), the text/html is what is shown.
 """
@@ -32,22 +36,27 @@ import logging
 import threading
 import time
 import weakref
+import zlib
 from typing import Any
 
+from . import saved_clients
 from .snapshot import collector_snapshot
 
-__all__ = ["SNAPSHOT_INTERVAL_S", "VIEW_MIME", "live_bundle", "refresh_snapshot",
+__all__ = ["RENDERER_MESSAGES", "SNAPSHOT_INTERVAL_S", "VIEW_MIME", "answer_request",
+           "live_bundle", "on_renderer_message", "refresh_snapshot", "send_snapshot",
            "static_bundle", "track_displayed"]
 
 log = logging.getLogger("taskscope")
 VIEW_MIME = "application/vnd.taskscope.view+json"
 VIEW_MIME_VERSION = 1
-# A dashboard snapshot is ~10-60 KB: every 5 s while the State changes keeps what a saved
-# notebook shows at most 5 s old for a few KB/s of comm traffic.
+# A dashboard snapshot is ~10-60 KB of HTML, ~2-6 KB deflated: every 5 s while the State
+# changes keeps what a saved notebook shows at most 5 s old for about 1 KB/s of traffic.
 SNAPSHOT_INTERVAL_S = 5.0
 _displayed: weakref.WeakSet[Any] = weakref.WeakSet()  # live widgets shown in an output
 _hook_lock = threading.Lock()
-_hooked: list[Any] = []  # the IPython shell our post_run_cell hook is registered with
+_hooked: list[Any] = []  # the IPython shell our cell hooks are registered with
+# Level 6: a ~30 KB dashboard snapshot deflates to ~3 KB in ~0.4 ms (level 1: 3.4 KB).
+DEFLATE_LEVEL = 6
 
 
 # A live snapshot (redrawn every SNAPSHOT_INTERVAL_S) draws the newest records of the task
@@ -95,14 +104,31 @@ def track_displayed(widget: Any) -> None:
         return
     with _hook_lock:
         if not any(h is ip for h in _hooked):
+            ip.events.register("pre_run_cell", _idle.cell_started)
             ip.events.register("post_run_cell", _after_cell)
             _hooked.append(ip)
 
 
-def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False) -> bool:
-    """Send `widget`'s current snapshot if the State moved since the last one and
-    SNAPSHOT_INTERVAL_S passed (or `force`); with `display`, also as update_display_data.
-    Returns whether it sent one. Never raises (it runs in hooks and the collector thread)."""
+def send_snapshot(widget: Any, html: str, final: bool = False, reply: Any = None) -> None:
+    """The {"type": "snapshot"} message to taskscope's renderer: the HTML deflated in a
+    binary buffer (a tenth of the bytes), unless an announced renderer cannot inflate."""
+    msg: dict[str, Any] = {"type": "snapshot", "final": final}
+    if reply is not None:
+        msg["reply"] = reply
+    if saved_clients.inflate_ok():
+        msg["z"] = "deflate"
+        widget.send(msg, buffers=[zlib.compress(html.encode(), DEFLATE_LEVEL)])
+    else:
+        msg["html"] = html
+        widget.send(msg)
+
+
+def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False,
+                     reply: Any = None) -> bool:
+    """Send `widget`'s current snapshot if what it shows changed since the last one and
+    SNAPSHOT_INTERVAL_S passed (or `force`); with `display`, also as update_display_data;
+    `reply` tags it as the answer to a renderer's request. Returns whether it sent one.
+    Never raises (it runs in hooks, comm handlers and threads)."""
     try:
         col = widget._collector
         version = _signature(col.state)
@@ -113,7 +139,7 @@ def refresh_snapshot(widget: Any, *, force: bool = False, display: bool = False)
             return False
         widget._snapshot_version, widget._snapshot_at = version, now  # type: ignore[assignment]
         html = _snapshot(widget)
-        widget.send({"type": "snapshot", "html": html, "final": False})
+        send_snapshot(widget, html, reply=reply)
         if display:
             for handle in list(widget._handles):
                 data, metadata = widget._bundle(html)
@@ -132,21 +158,68 @@ def _signature(st: Any) -> tuple[Any, ...]:
             t["cancelled"], st.pool["status"], len(st.workers), st.gaps)
 
 
-def _after_cell(*_args: Any) -> None:
-    """post_run_cell: every live, displayed widget's snapshot as of the end of the cell."""
+def _live_displayed() -> list[Any]:
+    out = []
     for widget in list(_displayed):
         if getattr(widget, "comm", None) is None or widget._final_shown:
             _displayed.discard(widget)
-            continue
-        with widget._send_lock:
-            refresh_snapshot(widget, force=True, display=True)
+        else:
+            out.append(widget)
+    return out
+
+
+def _refresh_locked(widget: Any, **kw: Any) -> bool:
+    # The cell's last events first (they may trail its map by a few ms), outside the send
+    # lock: the collector thread pushes this widget under it once it applied them.
+    widget._collector.catch_up()
+    with widget._send_lock:
+        if widget._final_shown or getattr(widget, "comm", None) is None:
+            return False
+        return refresh_snapshot(widget, force=True, **kw)
+
+
+_idle = saved_clients.IdleSnapshots(_refresh_locked)
+
+
+def _after_cell(*_args: Any) -> None:
+    """post_run_cell: every live, displayed widget's snapshot as of the end of the cell:
+    from a thread once idle for a client with taskscope's renderer; now, on the main
+    thread and as a display update too, for any other (module docstring)."""
+    widgets = _live_displayed()
+    if saved_clients.executing_client_has_renderer():
+        _idle.cell_ended(widgets)
+        return
+    _idle.cell_ended([])
+    for widget in widgets:
+        _refresh_locked(widget, display=True)
+
+
+RENDERER_MESSAGES = ("renderer", "request_snapshot")
+
+
+def on_renderer_message(widget: Any, content: dict[str, Any]) -> None:
+    """{"type": "renderer", "inflate"}: the renderer drawing this output announced itself;
+    {"type": "request_snapshot", "id"}: it asks for the current snapshot."""
+    if content["type"] == "renderer":
+        saved_clients.note_renderer(content)
+    else:
+        answer_request(widget, content)
+
+
+def answer_request(widget: Any, content: dict[str, Any]) -> None:
+    """A renderer asked for the current snapshot (JupyterLab is saving the notebook): send
+    it, or, when nothing it shows changed since the last one, a reply without HTML. Runs on
+    the main thread, so only when the kernel is idle."""
+    reply = content.get("id", 0)
+    if not _refresh_locked(widget, reply=reply):
+        widget.send({"type": "snapshot", "final": False, "reply": reply})
 
 
 def leave_static(widget: Any) -> None:
     """The widget finished: replace each of its outputs by the static snapshot, tell the
     front end (for JupyterLab's other cells), and close the model."""
     html = _snapshot(widget, final=True)
-    widget.send({"type": "snapshot", "html": html, "final": True})
+    send_snapshot(widget, html, final=True)
     for handle in list(widget._handles):
         handle.update(static_bundle(widget, html), raw=True)
     _displayed.discard(widget)

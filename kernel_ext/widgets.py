@@ -318,6 +318,10 @@ class Dashboard(anywidget.AnyWidget):
         # browser (trait changes too); overriding it broke them all, request_full included.
         # Runs on the kernel's main thread, between cells; never raise into the user's cell.
         try:
+            kind = content.get("type") if isinstance(content, dict) else None
+            if kind in saved_output.RENDERER_MESSAGES:  # taskscope's JupyterLab renderer
+                saved_output.on_renderer_message(self, content)
+                return
             # A one-call bar draws no ring buffer: never send it the task stream.
             if (isinstance(content, dict) and content.get("type") == "request_full"
                     and self.call is None):

@@ -37,6 +37,7 @@ class EventPublisher:
         self._codec = Codec(key, "driver")
         self._buffer: list[dict[str, Any]] = []
         self._seq = 0
+        self.flushed_seq = 0  # the last event sent: what a view must have applied to be current
         self.last_flush = time.monotonic()
         self.subscribers_joined = 0
 
@@ -74,6 +75,7 @@ class EventPublisher:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
+        self.flushed_seq = batch[-1]["seq"]
         _transport.send_frames(self._sock, self._codec.encode("events", {"events": batch}))
 
     def poll_subscriptions(self) -> bool:

@@ -10,7 +10,8 @@
  * No ring buffers: the bar never asks for them (no "request_full").
  */
 import { mountCompactRoot } from "./progress-compact.js";
-import { attachStore, relaySnapshot, storeForRender } from "./widget-host.js";
+import { relaySnapshot } from "./saved-link.js";
+import { attachStore, storeForRender } from "./widget-host.js";
 
 /** @typedef {import("./widget-host.js").AnyModel} AnyModel */
 

@@ -174,24 +174,3 @@ export function storeForRender(model, storeOptions = {}, requestFull = true) {
   }
   return { store: own.store, ownDispose: own.dispose };
 }
-
-/** The DOM event that carries the kernel's static snapshot to taskscope's JupyterLab
- * renderer (js/lab/src/saved.js), which writes it into the output for saved notebooks. */
-export const SNAPSHOT_EVENT = "taskscope-snapshot";
-
-/**
- * Relay the kernel's {"type": "snapshot", html, final} messages (kernel_ext/saved_output.py)
- * as a bubbling DOM event from `el`. Nothing listens outside JupyterLab.
- * @param {AnyModel} model @param {HTMLElement} el
- * @returns {() => void} dispose
- */
-export function relaySnapshot(model, el) {
-  /** @param {any} msg */
-  const onMsg = (msg) => {
-    if (msg && msg.type === "snapshot" && typeof msg.html === "string" && msg.html) {
-      el.dispatchEvent(new CustomEvent(SNAPSHOT_EVENT, { bubbles: true, detail: { html: msg.html, final: !!msg.final } }));
-    }
-  };
-  model.on("msg:custom", onMsg);
-  return () => model.off("msg:custom", onMsg);
-}

@@ -23,7 +23,8 @@
  */
 import { cancelCall, poolApiUrl } from "./control.js";
 import { mountDashboard } from "./dashboard.js";
-import { attachStore, storeForRender, relaySnapshot } from "./widget-host.js";
+import { relaySnapshot } from "./saved-link.js";
+import { attachStore, storeForRender } from "./widget-host.js";
 
 export { storeFor } from "./widget-host.js";
 

@@ -1,31 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FinishedCalls, attachStore, mergeState } from "../src/widget-host.js";
+import { fakeModel } from "./fake-model.js";
 
-/** A model with traits and the handlers a host registers on it. */
-function fakeModel(/** @type {Record<string, any>} */ traits) {
-  /** @type {Record<string, Function[]>} */
-  const handlers = {};
-  return {
-    traits,
-    get: (/** @type {string} */ k) => traits[k],
-    set(/** @type {string} */ k, /** @type {any} */ v) {
-      traits[k] = v;
-      for (const h of handlers[`change:${k}`] ?? []) h();
-    },
-    save_changes() {},
-    send() {},
-    on(/** @type {string} */ name, /** @type {Function} */ cb) {
-      (handlers[name] ??= []).push(cb);
-    },
-    off(/** @type {string} */ name, /** @type {Function} */ cb) {
-      handlers[name] = (handlers[name] ?? []).filter((h) => h !== cb);
-    },
-    emit(/** @type {string} */ name, /** @type {any[]} */ ...args) {
-      for (const h of handlers[name] ?? []) h(...args);
-    },
-  };
-}
 
 test("a bar's call_info fills its row's fixed fields; the row's own fields win", () => {
   const s = mergeState({ calls: [{ id: 3, counts: { released: 5 }, status: "running" }] }, [], [],

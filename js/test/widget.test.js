@@ -1,29 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import widget, { storeFor } from "../src/widget.js";
-
-/** A stand-in for anywidget's model proxy; `proxy()` gives another proxy of the same model. */
-function fakeModel(/** @type {Record<string, any>} */ traits) {
-  /** @type {Record<string, Function[]>} */
-  const handlers = {};
-  /** @type {any[]} */
-  const sent = [];
-  const base = {
-    sent,
-    handlers,
-    get: (/** @type {string} */ k) => traits[k],
-    set: (/** @type {string} */ k, /** @type {any} */ v) => {
-      traits[k] = v;
-      (handlers["change:" + k] ?? []).forEach((cb) => cb());
-    },
-    save_changes() {},
-    send: (/** @type {any} */ m) => sent.push(m),
-    on: (/** @type {string} */ n, /** @type {Function} */ cb) => (handlers[n] ??= []).push(cb),
-    off: (/** @type {string} */ n, /** @type {Function} */ cb) => (handlers[n] = (handlers[n] ?? []).filter((x) => x !== cb)),
-    emit: (/** @type {string} */ n, /** @type {any[]} */ ...a) => (handlers[n] ?? []).forEach((cb) => cb(...a)),
-  };
-  return { ...base, proxy: () => ({ ...base }) };
-}
+import { fakeModel } from "./fake-model.js";
 
 /** @param {number} first @param {number} n */
 function recs(first, n) {

@@ -13,10 +13,17 @@
  *      swaps it in once taskscope's panes drew in it (the model exists: the kernel is
  *      alive). "Loading widget..." or "model not found" never show: that renderer is
  *      dropped when it reports a missing model;
- *   3. writes every snapshot the live widget relays (the `snapshot` trait, as the
- *      `taskscope-snapshot` DOM event from js/src/widget-host.js) into the output's
+ *   3. writes every snapshot the live widget relays (the kernel's `snapshot` message, as
+ *      the `taskscope-snapshot` DOM event from js/src/saved-link.js) into the output's
  *      text/html, so a notebook saved now keeps the last picture; a final one (a bar
- *      that finished, a pool that closed) replaces the whole output by the snapshot.
+ *      that finished, a pool that closed) replaces the whole output by the snapshot;
+ *   4. once the live view drew, announces itself to it (the `taskscope-renderer` event):
+ *      the widget tells the kernel, which then sends this client no display updates and
+ *      draws end-of-cell snapshots off its main thread (kernel_ext/saved_clients.py);
+ *   5. when the notebook is saved, asks the kernel for a fresh snapshot (`refresh`); the
+ *      save itself cannot wait for it (JupyterLab serialises the notebook as it starts),
+ *      so if a newer one arrives the plugin saves once more (`watchSaves`). A busy kernel
+ *      answers after its cell: then the periodic snapshot (at most 5 s old) is saved.
  *
  * Untrusted notebooks never run it (safe: false): they show the sanitised text/html.
  */
@@ -28,6 +35,9 @@ import { dataForSnapshot } from "./model.js";
 export const VIEW_MIME = "application/vnd.taskscope.view+json";
 export const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
 export const SNAPSHOT_EVENT = "taskscope-snapshot";
+export const RENDERER_EVENT = "taskscope-renderer";
+/** How long a save waits for the kernel's fresh snapshot before leaving it at that. */
+export const REFRESH_TIMEOUT_MS = 3000;
 /** Above the ipywidgets renderer (rank -10; a lower rank is preferred). */
 export const RANK = -20;
 /** What taskscope's panes draw: a live view is showing once one of these exists. */
@@ -35,10 +45,15 @@ const LIVE_SELECTOR = ".ts-root, .ts-compact";
 const MISSING_TEXT = "Error displaying widget";
 
 class SavedViewRenderer extends Panel {
-  /** @param {any} rendermime the notebook's registry (it holds the widget renderer) */
-  constructor(rendermime) {
+  /** @param {any} rendermime the notebook's registry (it holds the widget renderer)
+   * @param {Set<SavedViewRenderer>} [peers] the notebook's renderers, for its saves */
+  constructor(rendermime, peers) {
     super();
     this._rendermime = rendermime;
+    this._peers = peers;
+    peers?.add(this);
+    this._request = null; // asks the live widget's kernel for a fresh snapshot
+    this._stored = 0; // snapshots written into the output so far
     this._model = null;
     this._modelId = null;
     this._live = null;
@@ -97,7 +112,32 @@ class SavedViewRenderer extends Panel {
       this._showLive(false);
       return;
     }
+    if (this._hasLive()) this._link();
     this._showLive(this._hasLive());
+  }
+
+  /** Announce this renderer to the live view (once per view): it hands back `request`. */
+  _link() {
+    if (this._request || !this._live) return;
+    const root = this._live.node.querySelector(LIVE_SELECTOR);
+    if (!root) return;
+    /** @type {{request?: () => Promise<void>}} */
+    const detail = {};
+    root.dispatchEvent(new CustomEvent(RENDERER_EVENT, { bubbles: true, detail }));
+    this._request = detail.request ?? null;
+  }
+
+  /**
+   * Ask the kernel for a fresh snapshot; resolves to whether a newer one was written into
+   * the output since the call (its answer, or any other that came meanwhile).
+   * @param {number} [timeoutMs] @returns {Promise<boolean>}
+   */
+  refresh(timeoutMs = REFRESH_TIMEOUT_MS) {
+    const before = this._stored;
+    if (!this._request || !this._hasLive()) return Promise.resolve(false);
+    const answered = this._request();
+    const late = new Promise((resolve) => setTimeout(resolve, timeoutMs));
+    return Promise.race([answered, late]).then(() => this._stored > before);
   }
 
   /** @param {boolean} on */
@@ -121,7 +161,10 @@ class SavedViewRenderer extends Panel {
     const model = this._model;
     if (!model || typeof model.setData !== "function") return;
     const next = dataForSnapshot(model.data, snap);
-    if (next) model.setData({ data: next, metadata: model.metadata });
+    if (next) {
+      model.setData({ data: next, metadata: model.metadata });
+      this._stored += 1;
+    }
   }
 
   _disposeLive() {
@@ -130,24 +173,63 @@ class SavedViewRenderer extends Panel {
     if (this._live && !this._live.isDisposed) this._live.dispose();
     this._live = null;
     this._modelId = null;
+    this._request = null;
   }
 
   dispose() {
     if (this.isDisposed) return;
+    this._peers?.delete(this);
     this.node.removeEventListener(SNAPSHOT_EVENT, this._onSnapshot);
     this._disposeLive();
     super.dispose();
   }
 }
 
-/** The renderer factory for one notebook's rendermime registry. @param {any} rendermime */
-export function savedViewFactory(rendermime) {
+/** The renderer factory for one notebook's rendermime registry.
+ * @param {any} rendermime @param {Set<SavedViewRenderer>} [peers] */
+export function savedViewFactory(rendermime, peers) {
   return {
     safe: false,
     mimeTypes: [VIEW_MIME],
     defaultRank: RANK,
-    createRenderer: () => new SavedViewRenderer(rendermime),
+    createRenderer: () => new SavedViewRenderer(rendermime, peers),
   };
+}
+
+/**
+ * On every save of a notebook, ask its live taskscope outputs for fresh snapshots, and save
+ * once more when one came after the save had serialised the notebook. That follow-up save
+ * is not watched itself (no loop), and none is made when nothing changed: a kernel answers
+ * "unchanged" without HTML.
+ * @param {any} context the notebook's DocumentRegistry.Context
+ * @param {Set<SavedViewRenderer>} renderers
+ */
+export function watchSaves(context, renderers) {
+  let following = false;
+  context.saveState.connect((/** @type {any} */ _c, /** @type {string} */ state) => {
+    if (state !== "started" || following || renderers.size === 0) return;
+    const fresh = Promise.all([...renderers].map((r) => r.refresh()));
+    const saved = new Promise((resolve) => {
+      const onState = (/** @type {any} */ _c2, /** @type {string} */ s) => {
+        if (s === "completed" || s === "failed") {
+          context.saveState.disconnect(onState);
+          resolve(s === "completed");
+        }
+      };
+      context.saveState.connect(onState);
+    });
+    void Promise.all([fresh, saved]).then(async ([got, ok]) => {
+      if (!ok || !got.some(Boolean) || context.isDisposed) return;
+      following = true;
+      try {
+        await context.save();
+      } catch (e) {
+        console.warn("taskscope: could not save the fresh snapshot", e);
+      } finally {
+        following = false;
+      }
+    });
+  });
 }
 
 export const savedPlugin = {
@@ -162,7 +244,9 @@ export const savedPlugin = {
     if (!tracker) return;
     tracker.widgetAdded.connect((/** @type {any} */ _t, /** @type {any} */ panel) => {
       const rm = panel.content.rendermime;
-      rm.addFactory(savedViewFactory(rm), RANK);
+      const renderers = new Set();
+      rm.addFactory(savedViewFactory(rm, renderers), RANK);
+      watchSaves(panel.context, renderers);
     });
   },
 };
