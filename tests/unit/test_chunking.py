@@ -105,6 +105,15 @@ def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, exp
     assert sizer.next_size(remaining) == min(expected, int(TARGET_CHUNK_S / 1e-3))
 
 
+def test_share_floor_is_small_with_few_workers() -> None:
+    # 2 workers on 200,000 items of 1 us: a tail chunk of 1/8 of a worker's part would be
+    # 12.5 ms (an imbalance at the end); the floor stays at MIN_CHUNK_S per worker (4 ms).
+    sizer = ChunkSizer(2, 200_000)
+    sizer.observe(1000, 1000 * 1e-6)
+    sizer.last = 100_000
+    assert sizer.next_size(5_000) == int(2 * MIN_CHUNK_S / 1e-6)
+
+
 def test_share_floor_never_makes_a_chunk_longer_than_the_target() -> None:
     sizer = ChunkSizer(2, 100)
     sizer.observe(1, 1.0)  # 1 s items: one at a time, whatever the share (6 items)
