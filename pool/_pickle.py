@@ -12,7 +12,7 @@ import reprlib
 import threading
 import types
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cloudpickle
@@ -84,6 +84,10 @@ def dumps(obj: Any, oob: bool = True) -> list[bytes | memoryview]:
     not do: it has no ``len()``, which the signer (length-prefixed frames) and the transport's
     zero-copy threshold both need, and its item format/shape would leak into those sizes.
     """
+    if type(obj) is list and len(obj) <= _SMALL_PLAIN_LIST and _all_plain(obj):
+        # A map chunk of one or a few numbers or strings (chunksize=1): the stdlib's bytes
+        # are cloudpickle's, without the reused pickler's ~2 µs of bookkeeping.
+        return [pickle.dumps(obj, protocol=5)]
     if not oob:
         return [cloudpickle.dumps(obj, protocol=5)]
     head, taken = _dump_with(obj)
@@ -127,6 +131,17 @@ _by_reference: dict[int, tuple[weakref.ref[Any], bool]] = {}
 _PLAIN_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), Dep})
 
 
+_SMALL_PLAIN_LIST = 16
+
+
+def _all_plain(items: Iterable[Any]) -> bool:
+    plain = _PLAIN_TYPES
+    for x in items:
+        if type(x) not in plain:
+            return False
+    return True
+
+
 def _pickles_by_reference(fn: types.FunctionType) -> bool:
     """Whether cloudpickle pickles `fn` as an import reference (a module-level function of an
     importable module not registered by value), remembered per function object. Decided by
@@ -151,15 +166,9 @@ def dumps_plain_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     gives exactly cloudpickle's bytes: `fn` an importable function and every argument a plain
     number, text, bytes or Future (`Dep`). 2 µs instead of 8.5 (cloudpickle's `reducer_override` is Python,
     called for the function). None when it does not apply: use `dumps`."""
-    if type(fn) is not types.FunctionType or not _pickles_by_reference(fn):
+    if type(fn) is not types.FunctionType or not _all_plain(args) \
+            or not _all_plain(kwargs.values()) or not _pickles_by_reference(fn):
         return None
-    plain = _PLAIN_TYPES
-    for a in args:
-        if type(a) not in plain:
-            return None
-    for a in kwargs.values():
-        if type(a) not in plain:
-            return None
     return [pickle.dumps([(fn, args, kwargs)], protocol=5)]
 
 

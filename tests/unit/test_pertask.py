@@ -103,3 +103,18 @@ def test_the_lighter_condition_waits_notifies_and_times_out() -> None:
     fut2.add_done_callback(lambda f: calls.append(f.result()))
     fut2.set_result(3)
     assert calls == [3]
+
+
+@pytest.mark.parametrize("chunk", [[1], [1.5, "x", b"y", None, True, 2j], [Dep(3)]])
+def test_small_plain_chunks_pickle_exactly_as_cloudpickle_does(chunk) -> None:
+    assert _pickle.dumps(chunk) == [cloudpickle.dumps(chunk, protocol=5)]
+
+
+def test_other_chunks_keep_cloudpickle() -> None:
+    def local(x):
+        return x
+
+    frames = _pickle.dumps([local])
+    assert pickle.loads(frames[0])[0](4) == 4  # pickled by value: a closure
+    big = list(range(100))  # past the small-list fast path: the same bytes either way
+    assert pickle.loads(_pickle.dumps(big)[0]) == big
