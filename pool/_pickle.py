@@ -10,14 +10,17 @@ import io
 import pickle
 import reprlib
 import threading
-from collections.abc import Sequence
+import types
+import weakref
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cloudpickle
 
+from ._deps import Dep
 from .errors import SerializationError
 
-__all__ = ["bounded_repr", "dumps", "dumps_for", "loads", "nbytes"]
+__all__ = ["bounded_repr", "dumps", "dumps_for", "dumps_plain_call", "loads", "nbytes"]
 
 OOB_MIN_BYTES = 64 * 1024  # smaller buffers are cheaper inline than as a frame of their own
 
@@ -81,6 +84,10 @@ def dumps(obj: Any, oob: bool = True) -> list[bytes | memoryview]:
     not do: it has no ``len()``, which the signer (length-prefixed frames) and the transport's
     zero-copy threshold both need, and its item format/shape would leak into those sizes.
     """
+    if type(obj) is list and len(obj) <= _SMALL_PLAIN_LIST and _all_plain(obj):
+        # A map chunk of one or a few numbers or strings (chunksize=1): the stdlib's bytes
+        # are cloudpickle's, without the reused pickler's ~2 µs of bookkeeping.
+        return [pickle.dumps(obj, protocol=5)]
     if not oob:
         return [cloudpickle.dumps(obj, protocol=5)]
     head, taken = _dump_with(obj)
@@ -115,6 +122,54 @@ def _dumps_selective(obj: Any) -> list[bytes | memoryview]:
 
     head = cloudpickle.dumps(obj, protocol=5, buffer_callback=take)
     return [head, *buffers]
+
+
+# id(function) -> (weak reference, whether cloudpickle pickles it as a plain reference)
+_by_reference: dict[int, tuple[weakref.ref[Any], bool]] = {}
+# Arguments the stdlib pickles exactly as cloudpickle does (a `Dep` stands for a Future: a
+# tree's adds qualify too).
+_PLAIN_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), Dep})
+
+
+_SMALL_PLAIN_LIST = 16
+
+
+def _all_plain(items: Iterable[Any]) -> bool:
+    plain = _PLAIN_TYPES
+    for x in items:
+        if type(x) not in plain:
+            return False
+    return True
+
+
+def _pickles_by_reference(fn: types.FunctionType) -> bool:
+    """Whether cloudpickle pickles `fn` as an import reference (a module-level function of an
+    importable module not registered by value), remembered per function object. Decided by
+    comparing both picklers' bytes once: nothing of cloudpickle's private rules is copied.
+    (A module registered with `cloudpickle.register_pickle_by_value` after a function of it
+    was first sent keeps being sent by reference: register before submitting.)"""
+    known = _by_reference.get(id(fn))
+    if known is not None and known[0]() is fn:
+        return known[1]
+    try:
+        same = pickle.dumps(fn, protocol=5) == cloudpickle.dumps(fn, protocol=5)
+    except Exception:
+        same = False
+    if len(_by_reference) >= 1000:  # functions made per submit (closures) come and go
+        _by_reference.clear()
+    _by_reference[id(fn)] = (weakref.ref(fn), same)
+    return same
+
+
+def dumps_plain_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[bytes] | None:
+    """The one-item unit ``[(fn, args, kwargs)]`` pickled by the stdlib's C pickler when that
+    gives exactly cloudpickle's bytes: `fn` an importable function and every argument a plain
+    number, text, bytes or Future (`Dep`). 2 µs instead of 8.5 (cloudpickle's `reducer_override` is Python,
+    called for the function). None when it does not apply: use `dumps`."""
+    if type(fn) is not types.FunctionType or not _all_plain(args) \
+            or not _all_plain(kwargs.values()) or not _pickles_by_reference(fn):
+        return None
+    return [pickle.dumps([(fn, args, kwargs)], protocol=5)]
 
 
 def dumps_for(obj: Any, what: str, oob: bool = True) -> list[bytes | memoryview]:

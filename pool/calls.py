@@ -19,6 +19,10 @@ __all__ = ["Call", "CallResults", "Task"]
 BACKPRESSURE_ITEMS = 50_000  # an imap whose reader lags by this many results stops reading input
 
 
+_EMPTY_TUPLE: tuple[()] = ()
+_EMPTY_SET: frozenset[int] = frozenset()
+
+
 class Task:
     """One unit on the wire: ``n`` consecutive items of a call, or one submitted function call.
 
@@ -50,10 +54,13 @@ class Task:
         self.priority = priority
         self.keep = keep  # the worker keeps the result (submit) instead of only sending it
         self.state = "queued"  # waiting, queued, processing, memory, erred, cancelled, released
-        self.deps: list[Task] = []
-        self.dependents: list[Task] = []
+        # Shared empty containers until the first dependency, dependent or holder: a tiny
+        # task's garbage-collected objects are what the collector's passes cost (graph.py
+        # and scheduler.py swap in a list or set on the first add).
+        self.deps: list[Task] | tuple[()] = _EMPTY_TUPLE
+        self.dependents: list[Task] | tuple[()] = _EMPTY_TUPLE
         self.waiting_on = 0
-        self.holders: set[int] = set()  # workers holding the result
+        self.holders: set[int] | frozenset[int] = _EMPTY_SET  # workers holding the result
         self.nbytes = 0
         self.result_frames: list[bytes] | None = None  # the driver's copy of a small result
         self.data_refs = 0

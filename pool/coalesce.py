@@ -44,22 +44,26 @@ def fold(last: dict[str, Any] | None, kind: str, body: dict[str, Any]
     if shape is None:
         return None
     insights = body.pop("insights", None) if kind == "task.finished" else None
-    if not body.keys() <= _PLAIN[kind] or body.get("n_erred"):
+    if body.get("n_erred") or not body.keys() <= _PLAIN[kind]:
         if insights is not None:
             body["insights"] = insights
         return None  # an erred, requeued or otherwise special one: its own event
     shared, cols = shape
     if last is not None and last["kind"] == KIND:
         lb = last["body"]
-        if (lb["of"] == kind and lb["call"] == body["call"] and len(lb["tasks"]) < MAX_FOLD
-                and all(lb.get(f) == body.get(f) for f in shared)):
-            lb["tasks"].append(body["task"])
-            lb["n"].append(body["n"])
-            for f in cols:
-                lb[f].append(body.get(f))
-            if insights is not None:
-                lb["insights"] = insights
-            return True
+        if lb["of"] == kind and lb["call"] == body["call"] and len(lb["tasks"]) < MAX_FOLD:
+            # (explicit loops: a generator here cost a third of the fold)
+            for f in shared:
+                if lb[f] != body.get(f):
+                    break
+            else:
+                lb["tasks"].append(body["task"])
+                lb["n"].append(body["n"])
+                for f in cols:
+                    lb[f].append(body.get(f))
+                if insights is not None:
+                    lb["insights"] = insights
+                return True
     new: dict[str, Any] = {"of": kind, "call": body["call"], "tasks": [body["task"]],
                            "n": [body["n"]]}
     for f in shared:

@@ -25,15 +25,22 @@ __all__ = ["EventPublisher", "Subscriber", "subscribe"]
 # published at once (Driver.maybe_end_call): a notebook waits for it.
 FLUSH_INTERVAL_S = 0.05
 MAX_BATCH = 2000  # flush early past this many events so no batch is huge
+_ALL: frozenset[str] = frozenset({"*"})  # an observer that did not say what it observes
+_monotonic = time.monotonic
 
 
 class EventPublisher:
     """Buffers events and sends them in signed batches. Used by the driver thread only."""
 
-    def __init__(self, socket: Any, key: bytes, observer: Any = None) -> None:
+    def __init__(self, socket: Any, key: bytes, observer: Any = None,
+                 observes: frozenset[str] | None = None) -> None:
         self._sock = socket
-        # Called with (kind, ts, body) for every event: the driver's History (history.py).
+        # Called with (kind, ts, body) for the kinds in `observes` (all when None): the
+        # driver's History (history.py). Called before folding, so it sees every record;
+        # kinds it does not handle (most per-task events) skip the call.
         self._observer = observer
+        self._observed = frozenset() if observer is None else (
+            _ALL if observes is None else frozenset(observes))
         self._codec = Codec(key, "driver")
         self._buffer: list[dict[str, Any]] = []
         self._seq = 0
@@ -42,20 +49,21 @@ class EventPublisher:
         self.subscribers_joined = 0
 
     def emit(self, kind: str, ts: float | None = None, **body: Any) -> None:
-        now = time.monotonic() if ts is None else ts
-        if self._observer is not None:
-            # Each event as emitted, before folding: the History keeps every record.
+        # The driver's hottest path (3-4 calls per tiny task): keep it flat.
+        now = _monotonic() if ts is None else ts
+        if kind in self._observed or self._observed is _ALL:
             self._observer(kind, now, body)
-        if ts is None:  # per-task events fold into one `tasks` event (coalesce.py)
-            folded = coalesce.fold(self._buffer[-1] if self._buffer else None, kind, body)
+        buffer = self._buffer
+        if ts is None and kind in coalesce.FOLDABLE:  # per-task events fold (coalesce.py)
+            folded = coalesce.fold(buffer[-1] if buffer else None, kind, body)
             if folded is True:
                 return
             if folded is not None:
                 kind, body = coalesce.KIND, folded
         self._seq += 1
-        self._buffer.append({"kind": kind, "seq": self._seq, "ts": now, "src": "driver",
-                             "body": body})
-        if len(self._buffer) >= MAX_BATCH:
+        buffer.append({"kind": kind, "seq": self._seq, "ts": now, "src": "driver",
+                       "body": body})
+        if len(buffer) >= MAX_BATCH:
             self.flush()
 
     def due(self, now: float) -> bool:

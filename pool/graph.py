@@ -89,6 +89,8 @@ class GraphScheduling:
                 deps.append(dep)
         task.deps = deps
         for dep in deps:
+            if not dep.dependents:
+                dep.dependents = []  # (a shared empty tuple until now: calls.Task)
             dep.dependents.append(task)
             dep.data_refs += 1
             dep.record_refs += 1
@@ -302,6 +304,8 @@ class GraphScheduling:
         task.state = "memory"
         task.nbytes = int(rec.get("nbytes", 0))
         if rec.get("kept"):
+            if not task.holders:
+                task.holders = set()  # (a shared empty frozenset until now: calls.Task)
             task.holders.add(w.id)
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
@@ -418,7 +422,7 @@ class GraphScheduling:
                 w.managed -= task.nbytes
                 self.memflow.unhold(wid, task)
                 w.to_release.append(task.id)
-        task.holders.clear()
+        task.holders = frozenset()
         self.events.emit("task.released", call=task.call.id, task=task.id, n=1)
 
     def drop_record_ref(self, task: Task) -> None:

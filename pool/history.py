@@ -141,6 +141,12 @@ class History:
                           "worker.ready": self._worker_ready, "worker.exited": self._worker_exited,
                           "pool.status": self._pool_status}
 
+    @property
+    def observes(self) -> frozenset[str]:
+        """The event kinds `observe` handles: the publisher calls it for these only (most
+        per-task events, task.queued/processing/released, need nothing here)."""
+        return frozenset(self._handlers)
+
     # ------------------------------------------------------------ driver thread
     def observe(self, kind: str, ts: float, body: dict[str, Any]) -> None:
         handler = self._handlers.get(kind)

@@ -245,6 +245,8 @@ class WorkerLifecycle:
                     w.ps = psutil.Process(w.pid)
                     w.ps.cpu_percent(None)  # the first reading primes the counter
                 rss = w.ps.memory_info().rss
+                if rss == 0:
+                    continue  # it exited a moment ago (a zombie until reaped): no sample
                 samples.append([w.id, w.ps.cpu_percent(None), rss, w.managed])
             except psutil.Error:
                 continue

@@ -352,6 +352,9 @@ class Pool:
 
     def _pickle_submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         # A one-item unit, as the worker runs every unit: a list of items.
+        fast = _pickle.dumps_plain_call(fn, args, kwargs)
+        if fast is not None:
+            return fast
         try:
             return _pickle.dumps([(fn, args, kwargs)])
         except Exception:

@@ -70,9 +70,14 @@ class TaskResults:
         call.processing -= task.n
         w.tasks_done += task.n
         call.sizer.observe(task.n - int(rec.get("skipped", 0)), rec["end"] - rec["start"])
-        if task.is_submit and not rec.get("n_erred"):
-            self.finish_submitted(w, task, rec, frames)
-            return
+        if not rec.get("n_erred"):
+            if task.is_submit:
+                self.finish_submitted(w, task, rec, frames)
+                return
+            if values is not None and not isinstance(values, _Unloadable) \
+                    and not rec.get("skipped") and call.mode != "batch":
+                self.finish_clean_chunk(w, task, rec, values)
+                return
         call.outstanding -= 1
         if rec.get("n_erred") and not task.is_submit:
             self.keep_failed_inputs(task, rec.get("errors", ()))
@@ -130,6 +135,23 @@ class TaskResults:
             call.results.put(task.index0, values, excs)
             if excs and call.fail_fast:
                 self.stop_call(call, "erred")
+        self.maybe_end_call(call)
+
+    def finish_clean_chunk(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
+                           values: list[Any]) -> None:
+        """A map chunk whose items all succeeded, its values unpickled with the others of
+        the answer: what finish_task does for it, without the error handling (map's
+        chunksize=1 makes this once per item)."""
+        call = task.call
+        call.outstanding -= 1
+        task.frames = []
+        call.done += task.n
+        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
+                         n_erred=0, start=rec["start"], end=rec["end"], state="released",
+                         nbytes=0, insights=dict(w.insights), longest=rec.get("longest"),
+                         was="processing")
+        if call.results is not None:
+            call.results.put(task.index0, values, {})
         self.maybe_end_call(call)
 
     def finish_submitted(self, w: WorkerRecord, task: Task, rec: dict[str, Any],

@@ -80,7 +80,8 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
         self.history = History()  # what a late subscriber is told (history.py)
-        self.events = EventPublisher(self.endpoints.events, key, self.history.observe)
+        self.events = EventPublisher(self.endpoints.events, key, self.history.observe,
+                                     self.history.observes)
         # Large buffers travel through shared memory (shm.py); names carry our pid, so a
         # later pool can remove what a driver killed with SIGKILL left behind.
         shm.sweep_stale_segments(_transport.pid_alive)
@@ -447,6 +448,8 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         for spec in data_specs:  # it will hold a copy of these inputs from now on
             dep = self.graph.get(spec["task"])
             if dep is not None and w.id not in dep.holders:
+                if not dep.holders:
+                    dep.holders = set()  # (a shared empty frozenset until now: calls.Task)
                 dep.holders.add(w.id)
                 w.managed += dep.nbytes
                 self.memflow.hold(w.id, dep)

@@ -12,6 +12,7 @@ from taskscope.pool.chunking import (
     MAX_CHUNK_ITEMS,
     MAX_FIXED_CHUNK_ITEMS,
     MIN_CHUNK_S,
+    TAIL_CHUNKS_PER_WORKER,
     TAIL_SPLIT,
     TARGET_CHUNK_S,
     ChunkSizer,
@@ -67,7 +68,7 @@ def test_zero_items_or_zero_time_observations_are_harmless() -> None:
 
 @pytest.mark.parametrize("n_workers,remaining", [(2, 40), (2, 9), (4, 30), (1, 7)])
 def test_tail_is_split_across_workers(n_workers: int, remaining: int) -> None:
-    sizer = ChunkSizer(n_workers, 10_000)
+    sizer = ChunkSizer(n_workers, None)  # (a known total adds the share floor: below)
     # Items of MIN_CHUNK_S each: the tail floor is one item, so only the split applies.
     sizer.observe(1, MIN_CHUNK_S)
     sizer.last = 10_000
@@ -82,11 +83,41 @@ def test_tail_is_split_across_workers(n_workers: int, remaining: int) -> None:
     (1, 1),
 ])
 def test_tail_split_keeps_min_chunk_s_of_work(remaining: int, expected: int) -> None:
-    sizer = ChunkSizer(2, 100_000)
+    sizer = ChunkSizer(2, None)
     sizer.observe(1000, 1000 * 1e-6)  # 1 us items: MIN_CHUNK_S is 2,000 of them
     sizer.last = 100_000
     assert int(MIN_CHUNK_S / 1e-6) == 2_000
     assert sizer.next_size(remaining) == expected
+
+
+@pytest.mark.parametrize("remaining,expected", [
+    (19_000, 148),  # a big rest: split as usual (19,000 / (64 x 2))
+    (3_000, 39),    # split would give 24 items: kept at a share of 20,000 / (64 x 8)
+    (20, 20),       # less than a share left: the rest goes as one chunk
+])
+def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, expected: int) -> None:
+    # 64 workers on 20,000 items of 1 ms: without the share floor the geometric tail went
+    # down to hundreds of one-item chunks, each a driver round trip.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.observe(10, 10 * 1e-3)
+    sizer.last = 10_000
+    assert 20_000 // (64 * TAIL_CHUNKS_PER_WORKER) == 39
+    assert sizer.next_size(remaining) == min(expected, int(TARGET_CHUNK_S / 1e-3))
+
+
+def test_share_floor_is_small_with_few_workers() -> None:
+    # 2 workers on 200,000 items of 1 us: a tail chunk of 1/8 of a worker's part would be
+    # 12.5 ms (an imbalance at the end); the floor stays at MIN_CHUNK_S per worker (4 ms).
+    sizer = ChunkSizer(2, 200_000)
+    sizer.observe(1000, 1000 * 1e-6)
+    sizer.last = 100_000
+    assert sizer.next_size(5_000) == int(2 * MIN_CHUNK_S / 1e-6)
+
+
+def test_share_floor_never_makes_a_chunk_longer_than_the_target() -> None:
+    sizer = ChunkSizer(2, 100)
+    sizer.observe(1, 1.0)  # 1 s items: one at a time, whatever the share (6 items)
+    assert sizer.next_size(100) == 1
 
 
 def test_a_single_remaining_item_is_one_chunk() -> None:
