@@ -132,7 +132,9 @@ def settled(col: Collector, pool: Pool) -> dict[str, Any]:
         for c in calls:
             row = seen.get(c.id)
             if row is None:
-                continue  # before this collector joined, and no longer in the snapshot
+                if seen and c.id < min(seen):
+                    continue  # before this collector joined, and no longer in the snapshot
+                return None  # its events are still on their way
             k = row["counts"]
             if (k["released"] + k["memory"], k["erred"], k["cancelled"]) != \
                     (c.done, c.erred, c.cancelled):
