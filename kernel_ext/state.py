@@ -13,6 +13,8 @@ from taskscope.pool.coalesce import expand_bodies
 from taskscope.pool.history import Ring
 from taskscope.pool.protocol import Event
 
+from .state_graph import GraphState
+
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
 
 STATE_VERSION = [1, 0]
@@ -79,6 +81,7 @@ class State:
         self._colors: dict[str, int] = {}
         self._rate: dict[int, deque[tuple[float, int]]] = {}
         self._last_sample: tuple[float, int] | None = None
+        self.graph = GraphState(self)  # submitted tasks' nodes and edges (state_graph.py)
 
     # ---------------------------------------------------------------- applying events
     def apply(self, event: Event) -> None:
@@ -173,6 +176,7 @@ class State:
             self._rate.pop(old, None)
         if self.pool["status"] == "interrupted":
             self.pool["status"] = "running"
+        self.graph.call_started(b)
 
     def _on_call_total(self, ts: float, b: dict[str, Any]) -> None:
         call = self.calls.get(b["call"])
@@ -212,6 +216,7 @@ class State:
             self._leave(b["task"], b["call"], b["was"], b["n"])
         else:
             self._count_submitted(call, b["n"])
+        self.graph.added(b, "waiting")
 
     def _on_task_queued(self, ts: float, b: dict[str, Any]) -> None:
         call = self._bump(b["call"], "queued", b["n"])
@@ -224,6 +229,7 @@ class State:
             self._bump(b["call"], "memory", -b["n"])
         elif not b.get("retry"):
             self._count_submitted(call, b["n"])
+        self.graph.added(b, "queued")
 
     def _leave(self, task: int, call_id: int, was: str, n: int) -> None:
         """Take n items of a task out of the count of the state it was in."""
@@ -245,6 +251,7 @@ class State:
         w["status"] = "busy"
         call = self.calls.get(b["call"])
         w["current"] = call["fn"] if call else w["current"]
+        self.graph.moved(b, "processing")
 
     def _on_task_finished(self, ts: float, b: dict[str, Any]) -> None:
         n, n_erred, call_id = b["n"], b["n_erred"], b["call"]
@@ -283,6 +290,7 @@ class State:
                 entry = {"fn": call["fn"], "duration": longest[0], "arg": longest[1]}
                 w["longest"] = sorted([*w["longest"], entry], key=lambda e: -e["duration"])[:LONGEST_KEPT]
         flags = FLAG_ERRED if n_erred else 0
+        self.graph.finished(b)
         self.stream.append((b["start"], b["end"], float(wid if wid is not None else -1),
                             float(color), float(n), float(flags)))
 
@@ -306,6 +314,7 @@ class State:
         self.errors_version += 1
         call = self.calls.get(b["call"])
         self.errors.append(_error_entry(self.errors_total, ts, b, call["fn"] if call else ""))
+        self.graph.erred(b)
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
         if b["task"]:  # a waiting, queued or (interrupted) processing task; task 0 stands for
@@ -316,12 +325,14 @@ class State:
         call = self.calls.get(b["call"])
         if call is not None and call["api"] != "submit" and not b["task"] and call["total"] is None:
             call["total"] = call["submitted"] + b["n"]
+        self.graph.moved(b, "cancelled")
 
     def _on_task_released(self, ts: float, b: dict[str, Any]) -> None:
         call = self.calls.get(b["call"])
         if call is not None and call["counts"]["memory"] >= b["n"]:
             self._bump(b["call"], "memory", -b["n"])
             self._bump(b["call"], "released", b["n"])
+        self.graph.moved(b, "released")
 
     def _on_tasks(self, ts: float, b: dict[str, Any]) -> None:
         """Per-task events folded into one at the source (protocol 1.2): each applied."""
@@ -506,6 +517,9 @@ class State:
             "errors_total": self.errors_total,
             "stream_total": self.stream.total, "resources_total": self.resources.total,
         }
-        if include_errors:
+        if include_errors:  # the whole State (a snapshot, a report): the graph too
             state["errors"] = list(self.errors)
+            graph = self.graph.to_json()
+            if graph is not None:
+                state["graph"] = graph
         return state

@@ -341,12 +341,14 @@ class _Worker:
                                   "start": start, "end": end, "errors": errors}
         if skipped:
             record["skipped"] = skipped
-        if longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0]):
+        top = longest_i >= 0 and (len(self.longest) < LONGEST_KEPT or longest > self.longest[-1][0])
+        # A submitted task always says what it ran on: the graph pane shows it (1.4).
+        if top or (mode == "call" and longest_i >= 0):
             item = items[longest_i]
-            arg = _call_args(item) if mode in ("call", "batch") else item
-            self.longest = sorted([*self.longest, (longest, _pickle.bounded_repr(arg))],
-                                  reverse=True)[:LONGEST_KEPT]
-            record["longest"] = [longest, _pickle.bounded_repr(arg)]
+            arg = _pickle.bounded_repr(_call_args(item) if mode in ("call", "batch") else item)
+            if top:
+                self.longest = sorted([*self.longest, (longest, arg)], reverse=True)[:LONGEST_KEPT]
+            record["longest"] = [longest, arg]
         if mode == "call" and not errors and len(values) == 1:
             return record, self._single_result(unit["task"], values[0], record, errors, excs,
                                                items, keep=bool(unit.get("keep")))
