@@ -29,7 +29,8 @@ import { layoutGraph, nodeAt } from "./graph-layout.js";
 /** Dask's state names, in the order the State codes them. */
 export const STATES = ["waiting", "queued", "processing", "memory", "erred", "cancelled", "released"];
 export const STATE_COLORS = /** @type {Record<string, string>} */ (THEME.graph_states);
-const HEIGHT = 360;
+const MAX_HEIGHT = 360;
+const LAYER_PX = 64; // a layer's height at most (small graphs get a shorter canvas)
 const PAD = 12;
 const FILL_X = 0.8; // share of a slot a node covers
 const FILL_Y = 0.55;
@@ -52,17 +53,21 @@ export function graphModel(g) {
     const N = g.nodes;
     const n = N.id.length;
     return {
-      mode: "tasks", n, edges: N.edges ?? [], groups, byCall,
+      mode: "tasks", n, edges: N.edges ?? [], counts: null, groups, byCall,
       state: Uint8Array.from(N.state), key: `t:${n}:${(N.edges ?? []).length}:${N.id[0]}:${N.id[n - 1]}`,
       /** @param {number} i */ label: (i) => byCall.get(N.call[i])?.fn ?? "?",
       /** @param {number} i */ colorOf: (i) => byCall.get(N.call[i])?.color ?? 0,
     };
   }
   const index = new Map(groups.map((/** @type {any} */ x, /** @type {number} */ i) => [x.call, i]));
-  const edges = [];
-  for (const [a, b] of g.group_edges ?? []) if (index.has(a) && index.has(b)) edges.push(index.get(a), index.get(b));
+  const edges = [], counts = [];
+  for (const [a, b, c] of g.group_edges ?? []) {
+    if (!index.has(a) || !index.has(b)) continue;
+    edges.push(index.get(a), index.get(b));
+    counts.push(c); // how many task edges it stands for
+  }
   return {
-    mode: "groups", n: groups.length, edges, groups, byCall, state: null,
+    mode: "groups", n: groups.length, edges, counts, groups, byCall, state: null,
     key: `g:${groups.length}:${edges.join(",")}`,
     /** @param {number} i */ label: (i) => groups[i].fn,
     /** @param {number} i */ colorOf: (i) => groups[i].color ?? 0,
@@ -84,6 +89,7 @@ export function mount(el, store, _options = {}) {
   shell.body.append(empty, list, wrap, legend, details);
 
   let width = wrap.clientWidth || 800;
+  let HEIGHT = MAX_HEIGHT;
   /** @type {ReturnType<typeof graphModel>} */
   let model = null;
   /** @type {import("./graph-layout.js").Layout | null} */
@@ -100,7 +106,7 @@ export function mount(el, store, _options = {}) {
   /** The fitted slot size (CSS px per layout unit). */
   function base() {
     const w = Math.max(1, lay?.width ?? 1), l = Math.max(1, lay?.layers ?? 1);
-    return { sx: Math.min(160, (width - 2 * PAD) / w), sy: Math.min(64, (HEIGHT - 2 * PAD) / l) };
+    return { sx: Math.min(160, (width - 2 * PAD) / w), sy: Math.min(LAYER_PX, (HEIGHT - 2 * PAD) / l) };
   }
 
   function update() {
@@ -119,6 +125,7 @@ export function mount(el, store, _options = {}) {
     if (model.key !== layKey) {
       const t0 = performance.now();
       lay = layoutGraph(model.n, model.edges);
+      HEIGHT = Math.max(120, Math.min(MAX_HEIGHT, lay.layers * LAYER_PX + 2 * PAD));
       setData(canvas, "layoutMs", (performance.now() - t0).toFixed(1));
       layKey = model.key;
     }
@@ -134,6 +141,7 @@ export function mount(el, store, _options = {}) {
         h("span", { class: "ts-graph-fn", text: x.fn }), h("span", { class: "ts-graph-counts ts-num" })]),
     (row, /** @type {any} */ x) => {
       setData(row, "fn", x.fn);
+      setData(row, "call", x.call);
       setData(row, "counts", JSON.stringify(x.counts));
       setText(/** @type {Element} */ (row.lastChild), countsText(x.counts));
     });
@@ -171,7 +179,10 @@ export function mount(el, store, _options = {}) {
         details.hidden = true;
         return;
       }
-      fields = [["function", x.fn], ["tasks", fmt.count(x.submitted)], ["states", countsText(x.counts) || "—"]];
+      const inputs = (g.group_edges ?? []).filter((/** @type {number[]} */ e) => e[1] === selected)
+        .map((/** @type {number[]} */ e) => `${model?.byCall.get(e[0])?.fn ?? "?"} (${fmt.count(e[2])} edges)`);
+      fields = [["function", x.fn], ["tasks", fmt.count(x.submitted)], ["states", countsText(x.counts) || "—"],
+        ["inputs", inputs.join(", ") || "—"]];
       setData(details, "state", "");
     }
     details.hidden = false;
@@ -271,6 +282,17 @@ export function mount(el, store, _options = {}) {
         ctx.fillText(fit, px + w / 2, py + hh / 2);
       }
     }
+    if (model.counts && n <= 200) { // a task-group edge says how many task edges it stands for
+      ctx.font = `10px ${th.font}`;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = th.fg2;
+      for (let k = 0; k + 1 < E.length; k += 2) {
+        const a = E[k], b = E[k + 1], c = fmt.count(model.counts[k / 2]);
+        if (a === b) ctx.fillText(`↻ ${c}`, ox + X[a] * sx + w + 4, oy + Y[a] * sy + hh / 2);
+        else ctx.fillText(c, ox + ((X[a] + X[b]) / 2) * sx + w / 2 + 3, oy + ((Y[a] + Y[b]) / 2) * sy + hh / 2);
+      }
+    }
     const sel = selectedIndex();
     if (sel >= 0) {
       ctx.strokeStyle = th.fg;
@@ -348,6 +370,21 @@ export function mount(el, store, _options = {}) {
     width = Math.max(200, wpx);
     frame.request();
   });
+  // For tests and tools: where a node (task id, or a group's call id) is drawn, in CSS px
+  // from the canvas' top left corner, or null.
+  /** @type {any} */ (canvas).taskscopeGraph = {
+    /** @param {number} id */
+    center(id) {
+      if (!model || !lay) return null;
+      const ids = model.mode === "tasks" ? store.view().state?.graph?.nodes?.id ?? [] : model.groups.map((/** @type {any} */ x) => x.call);
+      const i = ids.indexOf(id);
+      if (i < 0) return null;
+      const { sx: bx, sy: by } = base();
+      const sx = bx * view.k, sy = by * view.k;
+      const ox = PAD + (width - 2 * PAD - bx * lay.width) / 2 + view.ox, oy = PAD + view.oy;
+      return { x: ox + lay.x[i] * sx + (sx * FILL_X) / 2, y: oy + lay.layer[i] * sy + (sy * FILL_Y) / 2 };
+    },
+  };
   update();
   const unsub = store.subscribe(update);
   return {
