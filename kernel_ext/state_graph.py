@@ -171,7 +171,10 @@ class GraphState:
                        if a in kept and b in kept]
         # A view that joined late saw no task's events: the groups (the calls' counts) only.
         grouped = self.grouped or not self.total
+        # Tasks submitted before this State subscribed: counted by their calls, not drawn.
+        missed = max(0, sum(g["submitted"] for g in groups) - self.total)
         out: dict[str, Any] = {"mode": "groups" if grouped else "tasks", "late": not self.total,
+                               "missed": missed,
                                "version": self.version, "total": self.total,
                                "max_nodes": MAX_NODES, "states": list(GRAPH_STATES),
                                "groups": groups, "group_edges": group_edges}

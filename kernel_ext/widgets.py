@@ -175,6 +175,7 @@ class Dashboard(anywidget.AnyWidget):
         self._errors_version = -1
         self._errors_at = 0.0
         self._graph_version, self._graph_at = -1, 0.0
+        self._graph_timer: threading.Timer | None = None
         self._send_lock = threading.Lock()
         self._handles: list[Any] = []  # display handles: where to leave the final snapshot
         self._final_shown = False
@@ -278,9 +279,24 @@ class Dashboard(anywidget.AnyWidget):
             return None
         if now - self._graph_at < ERRORS_INTERVAL_S and not (
                 collector.closed.is_set() or st.pool["status"] == "closed"):
+            # The collector pushes again only on new events: an idle pool would leave the
+            # browser's graph behind, so push once more when the interval is over.
+            if self._graph_timer is None or not self._graph_timer.is_alive():
+                self._graph_timer = threading.Timer(
+                    ERRORS_INTERVAL_S - (now - self._graph_at) + 0.01, self._push_later,
+                    args=(collector,))
+                self._graph_timer.daemon = True
+                self._graph_timer.start()
             return None
         self._graph_version, self._graph_at = g.version, now
         return g.to_json() or {}
+
+    def _push_later(self, collector: Collector) -> None:
+        try:
+            if self.comm is not None and not self._final_shown:
+                self.push(collector)
+        except Exception:  # a timer thread: log, never raise
+            log.exception("taskscope: could not update the dashboard's graph")
 
     def _finished_calls(self, state: dict[str, Any], reset: bool) -> dict[str, Any] | None:
         """The {"type": "calls"} message of the finished calls the browser does not have

@@ -133,7 +133,9 @@ export function mount(el, store, _options = {}) {
     const grouped = model.mode === "groups";
     setText(info, grouped
       ? `${fmt.count(g.total)} tasks · grouped by function${g.late ? " (joined late: counts only)" : ` (past ${fmt.count(g.max_nodes)})`}`
-      : `${fmt.count(model.n)} ${model.n === 1 ? "task" : "tasks"} · ${fns} ${fns === 1 ? "function" : "functions"}`);
+      : `${fmt.count(model.n)} ${model.n === 1 ? "task" : "tasks"} · ${fns} ${fns === 1 ? "function" : "functions"}`
+        + (g.missed ? ` · ${fmt.count(g.missed)} submitted before this view joined, not drawn` : ""));
+    setData(shell.root, "missed", g.missed ?? 0);
     setData(canvas, "nodes", model.n);
     setData(canvas, "edges", model.edges.length / 2);
     reconcile(list, rows, model.groups, (/** @type {any} */ x) => x.call, (/** @type {any} */ x) =>
@@ -205,7 +207,8 @@ export function mount(el, store, _options = {}) {
     const visible = (/** @type {number} */ px, /** @type {number} */ py) => px + w >= 0 && px <= width && py + hh >= 0 && py <= HEIGHT;
     // edges: one path, input's bottom to dependent's top
     ctx.strokeStyle = th.fg3;
-    ctx.globalAlpha = n > 2000 ? 0.25 : 0.6;
+    // thousands of edges overlap: lighter each, so the bundle reads grey, not black
+    ctx.globalAlpha = Math.min(0.6, Math.max(0.04, 150 / Math.max(1, E.length / 2)));
     ctx.lineWidth = 1;
     ctx.beginPath();
     for (let k = 0; k + 1 < E.length; k += 2) {

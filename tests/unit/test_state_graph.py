@@ -25,6 +25,16 @@ class Feed:
         self.t += 0.001
         self.st.apply(Event(kind, self.seq, self.t, "driver", body))
 
+    @classmethod
+    def pair(cls, fn: str) -> Feed:
+        """Task 1 running on worker 0, task 2 waiting for it; both of call 1 (`fn`)."""
+        f = cls()
+        f.call(1, fn)
+        f("task.queued", call=1, task=1, n=1)
+        f("task.waiting", call=1, task=2, n=1, deps=[1])
+        f("task.processing", call=1, task=1, worker=0, n=1)
+        return f
+
     def call(self, call: int, fn: str, api: str = "submit") -> None:
         self("call.started", call=call, api=api, fn=fn, module="m", file="f.py", line=1,
              callsite=None, total=None)
@@ -77,11 +87,7 @@ def test_a_diamond_with_states_edges_arguments_and_a_key() -> None:
 
 
 def test_an_erred_node_keeps_its_error_and_the_dependent_names_its_input() -> None:
-    f = Feed()
-    f.call(1, "boom")
-    f("task.queued", call=1, task=1, n=1)
-    f("task.waiting", call=1, task=2, n=1, deps=[1])
-    f("task.processing", call=1, task=1, worker=0, n=1)
+    f = Feed.pair("boom")
     f("task.finished", call=1, task=1, worker=0, n=1, n_erred=1, start=1.0, end=1.5,
       state="released", nbytes=0, insights={}, longest=None, was="processing")
     f("task.erred", call=1, task=1, worker=0, pid=9, index=0, exc_type="ValueError",
@@ -99,11 +105,7 @@ def test_an_erred_node_keeps_its_error_and_the_dependent_names_its_input() -> No
 
 
 def test_cancelled_and_retried_tasks_move_without_new_nodes() -> None:
-    f = Feed()
-    f.call(1, "inc")
-    f("task.queued", call=1, task=1, n=1)
-    f("task.waiting", call=1, task=2, n=1, deps=[1])
-    f("task.processing", call=1, task=1, worker=0, n=1)
+    f = Feed.pair("inc")
     f("task.queued", call=1, task=1, n=1, was="processing", retry=True)  # its worker died
     f("task.cancelled", call=1, task=2, n=1, was="waiting")
     g = f.st.graph.to_json()
