@@ -26,7 +26,7 @@ __all__ = ["GRAPH_STATES", "GraphState", "MAX_NODES"]
 
 MAX_NODES = 5000  # single tasks drawn at most: past this the browser gets task groups
 MAX_TRACKED = 100_000  # task -> call kept for group edges (~10 MB at most)
-ARG_CHARS = 60  # a node's argument repr, cut: 5,000 of them travel in every graph update
+ARG_CHARS = 40  # a node's argument repr, cut: 5,000 of them travel in every graph update
 ERROR_CHARS = 300  # an erred node's message (the errors pane has the traceback)
 # Dask's state names, in the order the pane lists them; a node's state travels as its index.
 GRAPH_STATES = ("waiting", "queued", "processing", "memory", "erred", "cancelled", "released")
@@ -185,7 +185,7 @@ class GraphState:
     def _nodes_json(self) -> dict[str, Any]:
         """The nodes as columns (compact: one list per field) and edges as index pairs."""
         index = {t: i for i, t in enumerate(self.nodes)}
-        ids, calls, states, workers, durations, edges = [], [], [], [], [], []
+        ids, calls, states, workers, durations, args, edges = [], [], [], [], [], [], []
         details: dict[str, dict[str, str]] = {}  # sparse: only nodes that have them
         for i, (task, n) in enumerate(self.nodes.items()):
             ids.append(task)
@@ -193,12 +193,13 @@ class GraphState:
             states.append(_CODE[n.state])
             workers.append(n.worker)
             durations.append(None if n.duration is None else float(f"{n.duration:.3g}"))
+            args.append(n.arg)
             for dep in n.deps:
                 j = index.get(dep)
                 if j is not None:
                     edges += (j, i)
-            if n.arg is not None or n.error is not None or n.key is not None:
-                details[str(i)] = {k: v for k, v in (("arg", n.arg), ("error", n.error),
-                                                     ("key", n.key)) if v is not None}
+            if n.error is not None or n.key is not None:
+                details[str(i)] = {k: v for k, v in (("error", n.error), ("key", n.key))
+                                   if v is not None}
         return {"id": ids, "call": calls, "state": states, "worker": workers,
-                "duration": durations, "edges": edges, "details": details}
+                "duration": durations, "arg": args, "edges": edges, "details": details}

@@ -172,7 +172,7 @@ export function mount(el, store, _options = {}) {
       fields = [["function", fn], ["key", d.key ?? `${fn}-${N.id[i]}`], ["state", STATES[N.state[i]] ?? "?"],
         ["worker", N.worker[i] != null ? `w${N.worker[i]}` : "—"],
         ["duration", N.duration[i] != null ? fmt.duration(N.duration[i]) : "—"],
-        ["argument", d.arg ?? "—"]];
+        ["argument", N.arg?.[i] ?? "—"]];
       if (d.error) fields.push(["error", d.error]);
       setData(details, "state", STATES[N.state[i]] ?? "");
     } else {

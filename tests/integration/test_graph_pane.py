@@ -71,6 +71,7 @@ def _nodes(g: dict[str, Any]) -> dict[int, dict[str, Any]]:
     for i, tid in enumerate(N["id"]):
         out[tid] = {"fn": groups.get(N["call"][i]), "state": GRAPH_STATES[N["state"][i]],
                     "worker": N["worker"][i], "duration": N["duration"][i], "index": i,
+                    "arg": N["arg"][i],
                     **N["details"].get(str(i), {})}
     return out
 
