@@ -132,7 +132,7 @@ export function mount(el, store, _options = {}) {
     const fns = model.groups.length;
     const grouped = model.mode === "groups";
     setText(info, grouped
-      ? `${fmt.count(g.total)} tasks · grouped by function${g.late ? " (joined late: counts only)" : ` (past ${fmt.count(g.max_nodes)})`}`
+      ? `${fmt.count(g.total || model.groups.reduce((/** @type {number} */ t, /** @type {any} */ x) => t + (x.submitted ?? 0), 0))} tasks · grouped by function${g.late ? " (joined late: counts only)" : ` (past ${fmt.count(g.max_nodes)})`}`
       : `${fmt.count(model.n)} ${model.n === 1 ? "task" : "tasks"} · ${fns} ${fns === 1 ? "function" : "functions"}`
         + (g.missed ? ` · ${fmt.count(g.missed)} submitted before this view joined, not drawn` : ""));
     setData(shell.root, "missed", g.missed ?? 0);

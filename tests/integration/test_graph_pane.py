@@ -8,13 +8,14 @@ sends as task groups (past MAX_NODES) with the right counts and group edges.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from taskscope.collector import Collector
+from taskscope.collector import Collector, collector_for
 from taskscope.pool import Pool, TaskError
 from taskscope.snapshot import snapshot_html
 from taskscope.state_graph import GRAPH_STATES, MAX_NODES
@@ -141,6 +142,21 @@ def test_cancelled_nodes_are_cancelled_with_their_dependents(pool: Pool, watch: 
     assert nodes["to-cancel"]["state"] == "cancelled"
     assert nodes["after-cancelled"]["state"] == "cancelled"
     del after
+
+
+def test_a_report_embeds_the_graph_the_kernels_collector_built(pool: Pool, tmp_path: Any) -> None:
+    col = collector_for(pool, wait_first=True)  # the kernel's dashboard's collector
+    a = pool.submit(inc, 1, key="report-top")
+    b = pool.submit(add, a, 1, key="report-child")
+    assert b.result(timeout=T) == 3
+    assert col.wait_for(lambda st: "report-child" in json.dumps(st.graph.to_json()), 10)
+    time.sleep(0.2)
+    text = pool.report(tmp_path / "r.html").read_text(encoding="utf-8")
+    raw = text.split('id="taskscope-report">', 1)[1].split("</script>", 1)[0]
+    graph = json.loads(raw)["pools"][0]["state"]["graph"]
+    assert graph["mode"] == "tasks" and not graph["late"]
+    keys = {d.get("key") for d in graph["nodes"]["details"].values()}
+    assert {"report-top", "report-child"} <= keys
 
 
 def test_a_10000_leaf_tree_is_sent_as_task_groups_with_counts_and_edges(
