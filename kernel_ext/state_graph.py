@@ -114,7 +114,10 @@ class GraphState:
             return
         node.state = "erred" if b.get("n_erred") else (
             "memory" if b.get("state") == "memory" else "released")
-        node.worker = b.get("worker")
+        if b.get("was", "processing") != "processing":
+            return  # it never ran (an input failed first): no worker, no duration
+        worker = b.get("worker")
+        node.worker = worker if worker is not None and worker >= 0 else None
         if b.get("start") is not None and b.get("end") is not None:
             node.duration = max(0.0, b["end"] - b["start"])
         longest = b.get("longest")

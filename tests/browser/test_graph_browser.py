@@ -138,6 +138,7 @@ def test_the_live_graph_on_the_popout_page_with_click_details_and_groups(
         assert d["state"] == "erred" and "ValueError: cannot use 7" in d["error"]
         d = _click_node(page, task_ids["uses-bad"])
         assert d["state"] == "erred" and "'bad-input' failed" in d["error"]
+        assert d["worker"] == d["duration"] == "—"  # it never ran
         _shoot(page, "graph-live-erred-clicked.png", page.locator(".ts-pane-graph"))
         # 19,999 more tasks: past 5,000 live nodes the pane draws task groups
         level = [pool.submit(inc, i) for i in range(10_000)]

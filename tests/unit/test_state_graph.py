@@ -102,6 +102,8 @@ def test_an_erred_node_keeps_its_error_and_the_dependent_names_its_input() -> No
     d = g["nodes"]["details"]
     assert d["0"]["error"] == "ValueError: boom on 7" and g["nodes"]["arg"] == ["7", None]
     assert "'boom-1' failed" in d["1"]["error"]
+    # the dependent never ran: no worker, no duration (the input ran, on worker 0)
+    assert g["nodes"]["worker"] == [0, None] and g["nodes"]["duration"] == [0.5, None]
 
 
 def test_cancelled_and_retried_tasks_move_without_new_nodes() -> None:
@@ -166,3 +168,18 @@ def test_the_snapshot_draws_tasks_small_and_groups_big_within_bounds() -> None:
         f("task.waiting", call=1, task=t, n=1, deps=[t - 1])
     html = snapshot_html(f.st.to_json(), panes=["graph"])
     assert 'data-mode="groups"' in html and len(html) < 10_000
+
+
+def test_the_snapshot_of_fifty_task_groups_stays_small() -> None:
+    """The State keeps 50 calls at most: the groups' picture is bounded by that."""
+    f = Feed()
+    tid = 0
+    for c in range(1, 61):  # 60 functions: the oldest 10 calls are dropped by the State
+        f.call(c, f"step_with_a_rather_long_function_name_{c}")
+        for _ in range(120):
+            tid += 1
+            f("task.waiting", call=c, task=tid, n=1, deps=[tid - 120] if tid > 120 else [])
+    g = f.st.to_json()["graph"]
+    assert g["mode"] == "groups" and len(g["groups"]) == 50
+    html = snapshot_html(f.st.to_json(), panes=["graph"])
+    assert 'data-mode="groups"' in html and len(html) < 25_000, len(html)
