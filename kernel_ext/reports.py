@@ -117,9 +117,26 @@ def pool_data(pool: Any, marks: dict[str, Any] | None = None) -> dict[str, Any]:
     if marks is not None:
         body = _window(body, marks)
     state = state_from_story(body, time.monotonic())
-    return {"state": state.to_json(),
+    data = state.to_json()
+    if marks is None:
+        _watched_graph(pool, data)
+    return {"state": data,
             "stream": _pack_ring(*state.stream.since(0), width=state.stream.width),
             "resources": _pack_ring(*state.resources.since(0), width=state.resources.width)}
+
+
+def _watched_graph(pool: Any, data: dict[str, Any]) -> None:
+    """The task graph as this kernel's dashboard collected it, node by node: the driver's
+    story keeps counts only, from which a State has the task groups alone."""
+    from .collector import _collectors, _collectors_lock
+
+    with _collectors_lock:
+        col = _collectors.get(pool.id)
+    if col is not None:
+        with col.lock:
+            graph = col.state.graph.to_json()
+        if graph is not None and not graph["late"]:
+            data["graph"] = graph
 
 
 def _json_for_script(obj: Any) -> str:

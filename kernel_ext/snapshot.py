@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _format as fmt
+from ._snapshot_graph import counts_text, graph_svg
 from ._snapshot_memflow import memory_functions_html, saturation_html
 from ._snapshot_svg import sparkline_svg, stream_records, stream_svg, svg_img
 from .theme import THEME, color, rgba, segment_colors, status_color
@@ -249,6 +250,21 @@ def _task_stream(state: dict[str, Any], flat: Any) -> str:
                  extra, rects=n_rects, stream_total=total, kept=n)
 
 
+def _graph(state: dict[str, Any]) -> str:
+    """The task graph (_snapshot_graph.py) and each function's state counts as text."""
+    g = state.get("graph")
+    if not g:
+        return _pane("graph", f'<div style="{_MUTED}">No submitted tasks.</div>', nodes=0)
+    svg, n, mode = graph_svg(g)
+    what = f"{fmt.count(g.get('total', 0))} tasks" + (", grouped by function" if mode == "groups" else "")
+    rows = "".join(f'<div class="tss-graph-fn" style="{_NUM}">{_swatch(x["color"])}{esc(_cut(x["fn"]))}'
+                   f' <span style="{_MUTED}">{esc(counts_text(x["counts"]))}</span></div>'
+                   for x in g.get("groups", [])[:MAX_SNAPSHOT_FUNCTIONS])
+    img = svg_img(svg, f"task graph: {what}", class_="tss-graph", style="max-width: 100%; height: auto")
+    return _pane("graph", f"{rows}{img}", f' <span style="font-weight: normal; {_MUTED}">{what}</span>',
+                 nodes=n, mode=mode)
+
+
 def _more(n: int, shown: int) -> str:
     return f" (the first {shown} of {n})" if n > shown else ""
 
@@ -392,10 +408,12 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
         records: Any = stream_records(stream)
     else:  # records as 6-sequences
         records = [v for r in stream for v in r]
-    chosen = [p["name"] for p in THEME["panes"] if not panes or p["name"] in panes]
+    chosen = [p["name"] for p in THEME["panes"]
+              if (p["name"] in panes if panes else not p.get("optional"))]
     draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
             "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources, records),
-            "workers": lambda: _workers(state), "errors": lambda: _errors(state)}
+            "workers": lambda: _workers(state), "errors": lambda: _errors(state),
+            "graph": lambda: _graph(state)}
     pool = state.get("pool", {})
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '
             f"· run the notebook for the live dashboard</div>")

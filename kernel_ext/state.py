@@ -14,6 +14,7 @@ from taskscope.pool.history import Ring
 from taskscope.pool.protocol import Event
 
 from . import state_memflow as memflow
+from .state_graph import GraphState
 
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
 
@@ -88,6 +89,7 @@ class State:
         self._colors: dict[str, int] = {}
         self._rate: dict[int, deque[tuple[float, int]]] = {}
         self._last_sample: tuple[float, int] | None = None
+        self.graph = GraphState(self)  # submitted tasks' nodes and edges (state_graph.py)
 
     # ---------------------------------------------------------------- applying events
     def apply(self, event: Event) -> None:
@@ -184,6 +186,7 @@ class State:
             self._rate.pop(old, None)
         if self.pool["status"] == "interrupted":
             self.pool["status"] = "running"
+        self.graph.call_started(b)
 
     def _on_call_total(self, ts: float, b: dict[str, Any]) -> None:
         call = self.calls.get(b["call"])
@@ -223,6 +226,7 @@ class State:
             self._leave(b["task"], b["call"], b["was"], b["n"])
         else:
             self._count_submitted(call, b["n"])
+        self.graph.added(b, "waiting")
 
     def _on_task_queued(self, ts: float, b: dict[str, Any]) -> None:
         call = self._bump(b["call"], "queued", b["n"])
@@ -235,6 +239,7 @@ class State:
             self._bump(b["call"], "memory", -b["n"])
         elif not b.get("retry"):
             self._count_submitted(call, b["n"])
+        self.graph.added(b, "queued")
 
     def _leave(self, task: int, call_id: int, was: str, n: int) -> None:
         """Take n items of a task out of the count of the state it was in."""
@@ -257,6 +262,7 @@ class State:
         w["status"] = "busy"
         call = self.calls.get(b["call"])
         w["current"] = call["fn"] if call else w["current"]
+        self.graph.moved(b, "processing")
 
     def _on_task_finished(self, ts: float, b: dict[str, Any]) -> None:
         n, n_erred, call_id = b["n"], b["n_erred"], b["call"]
@@ -296,6 +302,7 @@ class State:
                 entry = {"fn": call["fn"], "duration": longest[0], "arg": longest[1]}
                 w["longest"] = sorted([*w["longest"], entry], key=lambda e: -e["duration"])[:LONGEST_KEPT]
         flags = FLAG_ERRED if n_erred else 0
+        self.graph.finished(b)
         self.stream.append((b["start"], b["end"], float(wid if wid is not None else -1),
                             float(color), float(n), float(flags)))
 
@@ -319,6 +326,7 @@ class State:
         self.errors_version += 1
         call = self.calls.get(b["call"])
         self.errors.append(_error_entry(self.errors_total, ts, b, call["fn"] if call else ""))
+        self.graph.erred(b)
 
     def _on_task_cancelled(self, ts: float, b: dict[str, Any]) -> None:
         if b["task"]:  # a waiting, queued or (interrupted) processing task; task 0 stands for
@@ -329,12 +337,14 @@ class State:
         call = self.calls.get(b["call"])
         if call is not None and call["api"] != "submit" and not b["task"] and call["total"] is None:
             call["total"] = call["submitted"] + b["n"]
+        self.graph.moved(b, "cancelled")
 
     def _on_task_released(self, ts: float, b: dict[str, Any]) -> None:
         call = self.calls.get(b["call"])
         if call is not None and call["counts"]["memory"] >= b["n"]:
             self._bump(b["call"], "memory", -b["n"])
             self._bump(b["call"], "released", b["n"])
+        self.graph.moved(b, "released")
 
     def _on_tasks(self, ts: float, b: dict[str, Any]) -> None:
         """Per-task events folded into one at the source (protocol 1.2): each applied."""
@@ -525,6 +535,9 @@ class State:
             "stream_total": self.stream.total, "resources_total": self.resources.total,
             "memory_by_function": memflow.memory_by_function(self),
         }
-        if include_errors:
+        if include_errors:  # the whole State (a snapshot, a report): the graph too
             state["errors"] = list(self.errors)
+            graph = self.graph.to_json()
+            if graph is not None:
+                state["graph"] = graph
         return state

@@ -40,7 +40,7 @@ __all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "code_carrier", "
 
 log = logging.getLogger("taskscope")
 STATIC = pathlib.Path(__file__).parent / "static"
-PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources")
+PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph")
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
 # What a one-call progress bar draws from the State (js/src/progress-compact.js): its row,
 # the clock and the pool's status. The rest (workers, functions, totals) is not sent to it.
@@ -141,6 +141,7 @@ class Dashboard(anywidget.AnyWidget):
     # (js/src/widget-host.js).
     state = traitlets.Dict().tag(sync=True)
     errors = traitlets.List().tag(sync=True)
+    graph = traitlets.Dict().tag(sync=True)  # state.graph (state_graph.py), at most once a second
     call_info = traitlets.Dict().tag(sync=True)
     panes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     call = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -173,6 +174,8 @@ class Dashboard(anywidget.AnyWidget):
         self._sent = {"stream": 0, "resources": 0}
         self._errors_version = -1
         self._errors_at = 0.0
+        self._graph_version, self._graph_at = -1, 0.0
+        self._graph_timer: threading.Timer | None = None
         self._send_lock = threading.Lock()
         self._handles: list[Any] = []  # display handles: where to leave the final snapshot
         self._final_shown = False
@@ -220,7 +223,7 @@ class Dashboard(anywidget.AnyWidget):
             self._push(collector)
 
     def _push(self, collector: Collector) -> None:
-        info = calls_msg = None
+        info = calls_msg = graph = None
         with collector.lock:
             st = collector.state
             if self.call is not None:  # a one-call progress bar needs its row only
@@ -240,11 +243,14 @@ class Dashboard(anywidget.AnyWidget):
                         or st.pool["status"] == "closed"):
                     self._errors_version, self._errors_at = st.errors_version, now
                     errors = list(st.errors)
+                graph = self._graph_due(st, now, collector)
                 calls_msg = self._finished_calls(state, reset=False)
                 state["calls"] = [c for c in state["calls"] if c["status"] == "running"]
             deltas = [] if self.call is not None else self._deltas(collector, reset=False)
         if errors is not None:
             self.errors = errors
+        if graph is not None:
+            self.graph = graph
         # Finished calls first, so that the browser never sees a call leave `state.calls`
         # before it has its final row.
         if calls_msg is not None:
@@ -264,6 +270,33 @@ class Dashboard(anywidget.AnyWidget):
                 saved_output.leave_static(self)
             else:
                 saved_output.refresh_snapshot(self)
+
+    def _graph_due(self, st: Any, now: float, collector: Collector) -> dict[str, Any] | None:
+        """The graph part when it changed, at most every ERRORS_INTERVAL_S (up to 5,000
+        nodes: too big for every push), at once when the pool closed; else None."""
+        g = st.graph
+        if g.version == self._graph_version or not g.graph_calls:
+            return None
+        if now - self._graph_at < ERRORS_INTERVAL_S and not (
+                collector.closed.is_set() or st.pool["status"] == "closed"):
+            # The collector pushes again only on new events: an idle pool would leave the
+            # browser's graph behind, so push once more when the interval is over.
+            if self._graph_timer is None or not self._graph_timer.is_alive():
+                self._graph_timer = threading.Timer(
+                    ERRORS_INTERVAL_S - (now - self._graph_at) + 0.01, self._push_later,
+                    args=(collector,))
+                self._graph_timer.daemon = True
+                self._graph_timer.start()
+            return None
+        self._graph_version, self._graph_at = g.version, now
+        return g.to_json() or {}
+
+    def _push_later(self, collector: Collector) -> None:
+        try:
+            if self.comm is not None and not self._final_shown:
+                self.push(collector)
+        except Exception:  # a timer thread: log, never raise
+            log.exception("taskscope: could not update the dashboard's graph")
 
     def _finished_calls(self, state: dict[str, Any], reset: bool) -> dict[str, Any] | None:
         """The {"type": "calls"} message of the finished calls the browser does not have

@@ -287,6 +287,13 @@ def add(a, b):
 `b` and `c` both need `a`; `d` needs both. Every Future has a **key** (a name you can give
 with `key=`); `pool.get_future(key)` finds it again while something refers to it.
 """),
+    md("""
+The **task graph** pane draws the submitted tasks as they run: inputs on top, nodes coloured
+by state; click one for its function, argument, worker, duration and error.
+"""),
+    code("""
+pool.dashboard(panes=["graph"])
+"""),
     code("""
 a = pool.submit(inc, 1, key="a")
 b = pool.submit(inc, a, key="b")

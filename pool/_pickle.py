@@ -31,10 +31,11 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
 _repr.maxlevel = 3
 
 
-def bounded_repr(obj: Any, limit: int = 200) -> str:
-    """A repr that cannot be huge, nor raise."""
+def bounded_repr(obj: Any, limit: int = 200, via: Any = None) -> str:
+    """A repr that cannot be huge, nor raise; `via`: a repr function of an object that
+    bounds its own text (e.g. the builtin `repr`, skipping reprlib's cost)."""
     try:
-        text = _repr.repr(obj)
+        text = (via or _repr.repr)(obj)
     except Exception as exc:  # a broken __repr__ must not hide the real error
         text = f"<{type(obj).__name__} (repr failed: {exc!r})>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -97,7 +97,14 @@ class GraphScheduling:
         task.waiting_on = sum(1 for d in deps if d.state != "memory")
         task.state = "waiting" if task.waiting_on or gone else "queued"
         call = task.call
-        self.events.emit("task." + task.state, call=call.id, task=task.id, n=1)
+        # The graph pane's edges and a key the user chose ride on the task's first event
+        # (1.4); a task without either still folds into a `tasks` event (coalesce.py).
+        extra: dict[str, Any] = {}
+        if deps:
+            extra["deps"] = [d.id for d in deps]
+        if task.key != f"{call.info['fn']}-{task.id}":
+            extra["key"] = task.key
+        self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
         if gone:
             self.fail_task(task, TaskError(
                 f"taskscope: task {task.key!r} depends on task {gone[0]}, which was released"), None)

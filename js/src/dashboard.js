@@ -20,6 +20,7 @@ import * as memory from "./memory.js";
 import * as workers from "./workers.js";
 import * as errors from "./errors.js";
 import * as resources from "./resources.js";
+import * as graph from "./graph.js";
 
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {{destroy(): void, redraw?: () => void}} PaneHandle */
@@ -33,11 +34,14 @@ const MOUNTS = /** @type {Record<string, {mount: MountFn, wide: boolean}>} */ ({
   resources: { mount: resources.mount, wide: false },
   workers: { mount: workers.mount, wide: true },
   errors: { mount: errors.mount, wide: true },
+  graph: { mount: graph.mount, wide: true },
 });
 /** Order and titles from kernel_ext/theme.json (the static snapshot uses the same). */
-export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean}>} */ (
+export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean, optional?: boolean}>} */ (
   THEME.panes.map((p) => ({ ...p, ...MOUNTS[p.name] })));
 export const PANE_NAMES = PANES.map((p) => p.name);
+/** The panes shown when none are named: all but the optional ones (the task graph). */
+export const DEFAULT_PANES = PANES.filter((p) => !p.optional).map((p) => p.name);
 
 /**
  * Normalise a pane list: unknown names dropped, empty = all; accepts
@@ -47,7 +51,7 @@ export const PANE_NAMES = PANES.map((p) => p.name);
 export function normalisePanes(panes) {
   const want = (panes ?? []).map((p) => String(p).toLowerCase().replace(/[_ ]/g, "-").replace(/^taskstream$/, "task-stream"));
   const ok = PANE_NAMES.filter((n) => want.includes(n));
-  return ok.length ? ok : [...PANE_NAMES];
+  return ok.length ? ok : [...DEFAULT_PANES];
 }
 
 /**
@@ -126,7 +130,7 @@ export function mountDashboard(el, store, opts = {}) {
         return;
       }
       setPanes(next);
-      opts.onPanesChange?.(next.length === PANE_NAMES.length ? [] : next);
+      opts.onPanesChange?.(next.join() === DEFAULT_PANES.join() ? [] : next);
     });
     boxes[p.name] = box;
     chooserList.append(h("label", { class: "ts-menu-item" }, [box, p.title]));

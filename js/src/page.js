@@ -176,6 +176,9 @@ export function startPage(el, cfg) {
         dash.setNotice("server", "error", String(msg.message ?? "server error"));
       } else {
         if (msg.type === "state") unknown = false;
+        if (msg.type === "state" && msg.state && typeof msg.state === "object" && !("graph" in msg.state) && store.state?.graph) {
+          msg.state.graph = store.state.graph; // sent only when it changed (as the errors)
+        }
         if (msg.type === "state" && msg.state && typeof msg.state === "object" && !("errors" in msg.state)) {
           msg.state.errors = store.state?.errors ?? [];
         }

@@ -16,7 +16,7 @@
  * The browser's own DecompressionStream inflates it.
  */
 import { createStore } from "./store.js";
-import { mountDashboard } from "./dashboard.js";
+import { DEFAULT_PANES, mountDashboard } from "./dashboard.js";
 
 /** @param {string} b64 @returns {Uint8Array<ArrayBuffer>} */
 export function fromBase64(b64) {
@@ -71,7 +71,8 @@ export async function mountPool(el, pool) {
     store.applyMessage({ type: name, reset: true, first: ring?.first ?? 0 }, [await decodeRing(ring)]);
   }
   const t1 = performance.now();
-  const dash = mountDashboard(el, store, {});
+  // The task graph is optional in a live dashboard; a report shows it whenever there is one.
+  const dash = mountDashboard(el, store, pool.state?.graph ? { panes: [...DEFAULT_PANES, "graph"] } : {});
   dash.root.dataset.report = "1";
   // Open on the whole run, not the live edge: a report is read after the fact.
   const extent = streamExtent(store.stream);

@@ -124,8 +124,23 @@ export const THEME = {
     {
       "name": "errors",
       "title": "Errors"
+    },
+    {
+      "name": "graph",
+      "title": "Task graph",
+      "optional": true
     }
   ],
+  "_graph_states": "The graph pane's node colours, by Dask's state names (optional panes are shown when asked for: panes=[...] or the Panes menu).",
+  "graph_states": {
+    "waiting": "#d0d7de",
+    "queued": "#f5a524",
+    "processing": "#30a46c",
+    "memory": "#2f80ed",
+    "erred": "#111111",
+    "cancelled": "#9e9e9e",
+    "released": "#a9c8ee"
+  },
   "light": {
     "fg": "#1f2328",
     "fg2": "#59636e",

@@ -39,11 +39,12 @@ const isObj = (v) => v !== null && typeof v === "object";
  * One State from the model's parts: `state`, plus the finished calls
  * (`callsDone`, merged into `state.calls` by id, in id order), plus `errors`,
  * plus `callInfo` (a bar's fixed fields, under its row's own).
- * @param {any} state @param {any[]} callsDone @param {any} errors @param {any} [callInfo]
+ * @param {any} state @param {any[]} callsDone @param {any} errors @param {any} [callInfo] @param {any} [graph]
  */
-export function mergeState(state, callsDone, errors, callInfo) {
+export function mergeState(state, callsDone, errors, callInfo, graph) {
   const s = isObj(state) ? state : {};
   const out = { ...s, errors: Array.isArray(errors) ? errors : [] };
+  if (isObj(graph) && graph.mode) out.graph = graph; // the `graph` trait (state_graph.py)
   /** @type {any[] | undefined} */
   let calls = Array.isArray(s.calls) ? s.calls : undefined;
   if (Array.isArray(callsDone) && callsDone.length) {
@@ -110,7 +111,7 @@ export function attachStore(model, storeOptions = {}) {
   };
   const finished = new FinishedCalls();
   const merged = () =>
-    mergeState(model.get("state"), finished.list(), model.get("errors"), model.get("call_info"));
+    mergeState(model.get("state"), finished.list(), model.get("errors"), model.get("call_info"), model.get("graph"));
   const onState = () => {
     store.setState(merged());
     remember();
@@ -130,6 +131,7 @@ export function attachStore(model, storeOptions = {}) {
   model.on("change:state", onState);
   model.on("change:errors", onState);
   model.on("change:call_info", onState);
+  model.on("change:graph", onState);
   model.on("msg:custom", onMsg);
   model.on("change:frozen", onFrozen);
   return {
@@ -138,6 +140,7 @@ export function attachStore(model, storeOptions = {}) {
       model.off("change:state", onState);
       model.off("change:errors", onState);
       model.off("change:call_info", onState);
+      model.off("change:graph", onState);
       model.off("msg:custom", onMsg);
       model.off("change:frozen", onFrozen);
     },

@@ -27,7 +27,7 @@ __all__ = ["STATIC_DIR", "handlers"]
 
 STATIC_DIR = pathlib.Path(__file__).resolve().parent.parent / "static"
 # The pane names of taskscope.widgets.PANES (not imported: that module needs anywidget).
-PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources")
+PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph")
 POOL_ID = r"(?P<pool_id>[0-9a-f]{1,64})"
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
 STREAM_WIDTH, RESOURCES_WIDTH = 6, 5
@@ -149,6 +149,7 @@ class PoolSocketHandler(_TrackerMixin, WebSocketMixin, WebSocketHandler, Jupyter
         self._sent = {"stream": 0, "resources": 0}
         self._errors_version = -1
         self._errors_at = 0.0
+        self._graph_version, self._graph_at = -1, 0.0
         self._writing: Any = None
         self._dirty = False
         self._errors_timer = False
@@ -227,6 +228,11 @@ class PoolSocketHandler(_TrackerMixin, WebSocketMixin, WebSocketHandler, Jupyter
                         and (now - self._errors_at >= ERRORS_INTERVAL_S or closed)):
                 self._errors_version, self._errors_at = st.errors_version, now
                 state["errors"] = list(st.errors)
+            graph = st.graph  # (state_graph.py) up to 5,000 nodes: throttled as the errors
+            if graph.graph_calls and (full or (graph.version != self._graph_version and (
+                    now - self._graph_at >= ERRORS_INTERVAL_S or closed))):
+                self._graph_version, self._graph_at = graph.version, now
+                state["graph"] = graph.to_json()
             deltas = []
             for name, ring, width in (("stream", st.stream, STREAM_WIDTH),
                                       ("resources", st.resources, RESOURCES_WIDTH)):
@@ -236,7 +242,8 @@ class PoolSocketHandler(_TrackerMixin, WebSocketMixin, WebSocketHandler, Jupyter
                     deltas.append(({"type": name, "reset": full, "first": first,
                                     "n": len(raw) // (8 * width)}, raw))
                 self._sent[name] = ring.total
-            pending_errors = st.errors_version != self._errors_version
+            pending_errors = (st.errors_version != self._errors_version
+                              or (bool(graph.graph_calls) and graph.version != self._graph_version))
         state["live"] = tp.live
         self._send_json({"type": "state", "state": state})
         for header, raw in deltas:

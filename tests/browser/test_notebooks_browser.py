@@ -262,6 +262,21 @@ def check_scheduler_graph(page: Any, server: Any, app: str) -> None:
         rows[fn] = (int(row.get_attribute("data-done")), int(row.get_attribute("data-total")))
     assert rows["add"][1] >= 1023 + 2 and rows["inc"][1] >= 1024 + 100 + 2, rows
     shoot(page, f"{app}-scheduler-graph-dashboard.png", dash)
+    # The graph pane's dashboard (panes=["graph"]): the diamond, the tree and the sum, each
+    # task a node (fewer than 5,000), every one ended, the diamond's edges among them.
+    graph = page.locator(".jp-OutputArea-output .ts-pane-graph").first
+    canvas = graph.locator("canvas.ts-graph-canvas")
+    # (the diamond's cell may run before the kernel's collector joined the pool's events:
+    # those tasks are counted and said to be missing, not drawn)
+    total = 4 + 2047 + 101 + 1
+    page.wait_for_function("([c, p, n]) => c && Number(c.dataset.nodes) + Number(p.dataset.missed) === n",
+                           arg=[canvas.element_handle(), graph.element_handle(), total], timeout=15_000)
+    assert int(canvas.get_attribute("data-nodes")) >= total - 4
+    assert graph.get_attribute("data-mode") == "tasks"
+    assert int(canvas.get_attribute("data-edges")) >= 2046 + 100  # the tree, the sum
+    fns = {r.get_attribute("data-fn"): r.inner_text() for r in graph.locator(".ts-graph-group").all()}
+    assert {"inc", "add", "sum"} <= set(fns), fns
+    shoot(page, f"{app}-scheduler-graph-graph-pane.png", graph)
     print(f"\n[browser] {app} scheduler-graph: all cells ran in {took:.1f} s; dashboard {info}; "
           f"submit rows (done, total) {rows}")
     assert not no_js_errors(console), console

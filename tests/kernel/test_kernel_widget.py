@@ -413,3 +413,25 @@ def test_magic_help_and_unknown_pool(kernel: Kernel) -> None:
     wrong_pane = kernel.ok("%taskscope --panes nosuchpane")
     assert "unknown pane" in wrong_pane.stdout()
     kernel.ok("pool.shutdown()")
+
+
+def test_the_graph_pane_gets_the_graph_in_its_own_trait(kernel: Kernel) -> None:
+    """`pool.dashboard(panes=["graph"])`: the submitted tasks' graph (state.graph,
+    docs/state.md) arrives as the `graph` trait, not in every `state` push."""
+    kernel.ok(SETUP)
+    show = kernel.ok(
+        "dash = pool.dashboard(panes=['graph'])\ndisplay(dash)\n"
+        "a = pool.submit(work, 3, key='a')\nb = pool.submit(work, a)\nb.result()", linger=1.5)
+    dash, initial = next((cid, st) for cid, st in anywidget_opens(show).items()
+                         if st.get("call") is None)
+    assert initial["panes"] == ["graph"]
+    graphs = [m["content"]["data"]["state"]["graph"] for m in show.of_type("comm_msg")
+              if m["content"]["comm_id"] == dash and "graph" in m["content"]["data"].get("state", {})]
+    assert graphs, "no graph trait update reached the front end"
+    g = graphs[-1]
+    assert g["mode"] == "tasks" and len(g["nodes"]["id"]) == 2 and g["nodes"]["edges"] == [0, 1]
+    assert {x["fn"] for x in g["groups"]} == {"work"}
+    assert all("graph" not in m["content"]["data"]["state"].get("state", {})
+               for m in show.of_type("comm_msg") if m["content"]["comm_id"] == dash
+               and "state" in m["content"]["data"].get("state", {}))
+    kernel.ok("pool.shutdown()")

@@ -20,3 +20,8 @@ def test_unknown_pane_raises_and_leaves_no_exception_ignored_in_del(
         Dashboard(None, panes=["nope"])  # type: ignore[arg-type]
     gc.collect()
     assert not unraisable, [str(u.exc_value) for u in unraisable]
+
+
+def test_the_graph_pane_is_a_choice_and_a_near_miss_still_names_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"unknown pane\(s\) \['graphs'\]; choose from \[.*'graph'\]"):
+        Dashboard(None, panes=["graphs"])  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ export const PANES = [
   ["workers", "workers"],
   ["errors", "errors"],
   ["resources", "resources"],
+  ["graph", "task graph"],
   ["", "dashboard"],
 ];
 

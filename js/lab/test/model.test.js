@@ -6,7 +6,7 @@ import { describeOrigin, paneLabel, PANES, poolProgress } from "../src/model.js"
 
 test("pane names match the server's PANES, plus the full dashboard", () => {
   assert.deepEqual(PANES.map(([p]) => p),
-    ["progress", "task-stream", "memory", "workers", "errors", "resources", ""]);
+    ["progress", "task-stream", "memory", "workers", "errors", "resources", "graph", ""]);
   assert.equal(paneLabel("task-stream"), "task stream");
   assert.equal(paneLabel(""), "dashboard");
   assert.equal(paneLabel(undefined), "dashboard");
