@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .errors import PoolClosedError
+from .profile_store import ProfileStore
 
 __all__ = ["STREAM_WIDTH", "History", "Ring", "story", "task_records"]
 
@@ -133,6 +134,7 @@ class History:
         self.done = 0  # items finished (done + erred), for the resource ring's rate
         self.last_sample: tuple[float, int] | None = None
         self.closed_at: float | None = None
+        self.profiles = ProfileStore()  # the workers' stack samples per call (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
                           "worker.samples": self._samples, "worker.started": self._worker_started,
@@ -288,6 +290,8 @@ class History:
                 "closed_at": self.closed_at,
                 "last_sample": list(self.last_sample) if self.last_sample else None,
                 "stream_total": self.stream.total, "resources_total": self.resources.total}
+            if self.profiles.calls:
+                out["profile"] = self.profiles.snapshot()
             if rings:
                 out["stream_first"], out["stream"] = self.stream.since(0)
                 out["resources_first"], out["resources"] = self.resources.since(0)

@@ -32,10 +32,13 @@ class TaskResults:
 
     # provided by Driver: events, shm, graph, calls, _call_error_events, ...
     events: Any
+    history: Any
     shm: Any
     _call_error_events: dict[int, int]
 
     def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
+        if "profile" in body:  # stack samples (profiler.py): merged before the results they
+            self.history.profiles.add(body["profile"], self.calls)  # came with wake a caller
         insights = body.get("insights", {})
         w.insights["working"] = float(insights.get("working", w.insights["working"]))
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
