@@ -22,9 +22,23 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
 
+import psutil  # noqa: E402
 import workloads  # noqa: E402  (after the path is set: workers import it by name)
 
 from taskscope import Pool  # noqa: E402
+
+
+def worker_cpu(pool: Pool) -> float:
+    """CPU seconds (user + system) the pool's worker processes have used so far: the
+    profiler's cost shows here too, and a neighbour's load hardly does."""
+    total = 0.0
+    for w in list(pool._driver.workers.values()):
+        try:
+            t = psutil.Process(w.pid).cpu_times()
+            total += t.user + t.system
+        except (psutil.Error, TypeError):
+            pass
+    return total
 
 
 def hottest(tree: dict) -> tuple[str, int]:
@@ -49,7 +63,8 @@ def main() -> None:
           f"{args.workers} workers", file=sys.stderr)
     items = [n_iters] * n_tasks
     times: dict[bool, list[float]] = {False: [], True: []}
-    ratios = []
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    ratios, cpu_ratios = [], []
     with Pool(args.workers, name="profile-off") as off, \
             Pool(args.workers, name="profile-on", profile=True) as on:
         pools = {False: off, True: on}
@@ -57,16 +72,21 @@ def main() -> None:
             pool.map(workloads.spin, items[: 4 * args.workers])  # start-up and imports
         for rep in range(reps):
             order = (False, True) if rep % 2 == 0 else (True, False)
-            took = {}
+            took, cpu = {}, {}
             for setting in order:
+                c0 = worker_cpu(pools[setting])
                 t0 = time.perf_counter()
                 out = pools[setting].map(workloads.spin, items)
                 took[setting] = time.perf_counter() - t0
+                cpu[setting] = worker_cpu(pools[setting]) - c0
                 assert len(out) == n_tasks
                 times[setting].append(took[setting])
+                cpus[setting].append(cpu[setting])
             ratios.append(took[True] / took[False])
+            cpu_ratios.append(cpu[True] / cpu[False])
             print(f"  pair {rep + 1}: off {took[False]:.3f} s, on {took[True]:.3f} s, "
-                  f"ratio {ratios[-1]:.4f}", file=sys.stderr)
+                  f"ratio {ratios[-1]:.4f}; worker CPU off {cpu[False]:.3f} s, on "
+                  f"{cpu[True]:.3f} s, ratio {cpu_ratios[-1]:.4f}", file=sys.stderr)
         tree = on.profile()
         last = on.profile(workloads.spin)
     name, count = hottest(last)
@@ -74,14 +94,17 @@ def main() -> None:
         raise SystemExit(f"the profile's hottest frame is {name!r}, not 'spin': {tree}")
     expected = n_tasks * reps * per_call / 0.01  # samples of the timed maps (warm-up aside)
     rows = [
-        "| profile | median wall (s) | min | max |",
-        "| --- | ---: | ---: | ---: |",
+        "| profile | median wall (s) | min | max | median worker CPU (s) |",
+        "| --- | ---: | ---: | ---: | ---: |",
         *(f"| {'on' if s else 'off'} | {statistics.median(times[s]):.3f} | "
-          f"{min(times[s]):.3f} | {max(times[s]):.3f} |" for s in (False, True)),
+          f"{min(times[s]):.3f} | {max(times[s]):.3f} | {statistics.median(cpus[s]):.3f} |"
+          for s in (False, True)),
         "",
         f"Median of {reps} on/off ratios (alternating pairs): **{statistics.median(ratios):.4f}** "
         f"(min {min(ratios):.4f}, max {max(ratios):.4f}); "
-        f"the cost is {100 * (statistics.median(ratios) - 1):+.2f} %.",
+        f"the cost is {100 * (statistics.median(ratios) - 1):+.2f} %. Worker CPU seconds, "
+        f"median on/off ratio: **{statistics.median(cpu_ratios):.4f}** "
+        f"(min {min(cpu_ratios):.4f}, max {max(cpu_ratios):.4f}).",
         f"Samples in the `spin` profile: {count:,} (about {expected:,.0f} expected at 100 a "
         f"second of task time); {n_tasks:,} tasks of {per_call * 1e3:.2f} ms, "
         f"{args.workers} workers.",

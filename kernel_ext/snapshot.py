@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _format as fmt
+from ._snapshot_profile import profile_pane
 from ._snapshot_svg import sparkline_svg, stream_records, stream_svg, svg_img
 from .theme import THEME, color, rgba, segment_colors, status_color
 
@@ -386,11 +387,13 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
         records: Any = stream_records(stream)
     else:  # records as 6-sequences
         records = [v for r in stream for v in r]
-    chosen = [p["name"] for p in THEME["panes"] if not panes or p["name"] in panes]
+    pool = state.get("pool", {})
+    chosen = [p["name"] for p in THEME["panes"] if (p["name"] in panes if panes else
+                                                    not p.get("optional") or pool.get(p["name"]))]
     draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
             "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources),
-            "workers": lambda: _workers(state), "errors": lambda: _errors(state)}
-    pool = state.get("pool", {})
+            "workers": lambda: _workers(state), "errors": lambda: _errors(state),
+            "profile": lambda: profile_pane(state, _pane, _MUTED)}
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '
             f"· run the notebook for the live dashboard</div>")
     body = "".join(draw[name]() for name in chosen)

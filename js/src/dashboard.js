@@ -20,6 +20,7 @@ import * as memory from "./memory.js";
 import * as workers from "./workers.js";
 import * as errors from "./errors.js";
 import * as resources from "./resources.js";
+import * as profile from "./profile.js";
 
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {{destroy(): void, redraw?: () => void}} PaneHandle */
@@ -33,21 +34,31 @@ const MOUNTS = /** @type {Record<string, {mount: MountFn, wide: boolean}>} */ ({
   resources: { mount: resources.mount, wide: false },
   workers: { mount: workers.mount, wide: true },
   errors: { mount: errors.mount, wide: true },
+  profile: { mount: profile.mount, wide: true },
 });
 /** Order and titles from kernel_ext/theme.json (the static snapshot uses the same). */
-export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean}>} */ (
+export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean, optional?: boolean}>} */ (
   THEME.panes.map((p) => ({ ...p, ...MOUNTS[p.name] })));
 export const PANE_NAMES = PANES.map((p) => p.name);
 
 /**
- * Normalise a pane list: unknown names dropped, empty = all; accepts
- * "task_stream" / "taskstream" for "task-stream".
- * @param {string[] | null | undefined} panes
+ * The panes shown when none were chosen: all but the optional ones, each of which shows
+ * when the pool's flag of its name is set (the profile pane: `Pool(profile=True)`).
+ * @param {any} [pool] state.pool
  */
-export function normalisePanes(panes) {
+export function defaultPanes(pool) {
+  return PANES.filter((p) => !p.optional || Boolean(pool?.[p.name])).map((p) => p.name);
+}
+
+/**
+ * Normalise a pane list: unknown names dropped, empty = the defaults; accepts
+ * "task_stream" / "taskstream" for "task-stream".
+ * @param {string[] | null | undefined} panes @param {any} [pool] state.pool
+ */
+export function normalisePanes(panes, pool) {
   const want = (panes ?? []).map((p) => String(p).toLowerCase().replace(/[_ ]/g, "-").replace(/^taskstream$/, "task-stream"));
   const ok = PANE_NAMES.filter((n) => want.includes(n));
-  return ok.length ? ok : [...PANE_NAMES];
+  return ok.length ? ok : defaultPanes(pool);
 }
 
 /**
@@ -110,7 +121,8 @@ export function mountDashboard(el, store, opts = {}) {
   root.append(header, notices, grid);
 
   // ── panes ──────────────────────────────────────────────────────────────
-  let shown = normalisePanes(opts.panes);
+  let chosen = Boolean(opts.panes?.length); // false: the defaults, which follow the pool's flags
+  let shown = normalisePanes(opts.panes, store.view().state?.pool);
   /** @type {Record<string, PaneHandle>} */
   const handles = {};
   /** @type {Record<string, HTMLElement>} */
@@ -125,8 +137,9 @@ export function mountDashboard(el, store, opts = {}) {
         box.checked = true;
         return;
       }
+      chosen = next.join(" ") !== defaultPanes(store.view().state?.pool).join(" ");
       setPanes(next);
-      opts.onPanesChange?.(next.length === PANE_NAMES.length ? [] : next);
+      opts.onPanesChange?.(chosen ? next : []);
     });
     boxes[p.name] = box;
     chooserList.append(h("label", { class: "ts-menu-item" }, [box, p.title]));
@@ -134,7 +147,7 @@ export function mountDashboard(el, store, opts = {}) {
 
   /** @param {string[]} panes */
   function setPanes(panes) {
-    shown = normalisePanes(panes);
+    shown = normalisePanes(panes, store.view().state?.pool);
     for (const p of PANES) {
       boxes[p.name].checked = shown.includes(p.name);
       const want = shown.includes(p.name);
@@ -229,6 +242,8 @@ export function mountDashboard(el, store, opts = {}) {
     setData(root, "frozen", store.frozen ? 1 : 0);
     setData(root, "workers", ws.length);
     setData(root, "gaps", st.gaps ?? 0);
+    // A pool that profiles gets its profile pane, unless panes were chosen.
+    if (!chosen && defaultPanes(pool).join(" ") !== shown.join(" ")) setPanes([]);
   }
   draw();
   const unsub = store.subscribe(draw);
@@ -238,7 +253,11 @@ export function mountDashboard(el, store, opts = {}) {
     panes: handles,
     setNotice,
     setPopoutUrl,
-    setPanes,
+    /** @param {string[]} p */
+    setPanes(p) {
+      chosen = Boolean(p?.length);
+      setPanes(p);
+    },
     destroy() {
       unsub();
       for (const k of Object.keys(handles)) handles[k].destroy();
