@@ -119,6 +119,12 @@ export const THEME = {
     {
       "name": "errors",
       "title": "Errors"
+    },
+    {
+      "name": "profile",
+      "title": "Profile",
+      "optional": true,
+      "_comment": "optional: shown by default only when the pool's flag of that name is set (Pool(profile=True))"
     }
   ],
   "light": {
