@@ -89,14 +89,22 @@ def _short(file: str) -> str:
     return "…/" + "/".join(bits[-2:]) if len(bits) > 2 else file
 
 
-def _icicle(root: Node, files: list[str]) -> tuple[str, int]:
-    index = {f: i for i, f in enumerate(files)}  # colours by file, as the pane's
+def name_hash(name: str) -> int:
+    """A frame's palette index from its function's name (js/src/profile-math.js `nameHash`)."""
+    h = 0
+    units = name.encode("utf-16-le")  # UTF-16 code units, as JS's charCodeAt
+    for i in range(0, len(units), 2):
+        h = (h * 31 + int.from_bytes(units[i:i + 2], "little")) & 0xFFFFFFFF
+    return h
+
+
+def _icicle(root: Node) -> tuple[str, int]:
     boxes = _boxes(root)
     depth = max((b[2] for b in boxes), default=0)
     parts = []
     for x, w, d, key, node in boxes:
         px, pw = x * WIDTH, max(1.0, w * WIDTH - 1)
-        fill = "#8a8f98" if d == 0 else color(index.get(key[1], 0))
+        fill = "#8a8f98" if d == 0 else color(name_hash(key[0]))
         parts.append(f"<rect x='{px:.1f}' y='{d * ROW}' width='{pw:.1f}' height='{ROW - 1}' "
                      f"rx='2' fill='{rgba(fill, 0.78)}'/>")
         label = key[0]
@@ -125,7 +133,7 @@ def profile_pane(state: dict[str, Any], pane: Any, muted: str) -> str:
     whose = f"#{calls[0]['call']} {calls[0]['fn']}" if len(calls) == 1 else f"all {len(calls)} calls"
     extra = (f' <span style="font-weight: normal; {muted}">{esc(whose)} · {fmt.count(root.count)} '
              f"samples · {fmt.duration(root.count * interval)} of task time</span>")
-    svg, n_boxes = _icicle(root, list(profile.get("files") or []))
+    svg, n_boxes = _icicle(root)
     img = svg_img(svg, "flame graph of the stack samples",
                   style="display: block; width: 100%; max-width: 960px; height: auto")
     cell = "padding: 2px 8px 2px 0; text-align: left; white-space: nowrap"

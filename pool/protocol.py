@@ -37,7 +37,7 @@ __all__ = [
     "check_event",
 ]
 
-PROTOCOL_VERSION = (1, 3)  # major: incompatible change; minor: new optional fields or kinds
+PROTOCOL_VERSION = (1, 4)  # major: incompatible change; minor: new optional fields or kinds
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # a snapshot of a big pool fits; anything larger is hostile
 
 # Every event kind and the body fields it always carries (more may be present: readers
@@ -67,6 +67,8 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "call.counts": ("call", "counts", "submitted"),  # absolute counts of a call
     "worker.info": ("workers",),  # [{worker, ...facts}], set (not added)
     "task.stream": ("records",),  # [[start, end, lane, call, count, flags], ...]
+    # 1.4: the statistical profiler's stack samples per call (pool/profile_store.py)
+    "profile": ("interval", "profiles"),  # profiles: [{call, fn, module, tree}, ...]
 }
 
 def _pack(obj: Any) -> bytes:

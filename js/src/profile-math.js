@@ -133,6 +133,17 @@ export function hottest(root, n = 10) {
 }
 
 /**
+ * A frame's palette index, from its function's name: the same name has the same colour in
+ * every view (the static snapshot hashes it the same way, kernel_ext/_snapshot_profile.py).
+ * @param {string} name
+ */
+export function nameHash(name) {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) >>> 0;
+  return h;
+}
+
+/**
  * A file path cut to its last parts (site-packages and home folders are long).
  * @param {string} file @param {number} [parts]
  */

@@ -17,7 +17,7 @@
 import { h, livePane, paneShell, setData, setText } from "./dom.js";
 import { alpha, color } from "./colors.js";
 import * as fmt from "./format.js";
-import { choices, find, hottest, layout, shortFile, treeOf } from "./profile-math.js";
+import { choices, find, hottest, layout, nameHash, shortFile, treeOf } from "./profile-math.js";
 
 /** @typedef {import("./store.js").Store} Store */
 
@@ -111,7 +111,7 @@ export function mount(el, store, _options = {}) {
       const file = files[n.file] ?? "";
       const share = n.count / (total || 1);
       const name = b.depth === 0 && top.name === "all" ? "all" : n.name;
-      const c = b.depth === 0 ? "#8a8f98" : color(n.file);
+      const c = b.depth === 0 ? "#8a8f98" : color(nameHash(n.name));
       return h("div", {
         class: "ts-flame-box",
         style: { left: `${(100 * b.x).toFixed(3)}%`, width: `${(100 * b.w).toFixed(3)}%`, top: `${b.depth * ROW_PX}px`, background: alpha(c, 0.78) },

@@ -166,3 +166,11 @@ def test_sampler_thread_starts_and_stops() -> None:
     s.stop()
     s._thread.join(1)
     assert not s._thread.is_alive() and s.take() == []
+
+
+def test_frame_colours_hash_names_as_the_js_does() -> None:
+    from taskscope._snapshot_profile import name_hash
+
+    # the same numbers as js/test/profile.test.js checks for profile-math.js's nameHash
+    assert name_hash("hot_helper") == 4063524832
+    assert name_hash("é😀") == 1996812
