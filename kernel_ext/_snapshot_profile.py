@@ -106,13 +106,13 @@ def _icicle(root: Node) -> tuple[str, int]:
         px, pw = x * WIDTH, max(1.0, w * WIDTH - 1)
         fill = "#8a8f98" if d == 0 else color(name_hash(key[0]))
         parts.append(f"<rect x='{px:.1f}' y='{d * ROW}' width='{pw:.1f}' height='{ROW - 1}' "
-                     f"rx='2' fill='{rgba(fill, 0.78)}'/>")
+                     f"rx='2' fill='{rgba(fill, 0.85)}'/>")
         label = key[0]
         fits = int((pw - 6) / CHAR_PX)
         if fits >= 3:
             text = label if len(label) <= fits else label[: fits - 1] + "…"
             parts.append(f"<text x='{px + 3:.1f}' y='{d * ROW + 11.5}' font-size='11' "
-                         f"font-family='monospace' fill='#ffffff'>{esc(text, quote=True)}</text>")
+                         f"font-family='monospace' fill='#111111'>{esc(text, quote=True)}</text>")
     height = (depth + 1) * ROW
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height}' "
            f"viewBox='0 0 {WIDTH} {height}'>{''.join(parts)}</svg>")

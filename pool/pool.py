@@ -549,9 +549,11 @@ class Pool:
         ``count`` the stack samples (one per 10 ms) in which it was running or calling, the
         heaviest child first. The root (``name`` "all", or the call or function asked for)
         counts every sample. Works on a closed pool too."""
-        if not self._driver.profile:
-            raise ValueError(f"taskscope: pool {self.name!r} does not profile its tasks; create "
-                             "it with Pool(profile=True) to sample their stacks")
+        if not getattr(self._driver, "profile", False):
+            remedy = ("a Dask cluster's workers profile themselves: see its client.profile()"
+                      if hasattr(self, "client") else
+                      "create it with Pool(profile=True) to sample their stacks")
+            raise ValueError(f"taskscope: pool {self.name!r} does not profile its tasks; {remedy}")
         return self._driver.history.profiles.profile(call, self.name, dict(self._driver.calls))
 
     def _story(self, rings: bool = True) -> dict[str, Any]:

@@ -97,12 +97,16 @@ export function mount(el, store, _options = {}) {
     setData(shell.root, "chosen", chosen);
     zoomOut.hidden = !zoom;
     setText(zoomLabel, zoom ? `${top.name}: ${fmt.percent(top.count / (root.count || 1))} of the samples` : "");
-    drawFlame(top, root.count, files);
-    drawHottest(top, files);
+    drawFlame(top, root.count, files, top === root);
+    // Zoomed into a frame: the table ranks it and what it called (under a stand-in root).
+    drawHottest(top === root ? top : { ...top, name: "zoom", children: new Map([["top", top]]) }, files);
   }
 
-  /** @param {import("./profile-math.js").Tree} top @param {number} total @param {string[]} files */
-  function drawFlame(top, total, files) {
+  /**
+   * @param {import("./profile-math.js").Tree} top @param {number} total
+   * @param {string[]} files @param {boolean} isRoot
+   */
+  function drawFlame(top, total, files, isRoot) {
     const boxes = layout(top, 0.002, MAX_ROWS);
     let depth = 0;
     const els = boxes.map((b) => {
@@ -110,11 +114,12 @@ export function mount(el, store, _options = {}) {
       const n = b.node;
       const file = files[n.file] ?? "";
       const share = n.count / (total || 1);
-      const name = b.depth === 0 && top.name === "all" ? "all" : n.name;
-      const c = b.depth === 0 ? "#8a8f98" : color(nameHash(n.name));
+      const whole = b.depth === 0 && isRoot; // the samples of everything chosen
+      const name = whole ? "all" : n.name;
+      const c = whole ? "#8a8f98" : color(nameHash(n.name));
       return h("div", {
         class: "ts-flame-box",
-        style: { left: `${(100 * b.x).toFixed(3)}%`, width: `${(100 * b.w).toFixed(3)}%`, top: `${b.depth * ROW_PX}px`, background: alpha(c, 0.78) },
+        style: { left: `${(100 * b.x).toFixed(3)}%`, width: `${(100 * b.w).toFixed(3)}%`, top: `${b.depth * ROW_PX}px`, background: alpha(c, 0.85) },
         title: `${name}\n${file}${n.line ? `:${n.line}` : ""}\n${fmt.count(n.count)} samples (${fmt.percent(share)})`,
         dataset: { name, count: n.count, depth: b.depth, path: b.path, share: share.toFixed(4) },
       }, [h("span", { text: name })]);
