@@ -14,6 +14,7 @@ when it grows past twice that. A pruned branch's samples stay in its parent's co
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +29,9 @@ MAX_NODES = 2000  # per call: a flame graph shows far fewer; `Pool.profile()` ge
 MAX_EVENT_NODES = 1000  # per call per `profile` event (the samples of half a second)
 MAX_SNAPSHOT_NODES = 500  # per call in a late joiner's history: what the pane draws
 PUBLISH_INTERVAL_S = 0.5  # as worker samples: the flame graph grows twice a second
+# cloudpickle names the file of every function it pickles by value (a notebook's, a
+# script's __main__) "<dynamic-code>"; the driver still has those functions to ask.
+DYNAMIC_FILE = "<dynamic-code>"
 
 
 class _CallProfile:
@@ -55,6 +59,7 @@ class ProfileStore:
         self.calls: OrderedDict[int, _CallProfile] = OrderedDict()
         self._pending: dict[int, Node] = {}
         self._next_publish = 0.0
+        self._files: dict[tuple[str, int], str] = {}  # (qualname, line) -> file (_name_files)
 
     def add(self, parts: Any, calls: dict[int, Any]) -> None:
         """Merge a worker's samples (``[[call, wire tree], ...]``) into each call's tree."""
@@ -73,11 +78,25 @@ class ProfileStore:
                     while len(self.calls) > MAX_CALLS:
                         old, _ = self.calls.popitem(last=False)
                         self._pending.pop(old, None)
+                self._name_files(wire)
                 merge_wire(entry.root, wire)
                 merge_wire(self._pending.setdefault(call_id, Node()), wire)
                 entry.adds += 1
                 if entry.adds % 32 == 0 and entry.root.size() > 2 * MAX_NODES:
                     entry.root = prune(entry.root, MAX_NODES)
+
+    def _name_files(self, wire: Any, depth: int = 0) -> None:
+        """Give frames of functions pickled by value their file back, from this process's
+        ``__main__`` (where a notebook's cells and a script's functions live)."""
+        if depth > 200 or not isinstance(wire, list) or len(wire) != 5:
+            return
+        if wire[1] == DYNAMIC_FILE and isinstance(wire[0], str) and isinstance(wire[2], int):
+            key = (wire[0], wire[2])
+            if key not in self._files:
+                self._files[key] = _main_file_of(*key)
+            wire[1] = self._files[key]
+        for child in wire[4] if isinstance(wire[4], list) else ():
+            self._name_files(child, depth + 1)
 
     def publish(self, events: Any, now: float | None = None, force: bool = False) -> None:
         """Emit the samples since the last time as one `profile` event (driver thread)."""
@@ -142,3 +161,15 @@ class ProfileStore:
             return "no call has run yet."
         shown = [f"{c} ({fn})" for c, fn in sorted(rows.items())[-10:]]
         return f"the calls it knows are {', '.join(shown)}; pass one of their ids or functions."
+
+
+def _main_file_of(qualname: str, line: int) -> str:
+    """The file of ``__main__``'s function (or class's method) `qualname` starting at `line`;
+    `DYNAMIC_FILE` when there is none (a closure, or code that is not ours to find)."""
+    obj: Any = sys.modules.get("__main__")
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    code = getattr(obj, "__code__", None)
+    if code is not None and code.co_firstlineno == line:
+        return str(code.co_filename)
+    return DYNAMIC_FILE

@@ -41,6 +41,10 @@ WORKER_FILE = os.path.join(os.path.dirname(__file__), "worker.py")  # co_filenam
 # sample whose first worker.py frame is another one (pickling an answer, waiting for work)
 # is the worker's own overhead, not the task's: it is not counted.
 RUNNER_FRAMES = frozenset({"run_unit", "_run_fast", "_run_batch", "<genexpr>"})
+# What the runners call besides the task: unpickling its arguments, putting its inputs in,
+# repr of its argument, a joblib batch's context. Their samples are the worker's, too.
+OVERHEAD_FILES = frozenset(os.path.join(os.path.dirname(__file__), name)
+                           for name in ("_pickle.py", "_deps.py", "_joblib_worker.py"))
 
 Key = tuple[str, str, int]
 
@@ -181,7 +185,8 @@ class Sampler:
                 break
             codes.append(code)
             frame = frame.f_back
-        if frame is None or not codes or frame.f_code.co_name not in RUNNER_FRAMES:
+        if (frame is None or not codes or frame.f_code.co_name not in RUNNER_FRAMES
+                or codes[-1].co_filename in OVERHEAD_FILES):
             return  # not inside a task's function: the worker's own work
         with self._lock:
             node = self._trees.get(call)

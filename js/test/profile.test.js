@@ -55,7 +55,7 @@ test("the hottest frames are ranked by own samples (ties: by total samples)", ()
 
 test("a frame's colour comes from its name, hashed as the static snapshot hashes it", async () => {
   const { nameHash } = await import("../src/profile-math.js");
-  // the same numbers as kernel_ext/_snapshot_profile.py's name_hash (tests/unit/test_profiler.py)
+  // the same numbers as kernel_ext/_snapshot_profile.py's name_hash (tests/unit/test_profile_trees.py)
   assert.equal(nameHash("hot_helper"), 4063524832);
   assert.equal(nameHash("é😀"), 1996812);
 });

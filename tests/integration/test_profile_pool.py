@@ -148,3 +148,43 @@ def test_events_build_the_same_profile_in_a_state_and_for_a_late_joiner(pool: Po
     assert 'data-samples="%d"' % want in html and "hot_helper" in html
     assert "flame graph of the stack samples" in html
     assert len(html.encode()) < 100_000
+
+
+SCRIPT = '''
+import json, sys
+from taskscope import Pool
+
+def helper(n):
+    a = 0
+    for i in range(n):
+        a ^= i
+    return a
+
+def task(x):
+    return helper(300_000)
+
+if __name__ == "__main__":
+    with Pool(2, profile=True) as pool:
+        pool.map(task, range(12))
+        print(json.dumps(pool.profile()))
+'''
+
+
+def test_functions_pickled_by_value_keep_their_file(tmp_path: Any) -> None:
+    """A notebook's or a script's functions travel by value (cloudpickle names their file
+    "<dynamic-code>"): the profile names the file they were defined in all the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "by_value.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    tree = json.loads(out.stdout.strip().splitlines()[-1])
+    task = tree["children"][0]
+    helper = task["children"][0]
+    assert (task["name"], task["file"], task["line"]) == ("task", str(script), 11)
+    assert (helper["name"], helper["file"], helper["line"]) == ("helper", str(script), 5)

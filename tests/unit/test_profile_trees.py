@@ -174,3 +174,22 @@ def test_frame_colours_hash_names_as_the_js_does() -> None:
     # the same numbers as js/test/profile.test.js checks for profile-math.js's nameHash
     assert name_hash("hot_helper") == 4063524832
     assert name_hash("é😀") == 1996812
+
+
+def test_snapshot_profile_part_stays_small_for_the_largest_state() -> None:
+    from taskscope.snapshot import snapshot_html
+
+    # 20 calls (the State keeps 20), each a wide and deep tree: the pane is still bounded
+    ps = ProfileState()
+    for call in range(1, 21):
+        tree = ["", "", 0, 10_000, [[f"fn_{call}_{i}", f"/site-packages/pkg{i}/mod.py", i, 400,
+                                     [[f"deep_{j}", "/x.py", j, 399 - j, []] for j in range(30)]]
+                                    for i in range(25)]]
+        ps.apply({"profiles": [{"call": call, "fn": f"f{call}", "module": "m", "tree": tree}]})
+    state = {"pool": {"status": "closed", "profile": True}, "profile": ps.to_json()}
+    html = snapshot_html(state, panes=["profile"])
+    assert 'data-samples="200000"' in html
+    assert len(html.encode()) < 30_000
+    # and a pool that does not profile shows no profile pane unless asked for
+    assert "tss-pane-profile" not in snapshot_html({"pool": {"status": "closed"}})
+    assert "Profiling is off" in snapshot_html({"pool": {"status": "closed"}}, panes=["profile"])
