@@ -116,9 +116,10 @@ class Server:
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
-    def start_script(self, name: str, n: int, go_file: Path) -> tuple[subprocess.Popen[str], str]:
+    def start_script(self, name: str, n: int, go_file: Path, script: str = "_pool_script.py"
+                     ) -> tuple[subprocess.Popen[str], str]:
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_pool_script.py"), name, str(n), str(go_file)],
+            [sys.executable, str(HERE / script), name, str(n), str(go_file)],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             cwd=str(HERE))
         self.scripts.append(proc)

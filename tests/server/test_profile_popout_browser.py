@@ -3,14 +3,12 @@ profiling pool in a plain script): the flame graph grows while the map runs, and
 final samples are the ones `pool.profile()` counted."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import HERE, Server
+from .conftest import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,14 +17,7 @@ SHOTS = Path(__file__).resolve().parents[1] / "browser" / "screenshots"  # git-i
 
 def test_profile_pane_live_in_the_popout_page(server: Server, tmp_path: Path, page: Any) -> None:
     go = tmp_path / "go"
-    proc = subprocess.Popen([sys.executable, str(HERE / "_profile_pool_script.py"), "profiling",
-                             "100", str(go)], env=server.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=str(HERE))
-    server.scripts.append(proc)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY "), (line, proc.stderr.read() if proc.stderr else "")
-    pool_id = line.split()[1]
+    proc, pool_id = server.start_script("profiling", 100, go, script="_profile_pool_script.py")
     server.wait_for(lambda: any(p["id"] == pool_id for p in server.pools()), what="the pool")
     page.set_viewport_size({"width": 1200, "height": 700})
     page.goto(f"{server.root}taskscope/pools/{pool_id}?panes=profile&token={server.token}")
