@@ -188,3 +188,15 @@ def test_functions_pickled_by_value_keep_their_file(tmp_path: Any) -> None:
     helper = task["children"][0]
     assert (task["name"], task["file"], task["line"]) == ("task", str(script), 11)
     assert (helper["name"], helper["file"], helper["line"]) == ("helper", str(script), 5)
+
+
+def test_a_report_block_keeps_the_profiles_of_its_own_calls(pool: Pool) -> None:
+    from taskscope.reports import _marks, pool_data
+
+    pool.map(outer, range(10))  # before the block
+    marks = _marks(pool._story(rings=False))
+    pool.map(other, range(30))
+    state = pool_data(pool, marks)["state"]
+    assert [c["call"] for c in state["profile"]["calls"]] == [2]
+    assert state["profile"]["calls"][0]["samples"] == pool.profile(2)["count"]
+    assert [c["call"] for c in pool_data(pool)["state"]["profile"]["calls"]] == [1, 2]
