@@ -47,14 +47,15 @@ def _merged(profile: dict[str, Any]) -> Node:
     return root
 
 
-def _boxes(root: Node) -> list[tuple[float, float, int, tuple[str, str, int], Node]]:
-    out: list[tuple[float, float, int, tuple[str, str, int], Node]] = []
+def _boxes(root: Node) -> list[tuple[float, float, int, tuple[str, str, int]]]:
+    """(x, width, depth, key) of each box drawn, x and width as fractions of the samples."""
+    out: list[tuple[float, float, int, tuple[str, str, int]]] = []
 
     def walk(node: Node, key: tuple[str, str, int], x: float, depth: int) -> None:
         w = node.count / root.count
         if w < MIN_SHARE or depth > MAX_DEPTH or len(out) >= MAX_BOXES:
             return
-        out.append((x, w, depth, key, node))
+        out.append((x, w, depth, key))
         cx = x
         for ckey, child in sorted(node.children.items(), key=lambda kv: (kv[0][0], kv[0][2])):
             walk(child, ckey, cx, depth + 1)
@@ -102,7 +103,7 @@ def _icicle(root: Node) -> tuple[str, int]:
     boxes = _boxes(root)
     depth = max((b[2] for b in boxes), default=0)
     parts = []
-    for x, w, d, key, node in boxes:
+    for x, w, d, key in boxes:
         px, pw = x * WIDTH, max(1.0, w * WIDTH - 1)
         fill = "#8a8f98" if d == 0 else color(name_hash(key[0]))
         parts.append(f"<rect x='{px:.1f}' y='{d * ROW}' width='{pw:.1f}' height='{ROW - 1}' "

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_report_browser import SHOTS, open_offline, shoot
 
 from taskscope import Pool
-
-from test_report_browser import SHOTS, open_offline, shoot
 
 pytestmark = [pytest.mark.browser]
 

@@ -145,7 +145,7 @@ def test_events_build_the_same_profile_in_a_state_and_for_a_late_joiner(pool: Po
     assert late["profile"]["calls"][0]["samples"] == want
     # and the static snapshot draws them: the pane, its flame graph and the helper's row
     html = snapshot_html(late)
-    assert 'data-samples="%d"' % want in html and "hot_helper" in html
+    assert f'data-samples="{want}"' in html and "hot_helper" in html
     assert "flame graph of the stack samples" in html
     assert len(html.encode()) < 100_000
 

@@ -7,9 +7,7 @@ Run:  .venv/bin/python -m pytest -m kernel tests/kernel/test_kernel_profile.py
 from __future__ import annotations
 
 import pytest
-
-from test_kernel_widget import (WIDGET_MIME, Kernel, anywidget_opens, kernel,  # noqa: F401
-                                state_updates)
+from test_kernel_widget import WIDGET_MIME, Kernel, anywidget_opens, kernel, state_updates  # noqa: F401
 
 pytestmark = pytest.mark.kernel
 

@@ -9,9 +9,9 @@ import msgpack
 
 from taskscope.pool.profile_store import ProfileStore
 from taskscope.pool.profiler import Node, Sampler, merge_wire, prune, to_dicts, to_wire
+from taskscope.pool.protocol import Event
 from taskscope.state import State
 from taskscope.state_profile import JSON_NODES, ProfileState
-from taskscope.pool.protocol import Event
 
 
 def _wire(name: str, count: int, *children: list) -> list:
