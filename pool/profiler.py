@@ -134,9 +134,10 @@ def to_dicts(root: Node, name: str = "all", file: str = "", line: int = 0) -> di
 
 
 class Sampler:
-    """A worker's profiler: a daemon thread sampling the main thread's stack.
+    """A worker's profiler: a daemon thread sampling the stack of the thread that made it
+    (the worker's main thread, which runs the tasks).
 
-    The main thread sets `call` to the id of the call whose unit it runs (0 between units)
+    That thread sets `call` to the id of the call whose unit it runs (0 between units)
     and takes the samples since the last time with `take()` when it answers. Samples are
     grouped per call: ``{call: Node}``, one tree each.
     """
@@ -147,7 +148,7 @@ class Sampler:
         self.pending = 0  # samples not yet taken: the main thread's cheap "anything new?"
         self._trees: dict[int, Node] = {}
         self._lock = threading.Lock()
-        self._main = threading.main_thread().ident
+        self._main = threading.get_ident()  # made by the thread that runs the tasks
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True,
                                         name="taskscope-profiler")

@@ -200,3 +200,12 @@ def test_a_report_block_keeps_the_profiles_of_its_own_calls(pool: Pool) -> None:
     assert [c["call"] for c in state["profile"]["calls"]] == [2]
     assert state["profile"]["calls"][0]["samples"] == pool.profile(2)["count"]
     assert [c["call"] for c in pool_data(pool)["state"]["profile"]["calls"]] == [1, 2]
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])  # forkserver: the tests above
+def test_every_start_method_profiles(start_method: str, monkeypatch: pytest.MonkeyPatch,
+                                     tmp_path: Any) -> None:
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    with Pool(2, profile=True, start_method=start_method) as pool:
+        pool.map(outer, range(12))
+        assert _path_to_heaviest_leaf(pool.profile())[:2] == ["outer", "hot_helper"]
