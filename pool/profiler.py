@@ -36,6 +36,11 @@ __all__ = ["Node", "Sampler", "merge_wire", "to_dicts", "to_wire", "wire_total"]
 
 SAMPLE_INTERVAL_S = 0.01  # 100 samples a second, as Dask's profiler: ~1 % error in a second
 MAX_WIRE_NODES = 1000  # nodes a worker ships per call per answer (small branches fold up)
+# A unit running this long has its samples sent on their own every LONG_UNIT_SHIP_S (from the
+# sampler's thread, on its own socket): a one-minute task's profile grows while it runs.
+# Shorter units' samples ride with their results, so `Pool.profile()` is whole at map return.
+LONG_UNIT_S = 1.0
+LONG_UNIT_SHIP_S = 1.0
 WORKER_FILE = os.path.join(os.path.dirname(__file__), "worker.py")  # co_filename of its frames
 # The frames of worker.py that call a task's function: a sample's stack is cut there. A
 # sample whose first worker.py frame is another one (pickling an answer, waiting for work)
@@ -142,9 +147,11 @@ class Sampler:
     grouped per call: ``{call: Node}``, one tree each.
     """
 
-    def __init__(self, interval: float = SAMPLE_INTERVAL_S) -> None:
+    def __init__(self, interval: float = SAMPLE_INTERVAL_S, connect: Any = None) -> None:
         self.interval = interval
         self.call = 0
+        self.task = 0  # the unit running (set with `call`): how long it runs decides shipping
+        self._connect = connect  # -> send(parts), made in the sampler's thread (long units)
         self.pending = 0  # samples not yet taken: the main thread's cheap "anything new?"
         self._trees: dict[int, Node] = {}
         self._lock = threading.Lock()
@@ -158,13 +165,19 @@ class Sampler:
         return self
 
     def stop(self) -> None:
+        """Stop sampling; wait for the thread (its socket must be idle before the worker's
+        zmq context is destroyed)."""
         self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(1.0)
 
     def _sample_until_stopped(self) -> None:
         # On a schedule, not `interval` after each sample: waking, this thread waits for
         # the GIL (up to the 5 ms switch interval while a task computes), and sleeping a
         # full interval after that took ~70 samples a second instead of 100.
         due = time.monotonic()
+        send: Any = None
+        task, task_since, shipped = 0, due, due
         while True:
             due += self.interval
             now = time.monotonic()
@@ -175,6 +188,13 @@ class Sampler:
             call = self.call
             if call:
                 self.sample(call)
+            if self.task != task:
+                task, task_since = self.task, now
+            elif (task and self._connect is not None and now - task_since >= LONG_UNIT_S
+                  and now - shipped >= LONG_UNIT_SHIP_S and self.pending):
+                shipped = now
+                send = send or self._connect()
+                send(self.take())
 
     def sample(self, call: int) -> None:
         """Count one sample of the main thread's stack for `call` (when it runs a task)."""
@@ -206,10 +226,26 @@ class Sampler:
         return [[call, to_wire(root, keys=_key_of)] for call, root in trees.items()]
 
 
+def long_unit_sender(endpoint: str, key: bytes, worker_id: int) -> Any:
+    """What a worker's sampler calls (in its own thread) to get a sender of samples: a
+    DEALER of its own (identity ``w<id>p``; sockets are not shared between threads), signed
+    as ``worker:<id>:profile`` (its own sequence numbers)."""
+    def connect() -> Any:
+        from . import _transport
+        from .protocol import Codec
+
+        sock = _transport.connect_dealer(endpoint, f"w{worker_id}p".encode())
+        codec = Codec(key, f"worker:{worker_id}:profile")
+        return lambda parts: _transport.send_frames(sock, codec.encode("profile",
+                                                                       {"profile": parts}))
+    return connect
+
+
 class NoSampler:
     """What a worker of a pool that does not profile holds: the same attributes, no thread."""
 
     call = 0
+    task = 0
     pending = 0
 
     def take(self) -> list[list[Any]]:

@@ -235,6 +235,9 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             if w is None and msg.kind == "control" and msg.src.startswith("control:"):
                 self.handle_control(msg.body)  # from the Jupyter server (pool/control.py)
                 continue
+            if w is None and msg.kind == "profile":
+                self.handle_profile(identity, msg)  # a long task's samples (profiler.py)
+                continue
             if w is None or msg.src != f"worker:{w.id}":
                 continue  # a message claiming another worker's name
             descs = msg.body.get("shm")

@@ -106,7 +106,8 @@ class _Worker:
         self.shm.enabled = self.shm.enabled and cfg.shm_prefix is not None
         self.pinned: list[Any] = []  # input segments still mapped by values kept here
         # The statistical profiler (profiler.py): `call` says whose samples these are.
-        self.profiler = profiler.Sampler().start() if cfg.profile else profiler.NoSampler()
+        self.profiler = profiler.Sampler(connect=profiler.long_unit_sender(
+            cfg.endpoint, cfg.key, cfg.worker_id)).start() if cfg.profile else profiler.NoSampler()
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
@@ -258,7 +259,7 @@ class _Worker:
             unit_frames = frames[pos:pos + nf]
             pos += nf
             self.slot.set(unit["task"])
-            self.profiler.call = unit["call"]
+            self.profiler.call, self.profiler.task = unit["call"], unit["task"]
             record, result = self.run_unit(unit, unit_frames)
             results.append(record)
             out.append(result)
@@ -268,7 +269,7 @@ class _Worker:
                 self.answer(results, out, final=False)
                 results, out = [], []
         self.slot.set(0)
-        self.profiler.call = 0
+        self.profiler.call = self.profiler.task = 0
         now = time.monotonic()
         self.working += now - flushed
         body, payload = self.prepare_answer(results, out, final=True)
@@ -532,7 +533,9 @@ def worker_main(cfg: WorkerConfig) -> None:
     _set_parent_death_signal()
     threading.Thread(target=_watchdog, args=(cfg.driver_pid,), daemon=True,
                      name="taskscope-watchdog").start()
-    code = _Worker(cfg).run()
+    worker = _Worker(cfg)
+    code = worker.run()
+    worker.profiler.stop()  # its thread's socket is idle before the context goes
     # Exit without running atexit handlers or flushing inherited state; the socket's linger
     # has already delivered the last message.
     _transport._context().destroy(linger=2000)

@@ -209,3 +209,22 @@ def test_every_start_method_profiles(start_method: str, monkeypatch: pytest.Monk
     with Pool(2, profile=True, start_method=start_method) as pool:
         pool.map(outer, range(12))
         assert _path_to_heaviest_leaf(pool.profile())[:2] == ["outer", "hot_helper"]
+
+
+def test_a_long_task_is_profiled_while_it_runs(pool: Pool) -> None:
+    """A unit running over a second sends its samples on its own, every second (the
+    sampler's own socket), not only with its result: its flame graph grows while it runs."""
+    fut = pool.submit(hot_helper, 3.0)
+    seen = 0
+    deadline = time.monotonic() + 30
+    while not fut.done() and time.monotonic() < deadline:
+        seen = pool.profile()["count"]
+        if seen:
+            break
+        time.sleep(0.1)
+    assert seen > 0 and not fut.done(), "no samples arrived while the 3 s task ran"
+    assert fut.result(30) > 0
+    tree = pool.profile()
+    assert [c["name"] for c in tree["children"]] == ["hot_helper"]
+    # every sample of the task arrived, counted once (live parts plus the rest at the end)
+    assert 200 <= tree["count"] <= 400, tree["count"]
