@@ -103,6 +103,9 @@ def _window(body: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
         h[f"{name}_first"], h[f"{name}_total"] = 0, len(h[name]) // (8 * width)
     errors_mark = marks["history"]["errors_total"]
     h["errors"] = [e for e in h["errors"] if e["id"] > errors_mark]
+    if isinstance(h.get("profile"), dict):  # stack samples of the block's calls only (1.4)
+        h["profile"] = {**h["profile"], "profiles": [p for p in h["profile"]["profiles"]
+                                                     if p["call"] > since_call]}
     return {**body, "history": h}
 
 

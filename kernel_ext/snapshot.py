@@ -25,6 +25,7 @@ from typing import Any
 from . import _format as fmt
 from ._snapshot_graph import counts_text, graph_svg
 from ._snapshot_memflow import memory_functions_html, saturation_html
+from ._snapshot_profile import profile_pane
 from ._snapshot_svg import sparkline_svg, stream_records, stream_svg, svg_img
 from .theme import THEME, color, rgba, segment_colors, status_color
 
@@ -408,13 +409,13 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
         records: Any = stream_records(stream)
     else:  # records as 6-sequences
         records = [v for r in stream for v in r]
-    chosen = [p["name"] for p in THEME["panes"]
-              if (p["name"] in panes if panes else not p.get("optional"))]
+    pool = state.get("pool", {})
+    chosen = [p["name"] for p in THEME["panes"] if (p["name"] in panes if panes else
+                                                    not p.get("optional") or pool.get(p["name"]))]
     draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
             "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources, records),
             "workers": lambda: _workers(state), "errors": lambda: _errors(state),
-            "graph": lambda: _graph(state)}
-    pool = state.get("pool", {})
+            "graph": lambda: _graph(state), "profile": lambda: profile_pane(state, _pane, _MUTED)}
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '
             f"· run the notebook for the live dashboard</div>")
     body = "".join(draw[name]() for name in chosen)

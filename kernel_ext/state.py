@@ -15,6 +15,7 @@ from taskscope.pool.protocol import Event
 
 from . import state_memflow as memflow
 from .state_graph import GraphState
+from .state_profile import ProfileState
 
 __all__ = ["RESOURCE_FIELDS", "STREAM_FIELDS", "Ring", "State"]
 
@@ -90,6 +91,7 @@ class State:
         self._rate: dict[int, deque[tuple[float, int]]] = {}
         self._last_sample: tuple[float, int] | None = None
         self.graph = GraphState(self)  # submitted tasks' nodes and edges (state_graph.py)
+        self.profile = ProfileState()  # stack samples per call (1.4, state_profile.py)
 
     # ---------------------------------------------------------------- applying events
     def apply(self, event: Event) -> None:
@@ -109,9 +111,12 @@ class State:
     def _on_pool_started(self, ts: float, b: dict[str, Any]) -> None:
         self.pool.update(id=b["id"], name=b["name"], pid=b["pid"], n_workers=b["n_workers"],
                          started=ts, memory_limit=b.get("memory_limit"), status="running")
-        for k in ("scheduler", "note", "mode"):  # a watched Dask cluster's (1.2)
+        for k in ("scheduler", "note", "mode", "profile"):  # Dask's (1.2); profiling (1.4)
             if b.get(k) is not None:
                 self.pool[k] = b[k]
+
+    def _on_profile(self, ts: float, b: dict[str, Any]) -> None:
+        self.profile.apply(b)
 
     def _on_pool_status(self, ts: float, b: dict[str, Any]) -> None:
         self.pool["status"] = b["status"]
@@ -377,6 +382,10 @@ class State:
         p = b["pool"]
         self.pool.update(id=p["id"], name=p["name"], pid=p["pid"], n_workers=p["n_workers"],
                          status=p["status"], memory_limit=p.get("memory_limit"))
+        if p.get("profile") is not None:
+            self.pool["profile"] = p["profile"]
+        if isinstance((b.get("history") or {}).get("profile"), dict):
+            self.profile.adopt(b["history"]["profile"])
         if isinstance(b.get("history"), dict):
             from .state_history import adopt_history
 
@@ -535,6 +544,8 @@ class State:
             "stream_total": self.stream.total, "resources_total": self.resources.total,
             "memory_by_function": memflow.memory_by_function(self),
         }
+        if self.profile.calls:
+            state["profile"] = self.profile.to_json()
         if include_errors:  # the whole State (a snapshot, a report): the graph too
             state["errors"] = list(self.errors)
             graph = self.graph.to_json()

@@ -40,7 +40,7 @@ __all__ = ["PANES", "CallProgress", "Dashboard", "PopoutLink", "code_carrier", "
 
 log = logging.getLogger("taskscope")
 STATIC = pathlib.Path(__file__).parent / "static"
-PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph")
+PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph", "profile")
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
 # What a one-call progress bar draws from the State (js/src/progress-compact.js): its row,
 # the clock and the pool's status. The rest (workers, functions, totals) is not sent to it.

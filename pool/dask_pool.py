@@ -52,6 +52,8 @@ _LOCAL_ONLY = {
     "max_tasks_per_worker": "Dask does not recycle worker processes by task count",
     "memory_limit": "give the cluster its limit: LocalCluster(memory_limit=...) or "
                     "`dask worker --memory-limit`",
+    "profile": "Dask's workers profile themselves: see client.profile() or the Dask "
+               "dashboard's /profile page",
 }
 
 
@@ -81,7 +83,7 @@ class DaskPool(Pool):
         for param in local_only:
             if param not in _LOCAL_ONLY:
                 raise TypeError(f"taskscope: Pool() got an unexpected keyword argument {param!r}")
-            if local_only[param] not in (None, ()):
+            if local_only[param] not in (None, ()) and local_only[param] is not False:
                 raise ValueError(f"taskscope: {param}= does not apply to Pool(cluster=...): "
                                  f"{_LOCAL_ONLY[param]}")
         self.client, owns_client = resolve_client(cluster, connect_timeout)

@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .errors import PoolClosedError
+from .profile_store import ProfileStore
 
 __all__ = ["STREAM_WIDTH", "History", "Ring", "story", "task_records"]
 
@@ -134,6 +135,7 @@ class History:
         self.last_sample: tuple[float, int] | None = None
         self.closed_at: float | None = None
         self.held: list[list[Any]] = []  # the last sample's bytes held per function (1.4)
+        self.profiles = ProfileStore()  # the workers' stack samples per call (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
                           "task.stream": self._task_stream,
@@ -306,6 +308,8 @@ class History:
                 "closed_at": self.closed_at, "held": list(self.held),
                 "last_sample": list(self.last_sample) if self.last_sample else None,
                 "stream_total": self.stream.total, "resources_total": self.resources.total}
+            if self.profiles.calls:
+                out["profile"] = self.profiles.snapshot()
             if rings:
                 out["stream_first"], out["stream"] = self.stream.since(0)
                 out["resources_first"], out["resources"] = self.resources.since(0)

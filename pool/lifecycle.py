@@ -90,7 +90,7 @@ class WorkerLifecycle:
         self.events.emit("pool.started", id=self.pool_id, name=self.pool_name,
                          pid=os.getpid(), n_workers=self.n_workers,
                          start_method=self.context.get_start_method(),
-                         memory_limit=self.memory_limit)
+                         memory_limit=self.memory_limit, profile=self.profile)
         self.events.emit("pool.status", status="running")
         for _ in range(self.n_workers):
             self.start_worker()
@@ -100,7 +100,7 @@ class WorkerLifecycle:
         slot = running_slot.create(self.endpoints.dir, wid)
         cfg = WorkerConfig(worker_id=wid, endpoint=self.endpoints.tasks_endpoint, key=self._key,
                            driver_pid=os.getpid(), setup=self.setup, slot=slot,
-                           shm_prefix=f"{self.shm_prefix}w{wid}-")
+                           shm_prefix=f"{self.shm_prefix}w{wid}-", profile=self.profile)
         process = self.context.Process(target=worker_main, args=(cfg,),
                                        name=f"taskscope-{self.pool_name}-w{wid}")
         launched = time.monotonic()  # before start(): start-up time includes the fork/spawn

@@ -173,6 +173,7 @@ class MapCalls:
             # An engine's call (joblib) stopped before the engine closed it: its total is
             # what was handed over, told before it ends (batches.py).
             self._batch_total(call, call.submitted)
+        self.history.profiles.publish(self.events, force=True)  # its last stack samples
         self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
                          erred=call.erred, cancelled=call.cancelled)
         # Publish now, not at the next tick: a notebook waits for this event to leave the

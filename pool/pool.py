@@ -100,6 +100,10 @@ class Pool:
         per worker, in bytes or as text (``"500MB"``, ``"2GiB"``): a worker whose resident
         memory goes over it (checked ten times a second) is killed and replaced, and the task
         it ran fails with `WorkerMemoryError` naming the limit and the memory seen.
+    profile:
+        sample each running task's stack 100 times a second (a statistical profiler, as
+        Dask's): `profile()` and the dashboard's profile pane then show where the time
+        went, per call and function.
 
     cluster:
         run on a Dask cluster instead of local processes: a ``distributed.Client``, a cluster
@@ -125,7 +129,7 @@ class Pool:
                  initializer: Callable[..., Any] | None = None, initargs: Iterable[Any] = (),
                  worker_state: Any = None, max_tasks_per_worker: int | None = None,
                  name: str | None = None, memory_limit: int | str | None = None,
-                 cluster: Any = None) -> None:
+                 profile: bool = False, cluster: Any = None) -> None:
         if cluster is not None:  # a subclass of Pool given cluster=: only Pool routes it
             raise TypeError(f"taskscope: {type(self).__name__} does not take cluster=; use "
                             "taskscope.Pool(cluster=...)")
@@ -146,6 +150,8 @@ class Pool:
             raise ValueError("taskscope: max_tasks_per_worker must be an int >= 1 or None, not "
                              f"{max_tasks_per_worker!r}")
         memory_limit = parse_memory_limit(memory_limit)
+        if not isinstance(profile, bool):
+            raise TypeError(f"taskscope: profile must be True or False, not {profile!r}")
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             # Workers fork from a server that has already imported the worker's modules.
@@ -180,7 +186,7 @@ class Pool:
         self._driver = Driver(pool_id=self.id, name=self.name, n_workers=n_workers,
                               context=context, setup=setup,
                               max_tasks_per_worker=max_tasks_per_worker,
-                              memory_limit=memory_limit, key=self._key)
+                              memory_limit=memory_limit, key=self._key, profile=profile)
         self._driver.pool_ref = weakref.ref(self)
         if method == "fork" and threading.current_thread() is threading.main_thread():
             # Fork the first workers here, as the stdlib's pool does, not in the driver thread:
@@ -537,6 +543,23 @@ class Pool:
         newest 100,000 are kept; `[]` before any task ran.
         Works on a closed pool too."""
         return self._driver.history.records()
+
+    def profile(self, call: Any = None) -> dict[str, Any]:
+        """Where the workers' time went: the statistical profile of one call (its id), of
+        every call of one function (the function or its name), or of all calls (None),
+        merged over workers (like Dask's ``Client.profile``). Needs ``Pool(profile=True)``.
+
+        Returns a tree of plain dicts, ``{"name", "file", "line", "count", "children"}``: a
+        node per function on a path of calls (``line`` is where the function starts),
+        ``count`` the stack samples (one per 10 ms) in which it was running or calling, the
+        heaviest child first. The root (``name`` "all", or the call or function asked for)
+        counts every sample. Works on a closed pool too."""
+        if not getattr(self._driver, "profile", False):
+            remedy = ("a Dask cluster's workers profile themselves: see its client.profile()"
+                      if hasattr(self, "client") else
+                      "create it with Pool(profile=True) to sample their stacks")
+            raise ValueError(f"taskscope: pool {self.name!r} does not profile its tasks; {remedy}")
+        return self._driver.history.profiles.profile(call, self.name, dict(self._driver.calls))
 
     def _story(self, rings: bool = True) -> dict[str, Any]:
         """The snapshot a subscriber joining now would get, with its history (history.py):

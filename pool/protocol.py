@@ -67,6 +67,8 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "call.counts": ("call", "counts", "submitted"),  # absolute counts of a call
     "worker.info": ("workers",),  # [{worker, ...facts}], set (not added)
     "task.stream": ("records",),  # [[start, end, lane, call, count, flags], ...]
+    # 1.4: the statistical profiler's stack samples per call (pool/profile_store.py)
+    "profile": ("interval", "profiles"),  # profiles: [{call, fn, module, tree}, ...]
 }
 
 def _pack(obj: Any) -> bytes:

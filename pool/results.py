@@ -32,10 +32,14 @@ class TaskResults:
 
     # provided by Driver: events, shm, graph, calls, _call_error_events, ...
     events: Any
+    history: Any
+    _by_identity: dict[bytes, Any]
     shm: Any
     _call_error_events: dict[int, int]
 
     def handle_results(self, w: WorkerRecord, body: dict[str, Any], payload: list[Any]) -> None:
+        if "profile" in body:  # stack samples (profiler.py): merged before the results they
+            self.history.profiles.add(body["profile"], self.calls)  # came with wake a caller
         insights = body.get("insights", {})
         w.insights["working"] = float(insights.get("working", w.insights["working"]))
         w.insights["waiting"] = float(insights.get("waiting", w.insights["waiting"]))
@@ -62,6 +66,13 @@ class TaskResults:
             if task is None:
                 continue  # a result we no longer wait for (its call was cancelled)
             self.finish_task(w, task, rec, frames, values)
+
+    def handle_profile(self, identity: bytes, msg: Any) -> None:
+        """Stack samples a worker's sampler sent on its own socket (``w<id>p``) while a long
+        unit runs; anything else claiming to be one is dropped."""
+        w = self._by_identity.get(identity[:-1]) if identity.endswith(b"p") else None
+        if w is not None and msg.src == f"worker:{w.id}:profile":
+            self.history.profiles.add(msg.body.get("profile"), self.calls)
 
     def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any],
                     values: Any = None) -> None:

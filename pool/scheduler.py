@@ -67,7 +67,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
 
     def __init__(self, *, pool_id: str, name: str, n_workers: int, context: Any,
                  setup: bytes | tuple[Any, ...], max_tasks_per_worker: int | None,
-                 memory_limit: int | None, key: bytes) -> None:
+                 memory_limit: int | None, key: bytes, profile: bool = False) -> None:
         super().__init__(name=f"taskscope-driver-{name}", daemon=True)
         self.pool_id = pool_id
         self.pool_name = name
@@ -76,6 +76,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         self.setup = setup
         self.max_tasks_per_worker = max_tasks_per_worker
         self.memory_limit = memory_limit
+        self.profile = profile  # workers sample their tasks' stacks (profiler.py)
         self._key = key
         self.endpoints = _transport.Endpoints()
         self.codec = Codec(key, "driver")
@@ -207,6 +208,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             self._next_snapshot = now + SNAPSHOT_INTERVAL_S
             self.emit_snapshot()
         self.flush_releases()
+        self.history.profiles.publish(self.events, now)
         if self.shm.kept_bytes:  # idle for a while: segments kept for reuse are given back
             if self.work_left():
                 self._idle_since = None
@@ -234,6 +236,9 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             if w is None and msg.kind == "control" and msg.src.startswith("control:"):
                 self.handle_control(msg.body)  # from the Jupyter server (pool/control.py)
                 continue
+            if w is None and msg.kind == "profile":
+                self.handle_profile(identity, msg)  # a long task's samples (profiler.py)
+                continue
             if w is None or msg.src != f"worker:{w.id}":
                 continue  # a message claiming another worker's name
             descs = msg.body.get("shm")
@@ -254,7 +259,8 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         body: dict[str, Any] = {
             "pool": {"id": self.pool_id, "name": self.pool_name, "pid": os.getpid(),
                      "n_workers": self.n_workers, "status": self.status,
-                     "started": self.started_at, "memory_limit": self.memory_limit},
+                     "started": self.started_at, "memory_limit": self.memory_limit,
+                     "profile": self.profile},
             "workers": [w.summary() for w in self.workers.values()],
             "calls": [c.summary() for c in list(self.calls.values())[-50:]]}
         if history:
@@ -262,6 +268,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         return body
 
     def emit_snapshot(self, history: bool = False) -> None:
+        self.history.profiles.publish(self.events, force=True)  # samples before the summary
         self.events.emit("snapshot", **self.snapshot_body(history))
 
     def handle_control(self, body: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from . import _pickle, _transport, running_slot, shm
+from . import _pickle, _transport, profiler, running_slot, shm
 from ._deps import substitute
 from .errors import SerializationError, TaskError
 from .protocol import Codec, Message
@@ -57,6 +57,7 @@ class WorkerConfig:
     setup: bytes | tuple[Any, ...]
     slot: str | None = None  # the running slot's file (running_slot.py)
     shm_prefix: str | None = None  # names of the shared-memory segments it makes (shm.py)
+    profile: bool = False  # sample the running task's stack (profiler.py)
 
     def __repr__(self) -> str:  # the key never reaches a log
         return f"WorkerConfig(worker_id={self.worker_id}, endpoint=<hidden>)"
@@ -104,6 +105,9 @@ class _Worker:
         self.shm = shm.Exporter(cfg.shm_prefix or "", reuse=False)
         self.shm.enabled = self.shm.enabled and cfg.shm_prefix is not None
         self.pinned: list[Any] = []  # input segments still mapped by values kept here
+        # The statistical profiler (profiler.py): `call` says whose samples these are.
+        self.profiler = profiler.Sampler(connect=profiler.long_unit_sender(
+            cfg.endpoint, cfg.key, cfg.worker_id)).start() if cfg.profile else profiler.NoSampler()
 
     def send(self, kind: str, body: dict[str, Any], payload: list[Any] = ()) -> None:  # type: ignore[assignment]
         _transport.send_frames(self.sock, self.codec.encode(kind, body, payload))
@@ -200,6 +204,8 @@ class _Worker:
         body: dict[str, Any] = {"results": results, "final": final,
                                 "insights": {"working": self.working, "waiting": self.waiting,
                                              "managed": self.managed}}
+        if self.profiler.pending:  # the task's stack samples since the last answer
+            body["profile"] = self.profiler.take()
         clean = [r for r in out if type(r) is _Values]
         packed: list[Any] = []
         if clean:
@@ -253,6 +259,7 @@ class _Worker:
             unit_frames = frames[pos:pos + nf]
             pos += nf
             self.slot.set(unit["task"])
+            self.profiler.call, self.profiler.task = unit["call"], unit["task"]
             record, result = self.run_unit(unit, unit_frames)
             results.append(record)
             out.append(result)
@@ -262,6 +269,7 @@ class _Worker:
                 self.answer(results, out, final=False)
                 results, out = [], []
         self.slot.set(0)
+        self.profiler.call = self.profiler.task = 0
         now = time.monotonic()
         self.working += now - flushed
         body, payload = self.prepare_answer(results, out, final=True)
@@ -546,7 +554,9 @@ def worker_main(cfg: WorkerConfig) -> None:
     _set_parent_death_signal()
     threading.Thread(target=_watchdog, args=(cfg.driver_pid,), daemon=True,
                      name="taskscope-watchdog").start()
-    code = _Worker(cfg).run()
+    worker = _Worker(cfg)
+    code = worker.run()
+    worker.profiler.stop()  # its thread's socket is idle before the context goes
     # Exit without running atexit handlers or flushing inherited state; the socket's linger
     # has already delivered the last message.
     _transport._context().destroy(linger=2000)

@@ -21,6 +21,7 @@ import * as workers from "./workers.js";
 import * as errors from "./errors.js";
 import * as resources from "./resources.js";
 import * as graph from "./graph.js";
+import * as profile from "./profile.js";
 
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {{destroy(): void, redraw?: () => void}} PaneHandle */
@@ -35,6 +36,7 @@ const MOUNTS = /** @type {Record<string, {mount: MountFn, wide: boolean}>} */ ({
   workers: { mount: workers.mount, wide: true },
   errors: { mount: errors.mount, wide: true },
   graph: { mount: graph.mount, wide: true },
+  profile: { mount: profile.mount, wide: true },
 });
 /** Order and titles from kernel_ext/theme.json (the static snapshot uses the same). */
 export const PANES = /** @type {Array<{name: string, title: string, mount: MountFn, wide: boolean, optional?: boolean}>} */ (
@@ -44,14 +46,23 @@ export const PANE_NAMES = PANES.map((p) => p.name);
 export const DEFAULT_PANES = PANES.filter((p) => !p.optional).map((p) => p.name);
 
 /**
- * Normalise a pane list: unknown names dropped, empty = all; accepts
- * "task_stream" / "taskstream" for "task-stream".
- * @param {string[] | null | undefined} panes
+ * The panes shown when none were chosen: all but the optional ones, each of which shows
+ * when the pool's flag of its name is set (the profile pane: `Pool(profile=True)`).
+ * @param {any} [pool] state.pool
  */
-export function normalisePanes(panes) {
+export function defaultPanes(pool) {
+  return PANES.filter((p) => !p.optional || Boolean(pool?.[p.name])).map((p) => p.name);
+}
+
+/**
+ * Normalise a pane list: unknown names dropped, empty = the defaults; accepts
+ * "task_stream" / "taskstream" for "task-stream".
+ * @param {string[] | null | undefined} panes @param {any} [pool] state.pool
+ */
+export function normalisePanes(panes, pool) {
   const want = (panes ?? []).map((p) => String(p).toLowerCase().replace(/[_ ]/g, "-").replace(/^taskstream$/, "task-stream"));
   const ok = PANE_NAMES.filter((n) => want.includes(n));
-  return ok.length ? ok : [...DEFAULT_PANES];
+  return ok.length ? ok : defaultPanes(pool);
 }
 
 /**
@@ -114,7 +125,8 @@ export function mountDashboard(el, store, opts = {}) {
   root.append(header, notices, grid);
 
   // ── panes ──────────────────────────────────────────────────────────────
-  let shown = normalisePanes(opts.panes);
+  let chosen = Boolean(opts.panes?.length); // false: the defaults, which follow the pool's flags
+  let shown = normalisePanes(opts.panes, store.view().state?.pool);
   /** @type {Record<string, PaneHandle>} */
   const handles = {};
   /** @type {Record<string, HTMLElement>} */
@@ -129,8 +141,9 @@ export function mountDashboard(el, store, opts = {}) {
         box.checked = true;
         return;
       }
+      chosen = next.join(" ") !== defaultPanes(store.view().state?.pool).join(" ");
       setPanes(next);
-      opts.onPanesChange?.(next.join() === DEFAULT_PANES.join() ? [] : next);
+      opts.onPanesChange?.(chosen ? next : []);
     });
     boxes[p.name] = box;
     chooserList.append(h("label", { class: "ts-menu-item" }, [box, p.title]));
@@ -138,7 +151,7 @@ export function mountDashboard(el, store, opts = {}) {
 
   /** @param {string[]} panes */
   function setPanes(panes) {
-    shown = normalisePanes(panes);
+    shown = normalisePanes(panes, store.view().state?.pool);
     for (const p of PANES) {
       boxes[p.name].checked = shown.includes(p.name);
       const want = shown.includes(p.name);
@@ -233,6 +246,8 @@ export function mountDashboard(el, store, opts = {}) {
     setData(root, "frozen", store.frozen ? 1 : 0);
     setData(root, "workers", ws.length);
     setData(root, "gaps", st.gaps ?? 0);
+    // A pool that profiles gets its profile pane, unless panes were chosen.
+    if (!chosen && defaultPanes(pool).join(" ") !== shown.join(" ")) setPanes([]);
   }
   draw();
   const unsub = store.subscribe(draw);
@@ -242,7 +257,11 @@ export function mountDashboard(el, store, opts = {}) {
     panes: handles,
     setNotice,
     setPopoutUrl,
-    setPanes,
+    /** @param {string[]} p */
+    setPanes(p) {
+      chosen = Boolean(p?.length);
+      setPanes(p);
+    },
     destroy() {
       unsub();
       for (const k of Object.keys(handles)) handles[k].destroy();

@@ -129,6 +129,12 @@ export const THEME = {
       "name": "graph",
       "title": "Task graph",
       "optional": true
+    },
+    {
+      "name": "profile",
+      "title": "Profile",
+      "optional": true,
+      "_comment": "optional: shown by default only when the pool's flag of that name is set (Pool(profile=True))"
     }
   ],
   "_graph_states": "The graph pane's node colours, by Dask's state names (optional panes are shown when asked for: panes=[...] or the Panes menu).",

@@ -27,7 +27,7 @@ __all__ = ["STATIC_DIR", "handlers"]
 
 STATIC_DIR = pathlib.Path(__file__).resolve().parent.parent / "static"
 # The pane names of taskscope.widgets.PANES (not imported: that module needs anywidget).
-PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph")
+PANES = ("progress", "task-stream", "memory", "workers", "errors", "resources", "graph", "profile")
 POOL_ID = r"(?P<pool_id>[0-9a-f]{1,64})"
 ERRORS_INTERVAL_S = 1.0  # tracebacks are heavy: resend the error list at most once a second
 STREAM_WIDTH, RESOURCES_WIDTH = 6, 5

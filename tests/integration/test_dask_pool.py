@@ -560,6 +560,11 @@ def test_other_bad_cluster_arguments(client: Client) -> None:
         Pool(cluster=client, memory_limit="1GB")
     with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
         Pool(cluster=client, bogus=1)
+    with pytest.raises(ValueError, match=r"profile= does not apply.*client\.profile\(\)"):
+        Pool(cluster=client, profile=True)  # Dask samples its own workers (1.4)
+    with Pool(cluster=client, profile=False) as pool:
+        with pytest.raises(ValueError, match=r"does not profile.*client\.profile\(\)"):
+            pool.profile()
 
 
 def test_a_too_old_distributed_is_refused_naming_the_fix() -> None:

@@ -81,6 +81,11 @@ FIELD_SAMPLES: dict[str, Any] = {
                "file": "/home/user/nb.py", "line": 3, "callsite": None, "total": 1000,
                "submitted": 1000, "processing": 4, "done": 985, "erred": 1, "cancelled": 0,
                "status": "running", "started": 12301.0}],
+    # a `profile` event (1.4): stack samples of call 7 since the last one (pool/profiler.py)
+    "interval": 0.01,
+    "profiles": [{"call": 7, "fn": "square", "module": "__main__",
+                  "tree": ["", "", 0, 12, [["square", "/home/user/nb.py", 3, 12,
+                                            [["helper", "/home/user/nb.py", 9, 10, []]]]]]}],
 }
 
 

@@ -23,5 +23,5 @@ def test_unknown_pane_raises_and_leaves_no_exception_ignored_in_del(
 
 
 def test_the_graph_pane_is_a_choice_and_a_near_miss_still_names_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"unknown pane\(s\) \['graphs'\]; choose from \[.*'graph'\]"):
+    with pytest.raises(ValueError, match=r"unknown pane\(s\) \['graphs'\]; choose from \[.*'graph', 'profile'\]"):
         Dashboard(None, panes=["graphs"])  # type: ignore[arg-type]
