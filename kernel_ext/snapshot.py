@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _format as fmt
 from ._snapshot_graph import counts_text, graph_svg
@@ -37,6 +37,22 @@ NAME_CHARS = 40  # function names longer than this are cut (with an ellipsis)
 MAX_SNAPSHOT_CALLS = 10  # newest calls shown (the functions' rows still count all)
 MAX_SNAPSHOT_FUNCTIONS = 10  # functions with most tasks shown
 MAX_SNAPSHOT_WORKERS = 12  # workers shown in the memory and workers panes: live ones first
+BUDGET_BYTES = 100_000  # one dashboard's snapshot: it is saved in the notebook, in every output
+
+
+class Limits(NamedTuple):
+    """How many rows the snapshot's tables show (the rest are counted)."""
+    calls: int = MAX_SNAPSHOT_CALLS
+    functions: int = MAX_SNAPSHOT_FUNCTIONS
+    workers: int = MAX_SNAPSHOT_WORKERS
+    errors: int = MAX_SNAPSHOT_ERRORS
+    traceback_chars: int = SNAPSHOT_TRACEBACK_CHARS
+
+
+FULL = Limits()
+# With every pane of a big run chosen (the graph and the profile besides the six), the rows
+# are halved so that the whole still fits the budget.
+TIGHT = Limits(calls=5, functions=5, workers=6, errors=3, traceback_chars=500)
 L = THEME["light"]
 FG, FG2, BG, BG2, BORDER, TRACK, GRID = (L[k] for k in ("fg", "fg2", "bg", "bg2", "border", "track", "grid"))
 ERR, DIED = status_color("erred"), status_color("died")
@@ -175,9 +191,9 @@ def _header(state: dict[str, Any]) -> str:
             f'<span style="margin-left: auto">{stat_html}</span></div>')
 
 
-def _progress(state: dict[str, Any]) -> str:
+def _progress(state: dict[str, Any], lim: Limits = FULL) -> str:
     now = state.get("now") or 0.0
-    calls = state.get("calls", [])[-MAX_SNAPSHOT_CALLS:]
+    calls = state.get("calls", [])[-lim.calls:]
     cell = "padding: 1px 8px 1px 0"
     rows = []
     for c in reversed(calls):  # newest first, as the live pane
@@ -193,7 +209,7 @@ def _progress(state: dict[str, Any]) -> str:
     older = len(state.get("calls", [])) - len(calls)
     fn_rows = []
     all_fns = sorted(state.get("functions", []), key=lambda f: -f.get("submitted", 0))
-    for f in all_fns[:MAX_SNAPSHOT_FUNCTIONS]:
+    for f in all_fns[:lim.functions]:
         done = _done(f["counts"])
         fn_rows.append(
             f'<tr{_attrs("tss-function", fn=f["name"], done=done, total=f["submitted"])}>'
@@ -208,7 +224,7 @@ def _progress(state: dict[str, Any]) -> str:
     return _pane("progress",
                  # One table for both lists, so that their bars and numbers line up.
                  f"<table {table}>{_subhead('Calls' + (f' (newest {len(calls)}; {older} older)' if older else ''))}"
-                 f"{''.join(rows)}{_subhead('Functions' + _more(len(all_fns), MAX_SNAPSHOT_FUNCTIONS))}"
+                 f"{''.join(rows)}{_subhead('Functions' + _more(len(all_fns), lim.functions))}"
                  f'{"".join(fn_rows)}</table>')
 
 
@@ -251,7 +267,7 @@ def _task_stream(state: dict[str, Any], flat: Any) -> str:
                  extra, rects=n_rects, stream_total=total, kept=n)
 
 
-def _graph(state: dict[str, Any]) -> str:
+def _graph(state: dict[str, Any], lim: Limits = FULL) -> str:
     """The task graph (_snapshot_graph.py) and each function's state counts as text."""
     g = state.get("graph")
     if not g:
@@ -260,7 +276,7 @@ def _graph(state: dict[str, Any]) -> str:
     what = f"{fmt.count(g.get('total', 0))} tasks" + (", grouped by function" if mode == "groups" else "")
     rows = "".join(f'<div class="tss-graph-fn" style="{_NUM}">{_swatch(x["color"])}{esc(_cut(x["fn"]))}'
                    f' <span style="{_MUTED}">{esc(counts_text(x["counts"]))}</span></div>'
-                   for x in g.get("groups", [])[:MAX_SNAPSHOT_FUNCTIONS])
+                   for x in g.get("groups", [])[:lim.functions])
     img = svg_img(svg, f"task graph: {what}", class_="tss-graph", style="max-width: 100%; height: auto")
     return _pane("graph", f"{rows}{img}", f' <span style="font-weight: normal; {_MUTED}">{what}</span>',
                  nodes=n, mode=mode)
@@ -270,16 +286,16 @@ def _more(n: int, shown: int) -> str:
     return f" (the first {shown} of {n})" if n > shown else ""
 
 
-def _shown_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
+def _shown_workers(state: dict[str, Any], lim: Limits = FULL) -> list[dict[str, Any]]:
     """The workers a snapshot lists: live ones first (by id), then the latest gone."""
     ws = state.get("workers", [])
     live = [w for w in ws if w.get("status") not in ("exited", "died")]
     gone = [w for w in ws if w.get("status") in ("exited", "died")]
-    return sorted((live + gone[::-1])[:MAX_SNAPSHOT_WORKERS], key=lambda w: w["id"])
+    return sorted((live + gone[::-1])[:lim.workers], key=lambda w: w["id"])
 
 
-def _memory(state: dict[str, Any]) -> str:
-    workers = _shown_workers(state)
+def _memory(state: dict[str, Any], lim: Limits = FULL) -> str:
+    workers = _shown_workers(state, lim)
     if not workers:
         return _pane("memory", f'<div style="{_MUTED}">No workers yet.</div>')
     mem = THEME["memory"]
@@ -307,8 +323,8 @@ def _memory(state: dict[str, Any]) -> str:
     return _pane("memory", "".join(rows), f' <span style="font-weight: normal; {_MUTED}">RSS per worker, results held{_more(n, len(workers))}</span>')
 
 
-def _workers(state: dict[str, Any]) -> str:
-    workers = _shown_workers(state)
+def _workers(state: dict[str, Any], lim: Limits = FULL) -> str:
+    workers = _shown_workers(state, lim)
     if not workers:
         return _pane("workers", f'<div style="{_MUTED}">No workers yet.</div>')
     th = f'style="text-align: left; padding: 1px 8px 1px 0; font-weight: 500; white-space: nowrap; {_MUTED}"'
@@ -337,18 +353,18 @@ def _workers(state: dict[str, Any]) -> str:
     return _pane("workers", f'<table style="border-collapse: collapse; width: 100%; table-layout: auto; {_NUM}"><tr>{head}</tr>{"".join(rows)}</table>', extra)
 
 
-def _errors(state: dict[str, Any]) -> str:
+def _errors(state: dict[str, Any], lim: Limits = FULL) -> str:
     errors = list(state.get("errors", []))
     total = state.get("errors_total", len(errors))
     if not errors:
         return _pane("errors", f'<div style="{_MUTED}">No errors.</div>', errors=0)
     t0 = state.get("pool", {}).get("started")
     cards = []
-    shown = errors[-MAX_SNAPSHOT_ERRORS:]
+    shown = errors[-lim.errors:]
     for i, e in enumerate(reversed(shown)):
         tb = e.get("traceback") or ""
-        if len(tb) > SNAPSHOT_TRACEBACK_CHARS:
-            tb = "…\n" + tb[-SNAPSHOT_TRACEBACK_CHARS:]
+        if len(tb) > lim.traceback_chars:
+            tb = "…\n" + tb[-lim.traceback_chars:]
         open_attr = " open" if i == 0 else ""
         cards.append(
             f'<details{open_attr}{_attrs("tss-err", f"border-left: 3px solid {ERR}; padding: 2px 0 2px 8px; margin: 4px 0", exc_type=e.get("exc_type"))}>'
@@ -412,15 +428,23 @@ def snapshot_html(state: dict[str, Any], stream: bytes | Sequence[Sequence[float
     pool = state.get("pool", {})
     chosen = [p["name"] for p in THEME["panes"] if (p["name"] in panes if panes else
                                                     not p.get("optional") or pool.get(p["name"]))]
-    draw = {"progress": lambda: _progress(state), "task-stream": lambda: _task_stream(state, records),
-            "memory": lambda: _memory(state), "resources": lambda: _resources(state, resources, records),
-            "workers": lambda: _workers(state), "errors": lambda: _errors(state),
-            "graph": lambda: _graph(state), "profile": lambda: profile_pane(state, _pane, _MUTED)}
     note = (f'<div style="{_MUTED}; font-size: 11px">taskscope static snapshot · {esc(str(pool.get("status")))} '
             f"· run the notebook for the live dashboard</div>")
-    body = "".join(draw[name]() for name in chosen)
-    return _compact_styles(f'<div{_attrs("taskscope-static tss-root", f"{_FONT}; color: {FG}; max-width: 1000px", pool_status=pool.get("status"), workers=len(state.get("workers", [])))}>'
-            f"{_header(state)}{body}{note}</div>")
+
+    def draw(lim: Limits) -> str:
+        parts = {"progress": lambda: _progress(state, lim),
+                 "task-stream": lambda: _task_stream(state, records),
+                 "memory": lambda: _memory(state, lim),
+                 "resources": lambda: _resources(state, resources, records),
+                 "workers": lambda: _workers(state, lim), "errors": lambda: _errors(state, lim),
+                 "graph": lambda: _graph(state, lim),
+                 "profile": lambda: profile_pane(state, _pane, _MUTED)}
+        body = "".join(parts[name]() for name in chosen)
+        return _compact_styles(f'<div{_attrs("taskscope-static tss-root", f"{_FONT}; color: {FG}; max-width: 1000px", pool_status=pool.get("status"), workers=len(state.get("workers", [])))}>'
+                               f"{_header(state)}{body}{note}</div>")
+
+    out = draw(FULL)
+    return out if len(out.encode()) <= BUDGET_BYTES else draw(TIGHT)
 
 
 def collector_snapshot(collector: Any, call: int | None = None,

@@ -16,14 +16,13 @@ import pytest
 from taskscope import _format as fmt
 from taskscope import theme
 from taskscope._snapshot_svg import MAX_RECTS, stream_rects
-from taskscope.snapshot import MAX_SNAPSHOT_ERRORS, snapshot_html
+from taskscope.snapshot import BUDGET_BYTES, MAX_SNAPSHOT_ERRORS, snapshot_html
 from taskscope.state import COUNT_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = json.loads((Path(__file__).parent / "fixtures" / "format-cases.json").read_text())
 PORTS = {"count": fmt.count, "bytes": fmt.bytes_, "duration": fmt.duration, "clock": fmt.clock,
          "rate": fmt.rate, "eta": fmt.eta, "cpu": fmt.cpu, "percent": fmt.percent}
-BUDGET_BYTES = 100_000  # the issue's bound for one dashboard's snapshot
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -163,3 +162,42 @@ def test_compact_bar_and_empty_states() -> None:
     assert "No calls yet" in empty and "No workers yet" in empty and "No errors" in empty
     only = snapshot_html(state, panes=["errors"])
     assert "tss-pane-errors" in only and "tss-pane-memory" not in only
+
+
+def test_every_pane_of_the_biggest_run_still_fits_the_budget() -> None:
+    """The six panes, the graph (50 task groups), the profile (20 wide calls) and 50
+    functions' held memory: the tables' rows are halved so the whole stays in budget."""
+    from test_state_graph import Feed
+
+    from taskscope.state_profile import ProfileState
+
+    state = big_state()
+    state["memory_by_function"] = [
+        {"key": f"m.f{i}", "name": f"f{i}<b>", "color": i, "bytes": (i + 1) * 2**20,
+         "results": i + 1, "workers": {"0": (i + 1) * 2**20}} for i in range(50)]
+    ps = ProfileState()
+    for call in range(1, 21):
+        tree = ["", "", 0, 10_000, [[f"fn_{call}_{i}", f"/site-packages/pkg{i}/mod.py", i, 400,
+                                     [[f"deep_{j}", "/x.py", j, 399 - j, []] for j in range(30)]]
+                                    for i in range(25)]]
+        ps.apply({"profiles": [{"call": call, "fn": f"f{call}", "module": "m", "tree": tree}]})
+    state["profile"], state["pool"]["profile"] = ps.to_json(), True
+    feed, tid = Feed(), 0
+    for c in range(1, 61):
+        feed.call(c, f"step_with_a_rather_long_function_name_{c}")
+        for _ in range(120):
+            tid += 1
+            feed("task.waiting", call=c, task=tid, n=1, deps=[tid - 120] if tid > 120 else [])
+    state["graph"] = feed.st.to_json()["graph"]
+    stream = ring_bytes(random_stream(100_000, 64))
+    resources = ring_bytes([(1.0 + i * 0.5, 50.0, 2.0**30, 1000.0, 2.0**28) for i in range(3600)])
+    panes = [p["name"] for p in theme.THEME["panes"]]
+    html = snapshot_html(state, stream, resources, panes=panes)
+    assert len(html.encode()) <= BUDGET_BYTES, len(html.encode())
+    for pane in panes:
+        assert f"tss-pane-{pane}" in html
+    assert html.count('class="tss-err"') == 3  # the tight limits: half the error cards
+    # Fewer panes of the same run keep the full rows (they fit as they are).
+    few = snapshot_html(state, stream, resources, panes=["progress", "errors", "graph"])
+    assert few.count('class="tss-err"') == MAX_SNAPSHOT_ERRORS
+    assert len(snapshot_html(state, stream, resources).encode()) <= BUDGET_BYTES
