@@ -188,11 +188,14 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             except BlockingIOError:
                 pass
         self._wake_pending = False  # before draining: see wake()
+        # A joiner's snapshot first: the events of this round's commands then come after the
+        # story they add to (a dashboard displayed while the workers were still starting would
+        # otherwise get the first submits' events before its snapshot, and draw them as missed).
+        if ready.get(self.endpoints.events) and self.events.poll_subscriptions():
+            self.emit_snapshot(history=True)  # a late joiner is told the story so far
         self.handle_commands()
         if ready.get(self.endpoints.router):
             self.handle_worker_messages()
-        if ready.get(self.endpoints.events) and self.events.poll_subscriptions():
-            self.emit_snapshot(history=True)  # a late joiner is told the story so far
         for fd in ready:
             w = self._by_sentinel.get(fd) if isinstance(fd, int) else None
             if w is not None and not w.exited:
