@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .chunking import ChunkSizer
+from .errors import TaskscopeError
 
 __all__ = ["Call", "CallResults", "Task"]
 
@@ -97,11 +98,13 @@ class CallResults:
         self.error: BaseException | None = None  # a call-level failure (input raised, cancelled)
         self._on_drained = on_drained
         self.paused = False  # set by the driver when it stopped reading input for this reader
+        self._erred = False  # some item failed (then the call may end with chunks never run)
 
     # -- driver side ---------------------------------------------------------------------
     def put(self, index0: int, values: list[Any], excs: dict[int, BaseException]) -> None:
         with self._cond:
             self._chunks[index0] = (len(values), values, excs)
+            self._erred = self._erred or bool(excs)
             if not self.ordered:
                 self._arrival.append(index0)
             self.buffered += len(values)
@@ -150,6 +153,14 @@ class CallResults:
                 if not got:
                     if self.error is not None:
                         raise self.error
+                    if self._chunks and not self._erred:
+                        # Ended with a hole before these, though no item failed (after a
+                        # failure, the chunks not yet run are cancelled: a hole is expected).
+                        raise TaskscopeError(
+                            f"taskscope: internal error: the call ended without the results "
+                            f"from item {self._next} to {min(self._chunks) - 1}; the results "
+                            "after them are dropped rather than returned incomplete. Please "
+                            "report this (with the pool's dashboard or pool.report())")
                     return
                 n, values, excs = self._chunks.pop(key)
                 if self.ordered:

@@ -118,3 +118,23 @@ def test_other_chunks_keep_cloudpickle() -> None:
     assert pickle.loads(frames[0])[0](4) == 4  # pickled by value: a closure
     big = list(range(100))  # past the small-list fast path: the same bytes either way
     assert pickle.loads(_pickle.dumps(big)[0]) == big
+
+
+def test_an_ordered_call_never_ends_with_a_silent_hole() -> None:
+    """Results that end with a gap before later chunks, with no item failed, are a driver
+    bug: the reader gets a loud error instead of a short list."""
+    from taskscope.pool.calls import CallResults
+    from taskscope.pool.errors import TaskscopeError
+
+    results = CallResults(ordered=True)
+    results.put(0, [0, 1], {})
+    results.put(4, [16], {})  # items 2-3 never arrived
+    results.finish()
+    with pytest.raises(TaskscopeError, match="from item 2 to 3"):
+        list(results.iter_chunks())
+    # After a failure the chunks not yet run were cancelled: the gap is expected there.
+    failed = CallResults(ordered=True)
+    failed.put(0, [None], {0: ValueError("x")})
+    failed.put(3, [9], {})
+    failed.finish()
+    assert [k for k, _, _ in failed.iter_chunks()] == [0]
