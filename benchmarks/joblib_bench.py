@@ -10,6 +10,11 @@ warm-up call each (workers started, scikit-learn imported), with the same code:
    only the backends' per-task cost is measured (joblib's own, in the caller, is the same);
 2. GridSearchCV(SVC(), 3x3 grid, cv=5, n_jobs=N) on scikit-learn's load_digits (1797 x 64).
 
+With "tiny", a third row times the caller's own share, no backend at all: only iterating
+``delayed(square)(i) for i in range(n)`` (``delayed`` runs functools.wraps per task). joblib
+builds every task in the caller's process, so no backend can be faster than that row:
+loky's time over it is the best ratio any backend could reach in the same run.
+
 Prints a markdown table (medians, spread, ratio loky/taskscope: >1 means taskscope is faster)
 to stdout; progress to stderr.
 """
@@ -42,6 +47,16 @@ def run_tiny(n: int, workers: int) -> float:
     took = time.perf_counter() - t0
     assert len(out) == n and out[-1] == (n - 1) ** 2
     return took
+
+
+def run_floor(n: int) -> float:
+    from joblib import delayed
+    from workloads import square
+
+    t0 = time.perf_counter()
+    for _ in (delayed(square)(i) for i in range(n)):
+        pass
+    return time.perf_counter() - t0
 
 
 def run_search(workers: int) -> tuple[float, Any]:
@@ -89,6 +104,8 @@ def main() -> None:
                     took, score = run_search(args.workers)
                     times.setdefault(("search", backend), []).append(took)
                     scores[backend] = score
+        if "tiny" in workloads:
+            times.setdefault(("tiny", "floor"), []).append(run_floor(args.tiny))
         _log(f"rep {rep + 1}/{args.reps}: " + ", ".join(
             f"{w}/{b} {v[-1]:.3f}s" for (w, b), v in times.items()))
     if "search" in workloads:
@@ -113,6 +130,11 @@ def main() -> None:
         ml, mt = statistics.median(lk), statistics.median(ts)
         print(f"| {names[w]} | {ml:.3f} | {mt:.3f} | {ml / mt:.2f}x | "
               f"{min(lk):.3f}-{max(lk):.3f} | {min(ts):.3f}-{max(ts):.3f} |")
+    if "tiny" in workloads:
+        fl, lk = statistics.median(times[("tiny", "floor")]), statistics.median(times[("tiny", "loky")])
+        print(f"| the caller only building the tasks (no backend: the floor) | | {fl:.3f} | "
+              f"{lk / fl:.2f}x (the bound) | | {min(times[('tiny', 'floor')]):.3f}-"
+              f"{max(times[('tiny', 'floor')]):.3f} |")
     if "search" in workloads:
         print("\n- GridSearchCV's cv_results_ were identical on both backends in every repetition")
 

@@ -62,6 +62,14 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMEXPR_NUM_THREADS")
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS")
+# At most this many tasks in one of joblib's slices (it reads batch_size x n_jobs tasks of the
+# input at once, then cuts them into batches). The sizer alone asks for ~100 ms of work per
+# batch: for x*x that is 30,000-100,000 tasks, and a slice of 100,000 (fn, args, kwargs)
+# triples alive at once makes the caller's garbage collector traverse them again and again
+# while joblib's generator builds them. Measured, building + pickling 200,000 tasks in slices:
+# 0.53 s up to 10,000 a slice, 0.65-0.83 s with 20,000-100,000. Below ~8,000 tasks a batch is
+# still milliseconds of work per round trip for the tiniest tasks.
+MAX_SLICE_TASKS = 8192
 
 
 def register() -> None:
@@ -189,7 +197,8 @@ class TaskscopeBackend(ParallelBackendBase):
         parallel = run.parallel
         total = _total_of(parallel)
         remaining = None if total is None else total - getattr(parallel, "n_dispatched_tasks", 0)
-        return run.sizer.next_size(remaining)
+        cap = max(1, MAX_SLICE_TASKS // max(1, getattr(self, "_n_jobs", 1)))
+        return min(run.sizer.next_size(remaining), cap)
 
     # ------------------------------------------------------------------ one call
     def start_call(self) -> None:
@@ -300,7 +309,14 @@ class TaskscopeBackend(ParallelBackendBase):
         run.batch.abort(cause, message)
 
     def get_nested_backend(self) -> tuple[Any, Any]:
-        return self._nested(getattr(self, "_n_jobs", None) or self.effective_n_jobs(-1)), None
+        # joblib asks once per batch, in the caller's dispatch path (for a batch's pickle,
+        # which this backend does not send: the workers get it in WorkerContext): reuse one,
+        # joblib.cpu_count() reads the cgroup files each time.
+        n = getattr(self, "_n_jobs", None) or self.effective_n_jobs(-1)
+        cached = getattr(self, "_nested_cache", None)
+        if cached is None or cached[0] != (n, self.inner_max_num_threads):
+            cached = self._nested_cache = ((n, self.inner_max_num_threads), self._nested(n))
+        return cached[1], None
 
     def _nested(self, n_jobs: int) -> NestedThreads:
         """Parallel calls inside a task: threads, a CPU's share each (sequential when that is

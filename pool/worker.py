@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import itertools
 import os
 import signal
@@ -44,6 +45,20 @@ RESULT_FLUSH_S = 0.002
 # True in a worker process (set by worker_main): engines ask it, e.g. a joblib Parallel call
 # made inside a task runs in threads or sequentially there, not on a pool of its own.
 IN_WORKER = False
+
+
+def _loads_paused(frames: list[Any]) -> Any:
+    """Unpickle a unit with the garbage collector paused: every object a load makes stays
+    alive (nothing for it to find), yet a batch of 8,000 (fn, args, kwargs) triples makes the
+    collector traverse the growing heap again and again -- 4x the load's own time (joblib's
+    tiny tasks: 1.3 -> 0.3 us a task)."""
+    if not gc.isenabled():
+        return _pickle.loads(frames)
+    gc.disable()
+    try:
+        return _pickle.loads(frames)
+    finally:
+        gc.enable()
 
 
 @dataclass
@@ -297,7 +312,7 @@ class _Worker:
         excs: dict[int, BaseException] = {}
         values: list[Any] = []
         try:
-            items = _pickle.loads(frames)
+            items = _loads_paused(frames)
             fn = self.fns.get(unit["call"]) if mode != "call" else None
             if unit.get("deps"):  # futures among the arguments: put their values in
                 items = [substitute(item, self.store) for item in items]
