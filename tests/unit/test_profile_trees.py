@@ -176,17 +176,23 @@ def test_frame_colours_hash_names_as_the_js_does() -> None:
     assert name_hash("é😀") == 1996812
 
 
-def test_snapshot_profile_part_stays_small_for_the_largest_state() -> None:
-    from taskscope.snapshot import snapshot_html
-
-    # 20 calls (the State keeps 20), each a wide and deep tree: the pane is still bounded
+def largest_profile_state() -> ProfileState:
+    """20 calls (the State keeps 20), each a wide and deep tree."""
     ps = ProfileState()
     for call in range(1, 21):
         tree = ["", "", 0, 10_000, [[f"fn_{call}_{i}", f"/site-packages/pkg{i}/mod.py", i, 400,
                                      [[f"deep_{j}", "/x.py", j, 399 - j, []] for j in range(30)]]
                                     for i in range(25)]]
         ps.apply({"profiles": [{"call": call, "fn": f"f{call}", "module": "m", "tree": tree}]})
-    state = {"pool": {"status": "closed", "profile": True}, "profile": ps.to_json()}
+    return ps
+
+
+def test_snapshot_profile_part_stays_small_for_the_largest_state() -> None:
+    from taskscope.snapshot import snapshot_html
+
+    # the largest profile State: the pane is still bounded
+    state = {"pool": {"status": "closed", "profile": True},
+             "profile": largest_profile_state().to_json()}
     html = snapshot_html(state, panes=["profile"])
     assert 'data-samples="200000"' in html
     assert len(html.encode()) < 30_000

@@ -167,20 +167,14 @@ def test_compact_bar_and_empty_states() -> None:
 def test_every_pane_of_the_biggest_run_still_fits_the_budget() -> None:
     """The six panes, the graph (50 task groups), the profile (20 wide calls) and 50
     functions' held memory: the tables' rows are halved so the whole stays in budget."""
+    from test_profile_trees import largest_profile_state
     from test_state_graph import Feed
-
-    from taskscope.state_profile import ProfileState
 
     state = big_state()
     state["memory_by_function"] = [
         {"key": f"m.f{i}", "name": f"f{i}<b>", "color": i, "bytes": (i + 1) * 2**20,
          "results": i + 1, "workers": {"0": (i + 1) * 2**20}} for i in range(50)]
-    ps = ProfileState()
-    for call in range(1, 21):
-        tree = ["", "", 0, 10_000, [[f"fn_{call}_{i}", f"/site-packages/pkg{i}/mod.py", i, 400,
-                                     [[f"deep_{j}", "/x.py", j, 399 - j, []] for j in range(30)]]
-                                    for i in range(25)]]
-        ps.apply({"profiles": [{"call": call, "fn": f"f{call}", "module": "m", "tree": tree}]})
+    ps = largest_profile_state()
     state["profile"], state["pool"]["profile"] = ps.to_json(), True
     feed, tid = Feed(), 0
     for c in range(1, 61):
