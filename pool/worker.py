@@ -45,6 +45,7 @@ RESULT_FLUSH_S = 0.002
 # True in a worker process (set by worker_main): engines ask it, e.g. a joblib Parallel call
 # made inside a task runs in threads or sequentially there, not on a pool of its own.
 IN_WORKER = False
+INIT_FAILED = 3  # the exit code of a worker whose initializer raised
 
 
 def _loads_paused(frames: list[Any]) -> Any:
@@ -166,7 +167,7 @@ class _Worker:
         except BaseException as exc:
             self.send("init_failed", {"exc_type": type(exc).__name__, "message": str(exc),
                                       "traceback": "".join(traceback.format_exception(exc))})
-            return 3
+            return INIT_FAILED
         self.send("ready", {"init": time.monotonic() - t0})
         idle_since = time.monotonic()
         while True:
@@ -572,6 +573,13 @@ def worker_main(cfg: WorkerConfig) -> None:
     worker = _Worker(cfg)
     code = worker.run()
     worker.profiler.stop()  # its thread's socket is idle before the context goes
+    if code == INIT_FAILED:
+        # An initializer may have logged its failure through a multiprocessing.Queue (as
+        # CPython's executor tests do): its feeder thread is flushed by the stdlib's exit
+        # handlers, which os._exit skips. Rare and not on any hot path: run them.
+        import multiprocessing.util
+
+        multiprocessing.util._exit_function()
     # Exit without running atexit handlers or flushing inherited state; the socket's linger
     # has already delivered the last message.
     _transport._context().destroy(linger=2000)

@@ -131,7 +131,9 @@ def test_an_erred_node_and_its_dependent_that_blames_it(pool: Pool, watch: Colle
 
 def test_cancelled_nodes_are_cancelled_with_their_dependents(pool: Pool, watch: Collector) -> None:
     blockers = [pool.submit(slow, 1.0) for _ in range(2)]  # both workers busy
-    first = pool.submit(inc, 1, key="to-cancel")
+    # It waits for a blocker's result, so it is surely not sent yet when cancelled (a ready
+    # task may already be queued in a busy worker's next message, where it cannot be).
+    first = pool.submit(add, blockers[0], 1, key="to-cancel")
     after = pool.submit(inc, first, key="after-cancelled")
     assert first.cancel()
     for b in blockers:
