@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .chunking import ChunkSizer
-from .errors import TaskscopeError
+from .errors import TaskCancelledError, TaskscopeError
 
 __all__ = ["Call", "CallResults", "Task"]
 
@@ -213,6 +213,25 @@ class Call:
     @property
     def complete(self) -> bool:
         return not self.producing and self.outstanding == 0
+
+    def end_status(self) -> str | None:
+        """The status a map-like call ends with now, or None while it goes on or once it has
+        ended (the same rule for the local and the Dask driver)."""
+        if not self.complete or self.status in ("done", "cancelled", "interrupted") \
+                or (self.status == "erred" and self.results is not None and self.results.finished):
+            return None
+        if self.ended_reason in ("interrupted", "cancelled"):
+            return self.ended_reason
+        return "erred" if self.erred or self.status == "erred" else "done"
+
+    def finish_results(self) -> None:
+        """Tell the caller's reader the call ended (with the error it ended with, if any)."""
+        if self.results is None:
+            return
+        error = self.results.error
+        if error is None and self.ended_reason in ("interrupted", "cancelled"):
+            error = TaskCancelledError(f"taskscope: call {self.id} was {self.ended_reason}")
+        self.results.finish(error)
 
     def summary(self) -> dict[str, Any]:
         """The call as the snapshot event carries it."""

@@ -21,8 +21,7 @@ from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call
 from .dask_remote import Unsendable, run_chunk
 from .dask_tasks import DaskTask
-from .errors import (PoolClosedError, RemoteTraceback, SerializationError, TaskCancelledError,
-                     chain_remote)
+from .errors import PoolClosedError, RemoteTraceback, SerializationError, chain_remote
 
 __all__ = ["PREFETCH", "DaskMapCalls", "dask_error"]
 
@@ -310,22 +309,14 @@ class DaskMapCalls:
         if call.api == "submit":
             call.status = "running" if call.outstanding else "done"
             return
-        if not call.complete or call.status in ("done", "cancelled", "interrupted") \
-                or (call.status == "erred" and call.results.finished):
+        status = call.end_status()
+        if status is None:
             return
-        if call.ended_reason in ("interrupted", "cancelled"):
-            call.status = call.ended_reason
-        elif call.erred or call.status == "erred":
-            call.status = "erred"
-        else:
-            call.status = "done"
+        call.status = status
         self.events.emit("call.ended", call=call.id, status=call.status, done=call.done,
                          erred=call.erred, cancelled=call.cancelled)
         self.events.flush()  # a notebook waits for this event before its cell ends
-        error = None
-        if call.ended_reason in ("interrupted", "cancelled"):
-            error = TaskCancelledError(f"taskscope: call {call.id} was {call.ended_reason}")
-        call.results.finish(error if call.results.error is None else call.results.error)
+        call.finish_results()
 
 
 def dask_error(future: Any) -> BaseException:

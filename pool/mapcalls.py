@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call, Task
-from .errors import PoolClosedError, TaskCancelledError
+from .errors import PoolClosedError
 
 if TYPE_CHECKING:
     from .lifecycle import WorkerRecord
@@ -160,15 +160,10 @@ class MapCalls:
         if call.mode == "call" and call.api == "submit":
             call.status = "running" if call.outstanding else "done"
             return
-        if not call.complete or call.status in ("done", "cancelled", "interrupted") \
-                or (call.status == "erred" and call.results is not None and call.results.finished):
+        status = call.end_status()
+        if status is None:
             return
-        if call.ended_reason in ("interrupted", "cancelled"):
-            call.status = call.ended_reason
-        elif call.erred or call.status == "erred":
-            call.status = "erred"
-        else:
-            call.status = "done"
+        call.status = status
         if call.mode == "batch" and (call.total is None or call.total < call.submitted):
             # An engine's call (joblib) stopped before the engine closed it: its total is
             # what was handed over, told before it ends (batches.py).
@@ -179,8 +174,4 @@ class MapCalls:
         # Publish now, not at the next tick: a notebook waits for this event to leave the
         # call's progress bar at its final counts before the cell ends.
         self.events.flush()
-        if call.results is not None:
-            error = None
-            if call.ended_reason in ("interrupted", "cancelled"):
-                error = TaskCancelledError(f"taskscope: call {call.id} was {call.ended_reason}")
-            call.results.finish(error if call.results.error is None else call.results.error)
+        call.finish_results()
