@@ -165,6 +165,14 @@ class _Worker:
                 else:
                     initializer(*initargs)
         except BaseException as exc:
+            # An initializer may have logged its failure through a multiprocessing.Queue (as
+            # CPython's executor tests do): its feeder thread is flushed by the stdlib's exit
+            # handlers, which os._exit skips. Run them before the driver hears of the failure,
+            # since it breaks the pool at once and a reader may look for the record then.
+            # Rare and not on any hot path.
+            import multiprocessing.util
+
+            multiprocessing.util._exit_function()
             self.send("init_failed", {"exc_type": type(exc).__name__, "message": str(exc),
                                       "traceback": "".join(traceback.format_exception(exc))})
             return INIT_FAILED
@@ -573,13 +581,6 @@ def worker_main(cfg: WorkerConfig) -> None:
     worker = _Worker(cfg)
     code = worker.run()
     worker.profiler.stop()  # its thread's socket is idle before the context goes
-    if code == INIT_FAILED:
-        # An initializer may have logged its failure through a multiprocessing.Queue (as
-        # CPython's executor tests do): its feeder thread is flushed by the stdlib's exit
-        # handlers, which os._exit skips. Rare and not on any hot path: run them.
-        import multiprocessing.util
-
-        multiprocessing.util._exit_function()
     # Exit without running atexit handlers or flushing inherited state; the socket's linger
     # has already delivered the last message.
     _transport._context().destroy(linger=2000)
