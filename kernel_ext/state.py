@@ -203,6 +203,17 @@ class State:
         if call is not None:
             call.update(status=b["status"], ended=ts, eta=None)
 
+    @staticmethod
+    def _settle_submits(call: dict[str, Any], ts: float) -> None:
+        """A submit call has no end of its own (the cell may submit more): it reads done (or
+        erred) with no ETA while none of its tasks is pending, and running at its next
+        submit. Without this it showed "running" and an ETA of 0 s for ever."""
+        c = call["counts"]
+        if call["api"] != "submit" or call["status"] != "running" \
+                or c["waiting"] or c["queued"] or c["processing"]:
+            return
+        call.update(status="erred" if c["erred"] else "done", ended=ts, eta=None)
+
     def _bump(self, call_id: int, key: str, n: int) -> dict[str, Any] | None:
         """Add n to one count of a call and of its function (never below zero)."""
         call = self.calls.get(call_id)
@@ -218,6 +229,8 @@ class State:
         call["submitted"] += n
         if call["api"] == "submit":
             call["total"] = (call["total"] or 0) + n
+            if call["status"] != "running":  # submitted to again after it had settled
+                call.update(status="running", ended=None)
         fn = self.functions.get(call["_fkey"])
         if fn is not None:
             fn["submitted"] += n
@@ -291,6 +304,7 @@ class State:
             if fn is not None:
                 fn["time"] += max(0.0, b["end"] - b["start"])
             self._update_rate(call, ts)
+            self._settle_submits(call, ts)
         wid = b["worker"]
         if wid is not None and wid >= 0:
             w = self._worker(wid)
@@ -342,6 +356,8 @@ class State:
         call = self.calls.get(b["call"])
         if call is not None and call["api"] != "submit" and not b["task"] and call["total"] is None:
             call["total"] = call["submitted"] + b["n"]
+        if call is not None:
+            self._settle_submits(call, ts)
         self.graph.moved(b, "cancelled")
 
     def _on_task_released(self, ts: float, b: dict[str, Any]) -> None:
@@ -421,6 +437,7 @@ class State:
             call.update(total=s["total"], submitted=s["submitted"])
             if s["status"] != "running":
                 call["status"] = s["status"]
+            self._settle_submits(call, call["ended"] or ts)
         # Totals too: events from before this subscriber joined never reached it. (The
         # snapshot lists recent calls only, so totals never go down from it.)
         for key, field in (("submitted", "submitted"), ("done", "done"), ("erred", "erred"),
