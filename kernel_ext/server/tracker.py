@@ -130,6 +130,7 @@ class TrackedPool:
             "name": pool.get("name") or self.info["name"],
             "status": pool.get("status"),
             "live": self.live,
+            "profile": bool(pool.get("profile")),  # a profiling pool: the sidebar offers its pane
             "workers": len(workers),
             "progress": {**totals, "finished": finished, "fraction": fraction,
                          "calls_running": len(running), "running_done": done_running,

@@ -37,7 +37,7 @@ NB_POOL, SCRIPT_POOL = "sidebar-nb", "sidebar-script"
 
 NB_CELLS = [
     "import time\nfrom taskscope import Pool\n\n"
-    f"pool = Pool(2, name={NB_POOL!r})\n"
+    f"pool = Pool(2, name={NB_POOL!r}, profile=True)\n"
     # The server follows a pool from its next registry scan (every 1 s) and counts only the
     # tasks it saw from then on: give it that scan before the map.
     "time.sleep(2)",
@@ -150,6 +150,9 @@ def test_sidebar_lists_pools_and_opens_task_stream(page: Any, lab_server: Any,
     _wait_row(page, script_row, "el.dataset.workers === '2'")
     for pane in ("progress", "task-stream", "memory", "workers", "errors", "resources", "dashboard"):
         assert script_row.locator(f'button[data-pane="{pane}"]').count() == 1, pane
+    # The profile pane is offered where the pool samples its workers (the notebook's pool).
+    assert nb_row.locator('button[data-pane="profile"]').is_visible()
+    assert script_row.locator('button[data-pane="profile"]').is_hidden()
     assert panel.locator(".ts-lab-empty").is_hidden()
     _shoot(page, "sidebar-panel.png", panel)
     _shoot(page, "sidebar-lab.png")

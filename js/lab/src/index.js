@@ -20,7 +20,7 @@ import { ServerConnection } from "@jupyterlab/services";
 import { LabIcon } from "@jupyterlab/ui-components";
 import { Widget } from "@lumino/widgets";
 
-import { describeOrigin, paneLabel, PANES, poolProgress } from "./model.js";
+import { describeOrigin, offersPane, paneLabel, PANES, poolProgress } from "./model.js";
 import { savedPlugin } from "./saved.js";
 
 const PLUGIN_ID = "taskscope-labextension:plugin";
@@ -207,6 +207,10 @@ class PoolsPanel extends Widget {
     }
     const update = (p, paths) => {
       current = p;
+      for (const b of buttons.children) {
+        const pane = /** @type {HTMLElement} */ (b).dataset.pane ?? "";
+        /** @type {HTMLElement} */ (b).hidden = !offersPane(p, pane === "dashboard" ? "" : pane);
+      }
       const prog = poolProgress(p);
       const orig = describeOrigin(p, paths);
       name.textContent = p.name || p.id;

@@ -11,8 +11,15 @@ export const PANES = [
   ["errors", "errors"],
   ["resources", "resources"],
   ["graph", "task graph"],
+  ["profile", "profile"],
   ["", "dashboard"],
 ];
+
+/** Whether the sidebar offers a pane's button for this pool: the profile only where the
+ * pool samples its workers (Pool(profile=True)); it would be empty elsewhere. */
+export function offersPane(pool, pane) {
+  return pane !== "profile" || Boolean(pool?.profile);
+}
 
 const LABELS = new Map(PANES);
 

@@ -2,14 +2,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { describeOrigin, paneLabel, PANES, poolProgress } from "../src/model.js";
+import { describeOrigin, offersPane, paneLabel, PANES, poolProgress } from "../src/model.js";
 
 test("pane names match the server's PANES, plus the full dashboard", () => {
   assert.deepEqual(PANES.map(([p]) => p),
-    ["progress", "task-stream", "memory", "workers", "errors", "resources", "graph", ""]);
+    ["progress", "task-stream", "memory", "workers", "errors", "resources", "graph", "profile", ""]);
   assert.equal(paneLabel("task-stream"), "task stream");
   assert.equal(paneLabel(""), "dashboard");
   assert.equal(paneLabel(undefined), "dashboard");
+});
+
+test("the profile button only for a profiling pool; every other pane for every pool", () => {
+  assert.equal(offersPane({ profile: true }, "profile"), true);
+  assert.equal(offersPane({ profile: false }, "profile"), false);
+  assert.equal(offersPane({}, "profile"), false);
+  for (const [pane] of PANES.filter(([p]) => p !== "profile")) assert.equal(offersPane({}, pane), true);
 });
 
 test("origin: notebook path from the session list, else notebook/script with pid", () => {
