@@ -438,6 +438,9 @@ class State:
             if s["status"] != "running":
                 call["status"] = s["status"]
             self._settle_submits(call, call["ended"] or ts)
+        graph_rows = (b.get("history") or {}).get("graph")
+        if isinstance(graph_rows, list):  # after the calls: their graph groups (1.5)
+            self.graph.adopt(graph_rows)
         # Totals too: events from before this subscriber joined never reached it. (The
         # snapshot lists recent calls only, so totals never go down from it.)
         for key, field in (("submitted", "submitted"), ("done", "done"), ("erred", "erred"),

@@ -100,6 +100,21 @@ class GraphState:
         if len(self.nodes) > MAX_NODES:
             self._shrink()
 
+    def adopt(self, rows: list[Any]) -> None:
+        """A late joiner's nodes: the driver's live submitted tasks from a join snapshot's
+        ``history.graph`` (`[task, call, state, worker, deps, key]` rows, oldest first), only
+        when this State saw no submitted task of its own (a watcher keeps what it built)."""
+        if self.total:
+            return
+        for row in rows:
+            task, call, state, worker, deps, key = row
+            if call not in self.graph_calls or state not in _CODE:
+                continue
+            self.added({"call": call, "task": task, "deps": deps, "key": key}, str(state))
+            node = self.nodes.get(task)
+            if node is not None and worker is not None and worker >= 0:
+                node.worker = worker
+
     def moved(self, b: dict[str, Any], state: str) -> None:
         """task.processing / task.cancelled / task.released: the node's new state."""
         node = self._node(b)

@@ -42,6 +42,7 @@ MAX_ERRORS = 50  # as the State keeps; `errors_total` counts all
 MAX_FUNCTION_KEYS = 1000  # colours and times of this many distinct functions
 MAX_FUNCTIONS_SENT = 50  # function rows in a snapshot: those a dashboard shows
 MAX_CALL_RECORDS = 10_000  # call id -> colour/end time; the driver keeps 1000 calls itself
+MAX_GRAPH_SENT = 5000  # live submitted tasks told to a late joiner: what the graph pane draws
 LONGEST_KEPT = 5
 FLAG_ERRED = 1
 STATE_CODES = ("released", "memory", "erred", "transfer")  # transfer: a fetch (1.4)
@@ -276,6 +277,7 @@ class History:
         the driver's records: read them on the driver thread, or once it has ended."""
         waiting: dict[int, int] = {}
         memory: dict[int, int] = {}
+        graph_rows = _graph_rows(graph)
         for task in list(graph.values()):
             if task.state == "waiting":
                 waiting[task.call.id] = waiting.get(task.call.id, 0) + 1
@@ -310,6 +312,8 @@ class History:
                 "stream_total": self.stream.total, "resources_total": self.resources.total}
             if self.profiles.calls:
                 out["profile"] = self.profiles.snapshot()
+            if graph_rows:
+                out["graph"] = graph_rows
             if rings:
                 out["stream_first"], out["stream"] = self.stream.since(0)
                 out["resources_first"], out["resources"] = self.resources.since(0)
@@ -330,6 +334,23 @@ class History:
             _, extra = self.extra.since(0)
             names = dict(self.names)
         return task_records(raw, extra, names)
+
+
+def _graph_rows(graph: dict[int, Any]) -> list[list[Any]]:
+    """The newest live submitted tasks as `[task, call, state, worker, deps, key]` rows,
+    oldest first (docs/protocol.md, ``history.graph``): the nodes a late joiner's graph pane
+    draws; key is None unless the user gave one. The ended ones are no longer the driver's."""
+    rows: list[list[Any]] = []
+    for task in reversed(list(graph.values())):  # insertion order is submission order
+        if not task.is_submit:
+            continue
+        key = task.key if task.key != f"{task.call.info['fn']}-{task.id}" else None
+        rows.append([task.id, task.call.id, task.state, task.worker, [d.id for d in task.deps],
+                     key])
+        if len(rows) >= MAX_GRAPH_SENT:
+            break
+    rows.reverse()
+    return rows
 
 
 def story(driver: Any, rings: bool = True, timeout: float = 10.0) -> dict[str, Any]:

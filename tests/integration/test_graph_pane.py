@@ -187,3 +187,34 @@ def test_a_10000_leaf_tree_is_sent_as_task_groups_with_counts_and_edges(
     html = snapshot_html(state, None, None, panes=["graph"])
     assert 'data-mode="groups"' in html and "add" in html and len(html) < 30_000
     del level
+
+
+def test_a_late_joiner_draws_the_live_graph_from_the_join_snapshot(pool: Pool) -> None:
+    # Submitted and finished before any subscriber of this test joins: the results are held
+    # (the Futures live), a slow task still runs and one waits on it.
+    a = pool.submit(inc, 1, key="late-a")
+    b = pool.submit(add, a, 10, key="late-b")
+    c = pool.submit(add, a, b, key="late-c")
+    assert c.result(timeout=T) == 14
+    running = pool.submit(slow, 1.5, key="late-running")
+    after = pool.submit(add, running, 1, key="late-after")
+    info = pool.connection_info()
+    col = Collector(info["events"], info["key"], "graph-late")
+    try:
+        g = _graph(col, lambda g: g["mode"] == "tasks")
+        nodes = {n.get("key"): n for n in _nodes(g).values()}
+        assert {"late-a", "late-b", "late-c", "late-running", "late-after"} <= set(nodes), g
+        assert not g["late"]
+        assert nodes["late-c"]["state"] == "memory" and nodes["late-after"]["state"] == "waiting"
+        assert nodes["late-running"]["state"] in ("processing", "queued")
+        edges = g["nodes"]["edges"]
+        pairs = {(g["nodes"]["id"][edges[i]], g["nodes"]["id"][edges[i + 1]])
+                 for i in range(0, len(edges), 2)}
+        assert {(a.task_id, b.task_id), (a.task_id, c.task_id), (b.task_id, c.task_id),
+                (running.task_id, after.task_id)} <= pairs, pairs
+        # It goes on live from there: the waiting task runs once its input is done.
+        assert after.result(timeout=T) == 2.5
+        g = _graph(col, lambda g: _nodes(g).get(after.task_id, {}).get("state") == "memory")
+    finally:
+        col.stop()
+    del a, b, c, running, after
