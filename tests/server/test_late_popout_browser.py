@@ -55,7 +55,7 @@ def test_popout_opened_after_the_work_shows_its_whole_story(
     want = f"() => Number(document.querySelector('canvas.ts-stream-canvas')?.dataset.total) === {records}"
     page.wait_for_function(want, timeout=15000)
     seen = page.evaluate(READ)
-    assert seen["done"] == done and done >= 2000 + 20 + 4 and seen["erred"] == 1, seen
+    assert seen["done"] == done and done >= 2000 + 20 + 4 + 4 and seen["erred"] == 1, seen
     assert seen["errors"] == 1 and "picky about 4" in seen["text"], seen["text"]
     assert "square" in seen["text"] and "picky" in seen["text"]
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -67,5 +67,14 @@ def test_popout_opened_after_the_work_shows_its_whole_story(
     again = page.evaluate(READ)
     assert {k: again[k] for k in ("kept", "done", "erred", "errors")} == \
         {k: seen[k] for k in ("kept", "done", "erred", "errors")}
+
+    # The graph pane of the same late page: the diamond the pool still holds, drawn as tasks.
+    page.goto(f"{server.root}taskscope/pools/{pool_id}?panes=graph&token={server.token}")
+    page.wait_for_selector("[data-connected='1']", timeout=15000)
+    page.wait_for_function("() => Number(document.querySelector('canvas.ts-graph-canvas')"
+                           "?.dataset.nodes) === 4", timeout=15000)
+    text = page.evaluate("() => document.body.innerText")
+    assert "joined late" not in text and "add" in text and "square" in text, text
+    page.screenshot(path=str(SHOTS / "popout-late-graph.png"), full_page=True)
     stop.touch()
     proc.communicate(timeout=30)
