@@ -30,6 +30,7 @@ from typing import Any
 from .. import _transport, registry
 from ..errors import TaskscopeError
 from ..events import EventPublisher
+from ..history import History
 from .translate import Translator
 
 __all__ = ["MIN_DISTRIBUTED", "DaskWatch", "DaskWatchError", "live_watches", "watch"]
@@ -118,7 +119,11 @@ class DaskWatch:
         self.started_at = time.monotonic()
         self._key = os.urandom(32)
         self._sock, self._endpoint, self._dir = _transport.bind_events()
-        self._pub = EventPublisher(self._sock, self._key)
+        # What a late subscriber is told beyond the replayed counts: the task-stream and
+        # resource rings, errors, exited workers (the pool's own History, pool/history.py).
+        self._history = History()
+        self._pub = EventPublisher(self._sock, self._key, self._history.observe,
+                                   self._history.observes)
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._tr = Translator()
         self._stop = threading.Event()
@@ -245,10 +250,12 @@ class DaskWatch:
     def _snapshot(self) -> None:
         """A subscriber joined: the summary it starts from, then everything known."""
         now = time.monotonic()
-        self._pub.emit("snapshot", pool={
+        body: dict[str, Any] = {"pool": {
             "id": self.id, "name": self.name, "pid": os.getpid(), "n_workers": self.n_workers,
             "status": self.status, "memory_limit": None, "started": self.started_at},
-            workers=[], calls=[])
+            "workers": [], "calls": []}
+        self._history.attach(body, [], {})  # no calls or graph of its own: Dask has them
+        self._pub.emit("snapshot", **body)
         # pool.started went out before anyone listened: its Dask fields come again here.
         extra = {"note": self.note} if self.note else {}
         self._pub.emit("pool.status", status=self.status, mode=self.mode,

@@ -233,6 +233,13 @@ def test_late_subscriber_gets_the_whole_picture(watched: Any, client: Any) -> No
         assert st["pool"]["name"] == w.name and st["pool"]["status"] == "running"
         assert st["pool"]["scheduler"] == client.scheduler.address
         assert st["pool"]["mode"] == "plugin" and "note" not in st["pool"]
+        # The join snapshot's history: every task-stream record the first watcher kept (it
+        # saw them all) and the resource samples from before the late one joined.
+        first = rec.wait(lambda s: s["stream_total"] >= 1, "records")["stream_total"]
+        late.wait(lambda s: s["stream_total"] >= first, "the kept task stream")
+        with rec.collector.lock, late.collector.lock:
+            seen, told = rec.collector.state.resources.total, late.collector.state.resources.total
+        assert told >= min(seen, 2), (seen, told)
     finally:
         late.close()
 
