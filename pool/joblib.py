@@ -102,6 +102,14 @@ class _Run:
         self.total_sent = _total_of(parallel) is not None
 
 
+class _Future(Future):
+    """joblib < 1.5 and retrieve_result() read a job's `.get`. A method, not ``future.get =
+    future.result``: that bound method made every batch's future a reference cycle, garbage
+    only the caller's collector could free."""
+
+    get = Future.result
+
+
 def _total_of(parallel: Any) -> int | None:
     n = getattr(parallel, "n_tasks", None)  # joblib >= 1.4; None for generators
     return n if isinstance(n, int) and n >= 0 else None
@@ -251,8 +259,7 @@ class TaskscopeBackend(ParallelBackendBase):
         items = getattr(func, "items", None) or [(func, (), {})]  # a BatchedCalls' triples
         if run.batch is None:
             run.batch = self._open(run, items)
-        future: Future = Future()
-        future.get = future.result  # joblib < 1.5 and retrieve_result() read `.get`
+        future = _Future()
         if callback is not None:
             future.add_done_callback(callback)
         future.set_running_or_notify_cancel()
