@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["SameCall", "same_call"]
 
-_first = operator.itemgetter(0)
+_first, _second, _third = map(operator.itemgetter, range(3))
 
 
 class SameCall(Sequence):
@@ -52,18 +52,21 @@ class SameCall(Sequence):
 
 def same_call(items: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> SameCall | None:
     """`items` as a `SameCall` if they all call the same object (identity, not ==) with
-    positional arguments only; else None. Every check runs at C speed (~30 ns a task, less
-    than pickling the triples costs over pickling the column)."""
+    positional arguments only; else None."""
     if len(items) < 2:
         return None
     try:
-        fns, arglist, kwargs = zip(*items, strict=True)
-        fn = fns[0]
-        if any(kwargs) or set(map(type, arglist)) != {tuple} \
-                or not all(map(operator.is_, fns, itertools.repeat(fn))):
+        # One C-speed pass per check and no object per item: zip(*items) would make an
+        # iterator (a GC-tracked object) per item, and the caller's collector runs over them.
+        fn = items[0][0]
+        if any(map(_third, items)) \
+                or not all(map(operator.is_, map(_first, items), itertools.repeat(fn))):
             return None
-    except Exception:  # not all (fn, args, kwargs) triples: they are pickled as they are
+        arglist = list(map(_second, items))
+        if set(map(type, arglist)) != {tuple}:
+            return None
+    except Exception:  # not (fn, args, kwargs) triples: they are pickled as they are
         return None
     if set(map(len, arglist)) == {1}:
         return SameCall(fn, list(map(_first, arglist)), single=True)
-    return SameCall(fn, list(arglist), single=False)
+    return SameCall(fn, arglist, single=False)
