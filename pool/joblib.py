@@ -42,6 +42,7 @@ from joblib.parallel import (
 )
 
 from . import worker as _worker
+from ._joblib_gc import freeze_for_call, unfreeze_after_call
 from ._joblib_names import task_function, user_callsite
 from ._joblib_pools import acquire, get_pool, release
 from ._joblib_worker import NestedThreads, WorkerContext
@@ -91,12 +92,15 @@ class _Sizer(ChunkSizer):
 class _Run:
     """One ``Parallel.__call__`` on the backend: its pool and sizer, then its batch call."""
 
-    __slots__ = ("batch", "parallel", "pool", "reusable", "sizer", "total_sent")
+    __slots__ = ("batch", "froze_gc", "parallel", "pool", "reusable", "sizer", "total_sent")
 
     def __init__(self, parallel: Any, pool: Pool, reusable: bool) -> None:
         self.parallel = parallel
         self.pool = pool
         self.reusable = reusable
+        # The caller's collector skips the objects made before a list call (_joblib_gc.py).
+        self.froze_gc = parallel is not None and getattr(parallel, "return_generator", True) \
+            is False and freeze_for_call()
         self.sizer = _Sizer(pool.n_workers, _total_of(parallel))
         self.batch: BatchCall | None = None
         self.total_sent = _total_of(parallel) is not None
@@ -224,11 +228,15 @@ class TaskscopeBackend(ParallelBackendBase):
             run = self._runs.pop() if self._runs else None
         if run is None:
             return
-        if run.batch is not None:
-            self._note_exhausted(run)
-            run.batch.close()
-        if run.reusable:
-            release(run.pool)
+        try:
+            if run.batch is not None:
+                self._note_exhausted(run)
+                run.batch.close()
+            if run.reusable:
+                release(run.pool)
+        finally:
+            if run.froze_gc:
+                unfreeze_after_call()
 
     @contextlib.contextmanager
     def retrieval_context(self) -> Iterator[None]:
