@@ -47,7 +47,9 @@ class SameCall(Sequence):
 
     def run_all(self) -> Iterator[Any]:
         """Each task's result in turn (lazily: the caller stops at the first error)."""
-        return map(self.fn, self.arglist) if self.single else itertools.starmap(self.fn, self.arglist)
+        if self.single:
+            return map(self.fn, self.arglist)
+        return itertools.starmap(self.fn, self.arglist)
 
 
 def same_call(items: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> SameCall | None:
