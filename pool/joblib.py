@@ -8,13 +8,15 @@ Each ``Parallel`` call becomes one batch call (pool/batches.py) on a taskscope p
 the dashboards, named by the function its tasks run (``_fit_and_score`` under GridSearchCV),
 with the user's line as its call site::
 
-    Parallel.__call__ -> start_call(): a _Run for this call (its sizer, its BatchCall later)
+    Parallel.__call__ -> start_call(): a _Run for this call (its sizer, its BatchCall later;
+                         a list call freezes the caller's old objects, _joblib_gc.py)
       dispatch: compute_batch_size() <- the sizer, from the workers' own timings (chunking.py)
-                submit(BatchedCalls) -> BatchCall.submit(items): pickled here, run in a worker
+                submit(BatchedCalls) -> BatchCall.submit(items): pickled here (one function's
+                                        items as a column, _batch_items.py), run in a worker
                                         inside WorkerContext (nested backend, thread caps)
       delivery thread: future done -> joblib's callback -> it dispatches the next batch
       error/timeout/interrupt -> abort_everything(): queued batches cancelled, running killed
-    stop_call() -> BatchCall.close(): call.ended
+    stop_call() -> BatchCall.close(): call.ended; the collector unfrozen
 
 The pool is the one given (``parallel_config(backend="taskscope", pool=pool)``) or a reusable
 one made on first use, as loky's executor is, and remade when another n_jobs is asked for.
