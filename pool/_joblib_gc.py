@@ -12,7 +12,8 @@ are unfrozen when the call ends; a cycle of old objects that became garbage mean
 collected then. Left alone: generator calls (the caller may hold one open for as long as it
 likes), a collector the user disabled, and objects someone else froze (then we do not know
 when to unfreeze). Calls overlapping in several threads share one freeze; the last one to
-end unfreezes.
+end unfreezes. (Code that itself calls gc.freeze() while such a call runs has its objects
+unfrozen with ours at the end: `gc` cannot tell the two apart.)
 """
 from __future__ import annotations
 
