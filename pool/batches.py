@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _hooks, _pickle
+from ._batch_items import same_call
 from .calls import Call, Task
 from .chunking import ChunkSizer
 from .errors import PoolClosedError, TaskCancelledError, TaskTimeoutError
@@ -163,7 +164,7 @@ class BatchCall:
         driver = self.pool._driver
         task = Task(driver.new_task_id(), self.call, index0, len(items), [])
         try:
-            task.frames = _pickle.dumps(items)
+            task.frames = _pickle.dumps(same_call(items) or items)  # one function: a column
         except Exception:
             driver.command("batch", "fail", task, _unpicklable(items, index0), _arg_of(items))
             return

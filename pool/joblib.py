@@ -8,13 +8,15 @@ Each ``Parallel`` call becomes one batch call (pool/batches.py) on a taskscope p
 the dashboards, named by the function its tasks run (``_fit_and_score`` under GridSearchCV),
 with the user's line as its call site::
 
-    Parallel.__call__ -> start_call(): a _Run for this call (its sizer, its BatchCall later)
+    Parallel.__call__ -> start_call(): a _Run for this call (its sizer, its BatchCall later;
+                         a list call freezes the caller's old objects, _joblib_gc.py)
       dispatch: compute_batch_size() <- the sizer, from the workers' own timings (chunking.py)
-                submit(BatchedCalls) -> BatchCall.submit(items): pickled here, run in a worker
+                submit(BatchedCalls) -> BatchCall.submit(items): pickled here (one function's
+                                        items as a column, _batch_items.py), run in a worker
                                         inside WorkerContext (nested backend, thread caps)
       delivery thread: future done -> joblib's callback -> it dispatches the next batch
       error/timeout/interrupt -> abort_everything(): queued batches cancelled, running killed
-    stop_call() -> BatchCall.close(): call.ended
+    stop_call() -> BatchCall.close(): call.ended; the collector unfrozen
 
 The pool is the one given (``parallel_config(backend="taskscope", pool=pool)``) or a reusable
 one made on first use, as loky's executor is, and remade when another n_jobs is asked for.
@@ -42,6 +44,7 @@ from joblib.parallel import (
 )
 
 from . import worker as _worker
+from ._joblib_gc import freeze_for_call, unfreeze_after_call
 from ._joblib_names import task_function, user_callsite
 from ._joblib_pools import acquire, get_pool, release
 from ._joblib_worker import NestedThreads, WorkerContext
@@ -91,15 +94,26 @@ class _Sizer(ChunkSizer):
 class _Run:
     """One ``Parallel.__call__`` on the backend: its pool and sizer, then its batch call."""
 
-    __slots__ = ("batch", "parallel", "pool", "reusable", "sizer", "total_sent")
+    __slots__ = ("batch", "froze_gc", "parallel", "pool", "reusable", "sizer", "total_sent")
 
     def __init__(self, parallel: Any, pool: Pool, reusable: bool) -> None:
         self.parallel = parallel
         self.pool = pool
         self.reusable = reusable
+        # The caller's collector skips the objects made before a list call (_joblib_gc.py).
+        self.froze_gc = parallel is not None and getattr(parallel, "return_generator", True) \
+            is False and freeze_for_call()
         self.sizer = _Sizer(pool.n_workers, _total_of(parallel))
         self.batch: BatchCall | None = None
         self.total_sent = _total_of(parallel) is not None
+
+
+class _Future(Future):
+    """joblib < 1.5 and retrieve_result() read a job's `.get`. A method, not ``future.get =
+    future.result``: that bound method made every batch's future a reference cycle, garbage
+    only the caller's collector could free."""
+
+    get = Future.result
 
 
 def _total_of(parallel: Any) -> int | None:
@@ -216,11 +230,15 @@ class TaskscopeBackend(ParallelBackendBase):
             run = self._runs.pop() if self._runs else None
         if run is None:
             return
-        if run.batch is not None:
-            self._note_exhausted(run)
-            run.batch.close()
-        if run.reusable:
-            release(run.pool)
+        try:
+            if run.batch is not None:
+                self._note_exhausted(run)
+                run.batch.close()
+            if run.reusable:
+                release(run.pool)
+        finally:
+            if run.froze_gc:
+                unfreeze_after_call()
 
     @contextlib.contextmanager
     def retrieval_context(self) -> Iterator[None]:
@@ -251,8 +269,7 @@ class TaskscopeBackend(ParallelBackendBase):
         items = getattr(func, "items", None) or [(func, (), {})]  # a BatchedCalls' triples
         if run.batch is None:
             run.batch = self._open(run, items)
-        future: Future = Future()
-        future.get = future.result  # joblib < 1.5 and retrieve_result() read `.get`
+        future = _Future()
         if callback is not None:
             future.add_done_callback(callback)
         future.set_running_or_notify_cancel()

@@ -406,8 +406,10 @@ class _Worker:
             return max(0, len(items) - 1), longest, longest_i
         try:
             if self.per_item_s < TIME_EACH_ITEM_ABOVE_S:
+                run_all = getattr(items, "run_all", None)  # a _batch_items.SameCall: map()
                 try:
-                    values.extend(f(*a, **k) for f, a, k in items)
+                    values.extend(run_all() if run_all is not None
+                                  else (f(*a, **k) for f, a, k in items))
                 except BaseException as exc:
                     i = len(values)
                     values.append(None)

@@ -271,3 +271,55 @@ def test_unpicklable_argument_fails_that_batch_with_its_name(pool: Pool, events:
     evs = events.until_ended()
     erred = [e.body for e in evs if e.kind == "task.erred"]
     assert erred and "argument 0 of item 2" in erred[0]["message"]
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_caller_collector_skips_old_objects_only_during_a_list_call(pool: Pool) -> None:
+    import gc
+    import weakref
+
+    old = _Cycle()
+    old_ref = weakref.ref(old)
+    seen: list[int] = []
+    made_during: list[weakref.ref] = []
+
+    def tasks(n: int, drop_old: bool = False) -> Iterator[Any]:
+        nonlocal old
+        for i in range(n):
+            seen.append(gc.get_freeze_count())  # read in the caller, while joblib reads this
+            if drop_old and i == 5:
+                old = None  # an old cycle becomes garbage during the call
+                new = _Cycle()
+                made_during.append(weakref.ref(new))
+                del new
+                gc.collect()
+            yield delayed(square)(i)
+
+    assert gc.get_freeze_count() == 0
+    with parallel_config(backend="taskscope", pool=pool):
+        assert Parallel(batch_size=4)(tasks(40, drop_old=True)) == [i * i for i in range(40)]
+        assert max(seen) > 0  # frozen while the call ran
+        assert made_during[0]() is None  # what the call made is still collected at once
+        assert old_ref() is not None  # the old cycle waited for the end of the call...
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert old_ref() is None  # ...and is collected after it
+
+        seen.clear()  # a generator call may stay open for long: nothing is frozen
+        assert list(Parallel(return_as="generator")(tasks(20))) == [i * i for i in range(20)]
+        assert seen and max(seen) == 0
+
+        gc.freeze()  # objects someone else froze: left as they are, never unfrozen here
+        try:
+            frozen = gc.get_freeze_count()
+            assert Parallel()(tasks(20)) == [i * i for i in range(20)]
+            # (a frozen object freed by its refcount leaves the count: not unfrozen, though)
+            assert gc.get_freeze_count() > frozen // 2
+        finally:
+            gc.unfreeze()
