@@ -138,6 +138,7 @@ class History:
         self.profiles = ProfileStore()  # the workers' stack samples per call (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
+                          "tasks": self._tasks,
                           "task.stream": self._task_stream,
                           "worker.samples": self._samples, "worker.started": self._worker_started,
                           "worker.ready": self._worker_ready, "worker.exited": self._worker_exited,
@@ -197,6 +198,35 @@ class History:
             if longest and rec is not None:
                 entry = {"fn": rec[2], "duration": longest[0], "arg": longest[1]}
                 w["longest"] = sorted([*w["longest"], entry],
+                                      key=lambda e: -e["duration"])[:LONGEST_KEPT]
+
+    def _tasks(self, ts: float, b: dict[str, Any]) -> None:
+        """Clean task.finished records of one call and worker, as the driver publishes them
+        per message (EventPublisher.emit_tasks): what _task_finished does for each, with the
+        lookups and sums done once."""
+        if b["of"] != "task.finished":
+            return  # (the other kinds need nothing here)
+        call_id, ns, starts, ends = b["call"], b["n"], b["start"], b["end"]
+        rec = self._calls.get(call_id)
+        wid = b["worker"] if b["worker"] is not None else -1
+        color, lane = float(rec[1] if rec else -1), float(wid)
+        state = float(STATE_CODES.index(b["state"]))
+        stream, extra, call = self.stream, self.extra, float(call_id)
+        for i, n in enumerate(ns):
+            stream.append((starts[i], ends[i], lane, color, float(n), 0.0))
+            extra.append((call, 0.0, state))
+        done = sum(ns)
+        self.done += done
+        if rec is not None:
+            self.fn_time[rec[0]] = self.fn_time.get(rec[0], 0.0) + sum(
+                max(0.0, e - s) for s, e in zip(starts, ends))
+        w = self.workers.get(wid)
+        if w is not None:
+            w["tasks_done"] += done
+            longest = [x for x in b["longest"] if x]
+            if longest and rec is not None:
+                entries = [{"fn": rec[2], "duration": x[0], "arg": x[1]} for x in longest]
+                w["longest"] = sorted([*w["longest"], *entries],
                                       key=lambda e: -e["duration"])[:LONGEST_KEPT]
 
     def _task_stream(self, ts: float, b: dict[str, Any]) -> None:
