@@ -180,41 +180,30 @@ class History:
             rec[3] = ts
 
     def _task_finished(self, ts: float, b: dict[str, Any]) -> None:
-        rec = self._calls.get(b["call"])
         n, n_erred = b["n"], b["n_erred"]
-        wid = b["worker"] if b["worker"] is not None else -1
-        self.stream.append((b["start"], b["end"], float(wid), float(rec[1] if rec else -1),
-                            float(n), float(FLAG_ERRED if n_erred else 0)))
         state = "erred" if n_erred == n else b.get("state", "released")
-        self.extra.append((float(b["call"]), float(n_erred),
-                           float(STATE_CODES.index(state) if state in STATE_CODES else 0)))
-        self.done += n
-        if rec is not None:
-            self.fn_time[rec[0]] = self.fn_time.get(rec[0], 0.0) + max(0.0, b["end"] - b["start"])
-        w = self.workers.get(wid)
-        if w is not None:
-            w["tasks_done"] += n
-            longest = b.get("longest")
-            if longest and rec is not None:
-                entry = {"fn": rec[2], "duration": longest[0], "arg": longest[1]}
-                w["longest"] = sorted([*w["longest"], entry],
-                                      key=lambda e: -e["duration"])[:LONGEST_KEPT]
+        self._finished(b["call"], b["worker"], state, n_erred, [n], [b["start"]], [b["end"]],
+                       [b.get("longest")])
 
     def _tasks(self, ts: float, b: dict[str, Any]) -> None:
         """Clean task.finished records of one call and worker, as the driver publishes them
-        per message (EventPublisher.emit_tasks): what _task_finished does for each, with the
-        lookups and sums done once."""
-        if b["of"] != "task.finished":
-            return  # (the other kinds need nothing here)
-        call_id, ns, starts, ends = b["call"], b["n"], b["start"], b["end"]
+        per message (EventPublisher.emit_tasks)."""
+        if b["of"] == "task.finished":  # (the other kinds need nothing here)
+            self._finished(b["call"], b["worker"], b["state"], 0, b["n"], b["start"], b["end"],
+                           b["longest"])
+
+    def _finished(self, call_id: int, wid: int | None, state: str, n_erred: int,
+                  ns: list[int], starts: list[float], ends: list[float], longest: list[Any]
+                  ) -> None:
+        """Finished tasks of one call and worker: a stream record each; the sums once."""
         rec = self._calls.get(call_id)
-        wid = b["worker"] if b["worker"] is not None else -1
-        color, lane = float(rec[1] if rec else -1), float(wid)
-        state = float(STATE_CODES.index(b["state"]))
-        stream, extra, call = self.stream, self.extra, float(call_id)
+        wid = wid if wid is not None else -1
+        color, lane, call = float(rec[1] if rec else -1), float(wid), float(call_id)
+        flags = float(FLAG_ERRED if n_erred else 0)
+        code = float(STATE_CODES.index(state) if state in STATE_CODES else 0)
         for i, n in enumerate(ns):
-            stream.append((starts[i], ends[i], lane, color, float(n), 0.0))
-            extra.append((call, 0.0, state))
+            self.stream.append((starts[i], ends[i], lane, color, float(n), flags))
+            self.extra.append((call, float(n_erred), code))
         done = sum(ns)
         self.done += done
         if rec is not None:
@@ -223,9 +212,9 @@ class History:
         w = self.workers.get(wid)
         if w is not None:
             w["tasks_done"] += done
-            longest = [x for x in b["longest"] if x]
-            if longest and rec is not None:
-                entries = [{"fn": rec[2], "duration": x[0], "arg": x[1]} for x in longest]
+            entries = [{"fn": rec[2], "duration": x[0], "arg": x[1]}
+                       for x in longest if x] if rec is not None else ()
+            if entries:
                 w["longest"] = sorted([*w["longest"], *entries],
                                       key=lambda e: -e["duration"])[:LONGEST_KEPT]
 

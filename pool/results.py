@@ -3,9 +3,10 @@
 ::
 
     worker "results" (in parts; the last `final`) -> handle_results: unpickle the packed
-        values once, then each unit -> finish_task: counts, sizer timing, task.finished
-        (folded with its neighbours, coalesce.py), errors with their remote tracebacks,
-        the caller's CallResults or the task graph (finish_submitted)
+        values once; the clean units' task.finished as one `tasks` event (publish_finished,
+        coalesce.py); then each unit -> finish_task: counts, sizer timing, errors with their
+        remote tracebacks (and their own task.finished), the caller's CallResults or the
+        task graph (finish_submitted)
     fail_task / end_cancelled: a task ending without results (death, bad input, cancel)
 
 Split from scheduler.py, which keeps the loop, commands, placing and shutdown.
@@ -76,6 +77,8 @@ class TaskResults:
 
     def publish_finished(self, w: WorkerRecord, units: list[tuple[Task, dict[str, Any],
                                                                      list[Any], Any]]) -> None:
+        """task.finished of the units that ended cleanly (`_clean`: those finish_task then
+        takes its short paths for), per call as the columns of one `tasks` event."""
         groups: dict[tuple[int, str], tuple[list[Any], ...]] = {}
         for task, rec, _frames, values in units:
             if not _clean(task, rec, values):
