@@ -124,7 +124,7 @@ class TaskResults:
         if rec.get("n_erred") and not task.is_submit:
             self.keep_failed_inputs(task, rec.get("errors", ()))
         if not task.is_submit:
-            task.frames = []
+            task.frames = ()
         # A batch call's worker stops at a batch's first error: the items after it did not run.
         skipped = int(rec.get("skipped", 0))
         try:
@@ -185,7 +185,7 @@ class TaskResults:
         chunksize=1 makes this once per item)."""
         call = task.call
         call.outstanding -= 1
-        task.frames = []
+        task.frames = ()
         call.done += task.n
         if call.results is not None:
             call.results.put(task.index0, values, {})
@@ -229,7 +229,7 @@ class TaskResults:
         if task.is_submit:
             self.fail_graph_task(task, exc)
         else:
-            task.frames = []
+            task.frames = ()
             if call.results is not None:
                 call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
                 if call.fail_fast:
