@@ -253,7 +253,7 @@ class GraphScheduling:
                 for waiter in waiters:
                     self.fetch_failed(task_id, waiter, task)
                 continue
-            frames = tuple(bytes(f) for f in frames)  # keep: zmq frames are reused otherwise
+            frames = tuple([bytes(f) for f in frames])  # keep: zmq frames are reused otherwise
             task.result_frames = frames  # kept while referenced, to serve other dependents
             self.publish_transfer(task, waiters, frames)
             for waiter in waiters:
@@ -317,8 +317,8 @@ class GraphScheduling:
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
-            frames = task.result_frames = tuple(f if isinstance(f, bytes) else bytes(f)
-                                                for f in frames)  # (a tuple: see Task.frames)
+            frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
+                                                 for f in frames])  # (a tuple: Task.frames)
         for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
             self._fetch_from.pop(task.id, None)
             self.request_fetch(task.id, waiter)
