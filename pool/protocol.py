@@ -89,7 +89,10 @@ def _unpack(data: bytes | memoryview) -> Any:
 # of a message with its own call, which lets go of the GIL, and getting it back behind a
 # busy caller thread cost the driver up to a switch interval per frame (a run message of 64
 # submitted tasks had 65 frames: measured 20x slower to send than one frame, with another
-# thread running Python). Larger frames stay frames of their own: sent zero-copy.
+# thread running Python). Larger frames stay frames of their own: sent zero-copy. As
+# out-of-band pickle buffers are never smaller than this (_pickle.OOB_MIN_BYTES), joined
+# frames are pickle streams, which unpickle into objects of their own: no value keeps a
+# view of a joined frame (and with it the rest of its message) alive.
 JOIN_BELOW = 64 * 1024
 
 
