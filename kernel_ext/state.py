@@ -14,6 +14,7 @@ from taskscope.pool.history import Ring
 from taskscope.pool.protocol import Event
 
 from . import state_memflow as memflow
+from . import state_tasks
 from .state_graph import GraphState
 from .state_profile import ProfileState
 
@@ -316,14 +317,21 @@ class State:
             insights = b.get("insights") or {}
             if insights:
                 w["insights"].update(insights)
-            longest = b.get("longest")
-            if longest and call is not None:
-                entry = {"fn": call["fn"], "duration": longest[0], "arg": longest[1]}
-                w["longest"] = sorted([*w["longest"], entry], key=lambda e: -e["duration"])[:LONGEST_KEPT]
+            self._keep_longest(w, call, [b.get("longest")])
         flags = FLAG_ERRED if n_erred else 0
         self.graph.finished(b)
         self.stream.append((b["start"], b["end"], float(wid if wid is not None else -1),
                             float(color), float(n), float(flags)))
+
+    @staticmethod
+    def _keep_longest(w: dict[str, Any], call: dict[str, Any] | None, longest: list[Any]) -> None:
+        """Merge finished tasks' `longest` ([duration, arg] or None each) into the worker's
+        LONGEST_KEPT longest."""
+        entries = [{"fn": call["fn"], "duration": x[0], "arg": x[1]}
+                   for x in longest if x] if call is not None else ()
+        if entries:
+            w["longest"] = sorted([*w["longest"], *entries],
+                                  key=lambda e: -e["duration"])[:LONGEST_KEPT]
 
     def _update_rate(self, call: dict[str, Any], ts: float) -> None:
         c = call["counts"]
@@ -368,7 +376,10 @@ class State:
         self.graph.moved(b, "released")
 
     def _on_tasks(self, ts: float, b: dict[str, Any]) -> None:
-        """Per-task events folded into one at the source (protocol 1.2): each applied."""
+        """Per-task events folded into one at the source (protocol 1.2): applied whole when
+        plain (state_tasks.py), else each record by its own handler."""
+        if state_tasks.apply(self, ts, b):
+            return
         for kind, body in expand_bodies(b):
             handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
             if handler is not None:

@@ -8,6 +8,7 @@ future becoming a small `Dep` placeholder; the worker swaps each `Dep` for the v
 from __future__ import annotations
 
 from concurrent.futures import Future
+from operator import is_not
 from typing import Any
 
 __all__ = ["Dep", "replace_futures", "substitute"]
@@ -48,7 +49,7 @@ def replace_futures(obj: Any, found: dict[int, Future], owner: Any, depth: int =
         return obj
     if type(obj) in (list, tuple):
         items = [replace_futures(x, found, owner, depth + 1) for x in obj]
-        if all(a is b for a, b in zip(items, obj)):
+        if not any(map(is_not, items, obj)):  # (map, not a generator: once per submit)
             return obj
         return items if type(obj) is list else tuple(items)
     if type(obj) is dict:

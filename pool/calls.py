@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -36,14 +36,17 @@ class Task:
                  "record_refs", "result_frames", "retries", "state", "timeout", "waiting_on",
                  "worker")
 
-    def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: list[Any],
+    def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: Sequence[Any],
                  future: Future | weakref.ref[Future] | None = None, retries: int = 0, *, key: str = "",
                  priority: int = 0, keep: bool = False, timeout: float | None = None) -> None:
         self.id = task_id
         self.call = call
         self.index0 = index0
         self.n = n
-        self.frames = frames  # kept while the task may have to run (again) elsewhere
+        # Kept while the task may have to run (again) elsewhere. A tuple: one of bytes only
+        # is untracked by the garbage collector, whose passes over the many live tasks of a
+        # burst of submits cost more than making them (a list stays tracked).
+        self.frames: Sequence[Any] = tuple(frames)
         # Weakly held: the caller dropping its Future is what releases the task (graph.py).
         if future is not None and not isinstance(future, weakref.ref):
             future = weakref.ref(future)
@@ -63,7 +66,7 @@ class Task:
         self.waiting_on = 0
         self.holders: set[int] | frozenset[int] = _EMPTY_SET  # workers holding the result
         self.nbytes = 0
-        self.result_frames: list[bytes] | None = None  # the driver's copy of a small result
+        self.result_frames: tuple[bytes, ...] | None = None  # the driver's copy of a small result
         self.data_refs = 0
         self.record_refs = 0
         self.error: BaseException | None = None

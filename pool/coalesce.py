@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["KIND", "expand_bodies", "fold"]
+__all__ = ["KIND", "expand_bodies", "extend", "fold"]
 
 KIND = "tasks"
 # kind -> (fields shared by every record, fields kept per record); a body with any other
@@ -73,6 +73,30 @@ def fold(last: dict[str, Any] | None, kind: str, body: dict[str, Any]
     if insights is not None:
         new["insights"] = insights
     return new
+
+
+def extend(last: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Append the records of `body` (a ``tasks`` event's body, built per message by the
+    driver: EventPublisher.emit_tasks) to `last`, the newest buffered event, when it is a
+    ``tasks`` event of the same kind, call and shared fields: True if it did."""
+    if last["kind"] != KIND:
+        return False
+    lb = last["body"]
+    kind = body["of"]
+    if lb["of"] != kind or lb["call"] != body["call"] \
+            or len(lb["tasks"]) + len(body["tasks"]) > MAX_FOLD:
+        return False
+    shared, cols = FOLDABLE[kind]
+    for f in shared:
+        if lb[f] != body[f]:
+            return False
+    lb["tasks"] += body["tasks"]
+    lb["n"] += body["n"]
+    for f in cols:
+        lb[f] += body[f]
+    if "insights" in body:
+        lb["insights"] = body["insights"]
+    return True
 
 
 def expand_bodies(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -66,6 +66,30 @@ class EventPublisher:
         if len(buffer) >= MAX_BATCH:
             self.flush()
 
+    def emit_tasks(self, kind: str, call: int, shared: dict[str, Any], tasks: list[int],
+                   ns: list[int], cols: dict[str, list[Any]] | None = None,
+                   insights: dict[str, Any] | None = None) -> None:
+        """Plain per-task events of one kind and call, built by the driver per message as
+        the columns of one ``tasks`` event (coalesce.py) instead of one emit per task:
+        `shared` holds the kind's shared fields, `cols` its per-task columns. Extends the
+        newest buffered event when it is the same kind, call and shared fields."""
+        now = _monotonic()
+        body: dict[str, Any] = {"of": kind, "call": call, **shared, "tasks": tasks, "n": ns}
+        if cols:
+            body.update(cols)
+        if insights is not None:
+            body["insights"] = insights
+        if self._observed is _ALL or coalesce.KIND in self._observed:
+            self._observer(coalesce.KIND, now, body)  # (before it may be merged below)
+        buffer = self._buffer
+        if buffer and coalesce.extend(buffer[-1], body):
+            return
+        self._seq += 1
+        buffer.append({"kind": coalesce.KIND, "seq": self._seq, "ts": now, "src": "driver",
+                       "body": body})
+        if len(buffer) >= MAX_BATCH:
+            self.flush()
+
     def due(self, now: float) -> bool:
         return bool(self._buffer) and now - self.last_flush >= FLUSH_INTERVAL_S
 

@@ -264,7 +264,7 @@ class FaultHandling:
 
     def end_interrupted(self, task: Task) -> None:
         """A task stopped by an interrupt (its worker was killed): cancelled, not erred."""
-        task.frames = []
+        task.frames = ()
         if not task.is_submit:
             self.end_cancelled(task)
             return

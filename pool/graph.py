@@ -87,7 +87,7 @@ class GraphScheduling:
                 gone.append(dep_id)
             else:
                 deps.append(dep)
-        task.deps = deps
+        task.deps = deps or ()  # (a shared empty tuple: not one more tracked list per task)
         for dep in deps:
             if not dep.dependents:
                 dep.dependents = []  # (a shared empty tuple until now: calls.Task)
@@ -253,7 +253,7 @@ class GraphScheduling:
                 for waiter in waiters:
                     self.fetch_failed(task_id, waiter, task)
                 continue
-            frames = [bytes(f) for f in frames]  # keep: zmq frames are reused otherwise
+            frames = tuple([bytes(f) for f in frames])  # keep: zmq frames are reused otherwise
             task.result_frames = frames  # kept while referenced, to serve other dependents
             self.publish_transfer(task, waiters, frames)
             for waiter in waiters:
@@ -317,7 +317,8 @@ class GraphScheduling:
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
-            frames = task.result_frames = [f if isinstance(f, bytes) else bytes(f) for f in frames]
+            frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
+                                                 for f in frames])  # (a tuple: Task.frames)
         for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
             self._fetch_from.pop(task.id, None)
             self.request_fetch(task.id, waiter)
@@ -354,7 +355,7 @@ class GraphScheduling:
         self.unqueue(task)
         task.state = "erred"
         task.error = exc
-        task.frames = []
+        task.frames = ()
         future = task.future
         if future is not None and not future.done():
             future.set_exception(exc)
@@ -387,7 +388,7 @@ class GraphScheduling:
             if task.state not in ("waiting", "queued"):
                 continue
             self.unqueue(task)
-            task.frames = []
+            task.frames = ()
             future = task.future
             # Future.cancel, not TaskFuture.cancel: we are the driver, no command needed.
             if future is not None and not future.cancelled() and not Future.cancel(future) \
@@ -442,7 +443,7 @@ class GraphScheduling:
                 continue
             self.graph.pop(task.id, None)
             if task.state in ("memory", "released", "erred", "cancelled"):
-                task.frames = []  # a task still to run keeps its spec until it has run
+                task.frames = ()  # a task still to run keeps its spec until it has run
             for dep in task.deps:
                 dep.dependents.remove(task)
                 todo.append(dep)

@@ -139,6 +139,7 @@ class History:
         self.profiles = ProfileStore()  # the workers' stack samples per call (1.4)
         self._handlers = {"call.started": self._call_started, "call.ended": self._call_ended,
                           "task.finished": self._task_finished, "task.erred": self._task_erred,
+                          "tasks": self._tasks,
                           "task.stream": self._task_stream,
                           "worker.samples": self._samples, "worker.started": self._worker_started,
                           "worker.ready": self._worker_ready, "worker.exited": self._worker_exited,
@@ -180,24 +181,42 @@ class History:
             rec[3] = ts
 
     def _task_finished(self, ts: float, b: dict[str, Any]) -> None:
-        rec = self._calls.get(b["call"])
         n, n_erred = b["n"], b["n_erred"]
-        wid = b["worker"] if b["worker"] is not None else -1
-        self.stream.append((b["start"], b["end"], float(wid), float(rec[1] if rec else -1),
-                            float(n), float(FLAG_ERRED if n_erred else 0)))
         state = "erred" if n_erred == n else b.get("state", "released")
-        self.extra.append((float(b["call"]), float(n_erred),
-                           float(STATE_CODES.index(state) if state in STATE_CODES else 0)))
-        self.done += n
+        self._finished(b["call"], b["worker"], state, n_erred, [n], [b["start"]], [b["end"]],
+                       [b.get("longest")])
+
+    def _tasks(self, ts: float, b: dict[str, Any]) -> None:
+        """Clean task.finished records of one call and worker, as the driver publishes them
+        per message (EventPublisher.emit_tasks)."""
+        if b["of"] == "task.finished":  # (the other kinds need nothing here)
+            self._finished(b["call"], b["worker"], b["state"], 0, b["n"], b["start"], b["end"],
+                           b["longest"])
+
+    def _finished(self, call_id: int, wid: int | None, state: str, n_erred: int,
+                  ns: list[int], starts: list[float], ends: list[float], longest: list[Any]
+                  ) -> None:
+        """Finished tasks of one call and worker: a stream record each; the sums once."""
+        rec = self._calls.get(call_id)
+        wid = wid if wid is not None else -1
+        color, lane, call = float(rec[1] if rec else -1), float(wid), float(call_id)
+        flags = float(FLAG_ERRED if n_erred else 0)
+        code = float(STATE_CODES.index(state) if state in STATE_CODES else 0)
+        for i, n in enumerate(ns):
+            self.stream.append((starts[i], ends[i], lane, color, float(n), flags))
+            self.extra.append((call, float(n_erred), code))
+        done = sum(ns)
+        self.done += done
         if rec is not None:
-            self.fn_time[rec[0]] = self.fn_time.get(rec[0], 0.0) + max(0.0, b["end"] - b["start"])
+            self.fn_time[rec[0]] = self.fn_time.get(rec[0], 0.0) + sum(
+                max(0.0, e - s) for s, e in zip(starts, ends))
         w = self.workers.get(wid)
         if w is not None:
-            w["tasks_done"] += n
-            longest = b.get("longest")
-            if longest and rec is not None:
-                entry = {"fn": rec[2], "duration": longest[0], "arg": longest[1]}
-                w["longest"] = sorted([*w["longest"], entry],
+            w["tasks_done"] += done
+            entries = [{"fn": rec[2], "duration": x[0], "arg": x[1]}
+                       for x in longest if x] if rec is not None else ()
+            if entries:
+                w["longest"] = sorted([*w["longest"], *entries],
                                       key=lambda e: -e["duration"])[:LONGEST_KEPT]
 
     def _task_stream(self, ts: float, b: dict[str, Any]) -> None:

@@ -417,7 +417,8 @@ class Pool:
         if keep and not (all(type(a) in _PLAIN for a in args)
                          and all(type(v) in _PLAIN for v in kwargs.values())):
             args = replace_futures(args, deps, self)  # (plain numbers and text hold none)
-            kwargs = replace_futures(kwargs, deps, self)
+            if kwargs:
+                kwargs = replace_futures(kwargs, deps, self)
         frames = self._pickle_submit(fn, args, kwargs)
         call = self._submit_call(fn)
         driver = self._driver

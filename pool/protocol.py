@@ -85,6 +85,53 @@ def _unpack(data: bytes | memoryview) -> Any:
         raise ProtocolError(f"taskscope: undecodable message header ({exc})") from None
 
 
+# Payload frames under this size travel joined in one frame (1.5): pyzmq sends each frame
+# of a message with its own call, which lets go of the GIL, and getting it back behind a
+# busy caller thread cost the driver up to a switch interval per frame (a run message of 64
+# submitted tasks had 65 frames: measured 20x slower to send than one frame, with another
+# thread running Python). Larger frames stay frames of their own: sent zero-copy. As
+# out-of-band pickle buffers are never smaller than this (_pickle.OOB_MIN_BYTES), joined
+# frames are pickle streams, which unpickle into objects of their own: no value keeps a
+# view of a joined frame (and with it the rest of its message) alive.
+JOIN_BELOW = 64 * 1024
+
+
+def _join_small(frames: list[Any]) -> tuple[list[int] | None, list[Any]]:
+    """(sizes, wire frames): the small frames joined into the first wire frame, in order;
+    `sizes` has each payload frame's size, or -1 for a frame sent on its own. (None, frames)
+    when fewer than two frames are small."""
+    sizes = []
+    for f in frames:
+        n = f.nbytes if isinstance(f, memoryview) else len(f) if isinstance(f, bytes) \
+            else memoryview(f).nbytes
+        sizes.append(n if n < JOIN_BELOW else -1)
+    small = [f for f, n in zip(frames, sizes) if n >= 0]
+    if len(small) < 2:
+        return None, frames
+    return sizes, [b"".join(small), *(f for f, n in zip(frames, sizes) if n < 0)]
+
+
+def _split_small(wire: list[Any], sizes: Any) -> list[Any]:
+    """The payload frames of a message whose small frames were joined (`_join_small`):
+    zero-copy slices of the joined frame, and the others in their places."""
+    if not (isinstance(sizes, list) and wire and all(type(n) is int and n >= -1 for n in sizes)):
+        raise ProtocolError("taskscope: message header has a malformed frame join")
+    joined, rest = memoryview(wire[0]).cast("B"), iter(wire[1:])
+    out, pos = [], 0
+    for n in sizes:
+        if n < 0:
+            f = next(rest, None)
+            if f is None:
+                raise ProtocolError("taskscope: message has fewer frames than its header says")
+            out.append(f)
+        else:
+            out.append(joined[pos:pos + n])
+            pos += n
+    if pos != len(joined) or next(rest, None) is not None:
+        raise ProtocolError("taskscope: message frames do not add up to its header's join")
+    return out
+
+
 @dataclass(slots=True)
 class Message:
     """A verified, decoded message."""
@@ -151,9 +198,14 @@ class Codec:
     def encode(self, kind: str, body: dict[str, Any] | None = None,
                payload: Sequence[bytes | memoryview] = ()) -> list[bytes | memoryview]:
         self._seq += 1
-        header = _pack({"v": PROTOCOL_VERSION, "kind": kind, "seq": self._seq,
-                        "src": self.source, "ts": time.monotonic(), "body": body or {}})
-        frames: list[bytes | memoryview] = [header, *payload]
+        head = {"v": PROTOCOL_VERSION, "kind": kind, "seq": self._seq, "src": self.source,
+                "ts": time.monotonic(), "body": body or {}}
+        wire = list(payload)
+        if len(wire) > 1:
+            sizes, wire = _join_small(wire)
+            if sizes is not None:
+                head["join"] = sizes
+        frames: list[bytes | memoryview] = [_pack(head), *wire]
         return [self._signer.sign(frames), *frames]
 
     def decode(self, frames: Sequence[Any]) -> Message:
@@ -192,7 +244,10 @@ class Codec:
         body = header.get("body")
         if not isinstance(body, dict):
             raise ProtocolError("taskscope: message body is not a map")
-        return Message(kind, seq, src, float(ts), body, list(views[2:]))
+        payload = list(views[2:])
+        if "join" in header:
+            payload = _split_small(payload, header["join"])
+        return Message(kind, seq, src, float(ts), body, payload)
 
     def forget(self, source: str) -> None:
         """Forget a source's sequence numbers (a replaced worker starts again at 1)."""

@@ -3,9 +3,10 @@
 ::
 
     worker "results" (in parts; the last `final`) -> handle_results: unpickle the packed
-        values once, then each unit -> finish_task: counts, sizer timing, task.finished
-        (folded with its neighbours, coalesce.py), errors with their remote tracebacks,
-        the caller's CallResults or the task graph (finish_submitted)
+        values once; the clean units' task.finished as one `tasks` event (publish_finished,
+        coalesce.py); then each unit -> finish_task: counts, sizer timing, errors with their
+        remote tracebacks (and their own task.finished), the caller's CallResults or the
+        task graph (finish_submitted)
     fail_task / end_cancelled: a task ending without results (death, bad input, cancel)
 
 Split from scheduler.py, which keeps the loop, commands, placing and shutdown.
@@ -55,6 +56,7 @@ class TaskResults:
                 packed = iter(_pickle.loads(payload[:pos]))
             except BaseException as exc:  # (as in finish_task) each unit then fails with it
                 packed = _Unloadable(exc)
+        units = []
         for rec in body.get("results", ()):
             if rec.get("packed"):
                 frames, values = [], next(packed, None)
@@ -65,7 +67,38 @@ class TaskResults:
             task = w.inflight.pop(rec["task"], None)
             if task is None:
                 continue  # a result we no longer wait for (its call was cancelled)
+            units.append((task, rec, frames, values))
+        # The clean units' task.finished first, as one `tasks` event per call of the answer
+        # (not one emit per task); what their results cause (dependents queued, releases,
+        # call.ended) and the erred units' own events follow.
+        self.publish_finished(w, units)
+        for task, rec, frames, values in units:
             self.finish_task(w, task, rec, frames, values)
+
+    def publish_finished(self, w: WorkerRecord, units: list[tuple[Task, dict[str, Any],
+                                                                     list[Any], Any]]) -> None:
+        """task.finished of the units that ended cleanly (`_clean`: those finish_task then
+        takes its short paths for), per call as the columns of one `tasks` event."""
+        groups: dict[tuple[int, str], tuple[list[Any], ...]] = {}
+        for task, rec, _frames, values in units:
+            if not _clean(task, rec, values):
+                continue
+            state = "memory" if task.is_submit else "released"
+            cols = groups.get((task.call.id, state))
+            if cols is None:
+                cols = groups[(task.call.id, state)] = ([], [], [], [], [], [])
+            cols[0].append(task.id)
+            cols[1].append(task.n)
+            cols[2].append(rec["start"])
+            cols[3].append(rec["end"])
+            cols[4].append(int(rec.get("nbytes", 0)) if task.is_submit else 0)
+            cols[5].append(rec.get("longest"))
+        for (call_id, state), (ids, ns, starts, ends, nbytes, longest) in groups.items():
+            self.events.emit_tasks(
+                "task.finished", call_id,
+                {"worker": w.id, "state": state, "was": "processing", "n_erred": 0}, ids, ns,
+                {"start": starts, "end": ends, "nbytes": nbytes, "longest": longest},
+                dict(w.insights))
 
     def handle_profile(self, identity: bytes, msg: Any) -> None:
         """Stack samples a worker's sampler sent on its own socket (``w<id>p``) while a long
@@ -81,19 +114,17 @@ class TaskResults:
         call.processing -= task.n
         w.tasks_done += task.n
         call.sizer.observe(task.n - int(rec.get("skipped", 0)), rec["end"] - rec["start"])
-        if not rec.get("n_erred"):
+        if _clean(task, rec, values):  # (its task.finished is published: publish_finished)
             if task.is_submit:
                 self.finish_submitted(w, task, rec, frames)
-                return
-            if values is not None and not isinstance(values, _Unloadable) \
-                    and not rec.get("skipped") and call.mode != "batch":
-                self.finish_clean_chunk(w, task, rec, values)
-                return
+            else:
+                self.finish_clean_chunk(task, values)
+            return
         call.outstanding -= 1
         if rec.get("n_erred") and not task.is_submit:
             self.keep_failed_inputs(task, rec.get("errors", ()))
         if not task.is_submit:
-            task.frames = []
+            task.frames = ()
         # A batch call's worker stops at a batch's first error: the items after it did not run.
         skipped = int(rec.get("skipped", 0))
         try:
@@ -148,19 +179,14 @@ class TaskResults:
                 self.stop_call(call, "erred")
         self.maybe_end_call(call)
 
-    def finish_clean_chunk(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
-                           values: list[Any]) -> None:
+    def finish_clean_chunk(self, task: Task, values: list[Any]) -> None:
         """A map chunk whose items all succeeded, its values unpickled with the others of
         the answer: what finish_task does for it, without the error handling (map's
         chunksize=1 makes this once per item)."""
         call = task.call
         call.outstanding -= 1
-        task.frames = []
+        task.frames = ()
         call.done += task.n
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=task.n,
-                         n_erred=0, start=rec["start"], end=rec["end"], state="released",
-                         nbytes=0, insights=dict(w.insights), longest=rec.get("longest"),
-                         was="processing")
         if call.results is not None:
             call.results.put(task.index0, values, {})
         self.maybe_end_call(call)
@@ -171,10 +197,6 @@ class TaskResults:
         call = task.call
         call.outstanding -= 1
         call.done += 1
-        self.events.emit("task.finished", call=call.id, task=task.id, worker=w.id, n=1,
-                         n_erred=0, start=rec["start"], end=rec["end"], state="memory",
-                         nbytes=int(rec.get("nbytes", 0)), insights=dict(w.insights),
-                         longest=rec.get("longest"), was="processing")
         self.graph_task_done(task, w, rec, frames)
         self.maybe_end_call(call)
 
@@ -207,7 +229,7 @@ class TaskResults:
         if task.is_submit:
             self.fail_graph_task(task, exc)
         else:
-            task.frames = []
+            task.frames = ()
             if call.results is not None:
                 call.results.put(task.index0, [None] * task.n, dict.fromkeys(range(task.n), exc))
                 if call.fail_fast:
@@ -222,6 +244,15 @@ class TaskResults:
         call.cancelled += task.n
         self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
         self.maybe_end_call(call)
+
+
+def _clean(task: Task, rec: dict[str, Any], values: Any) -> bool:
+    """A unit that ended without an error, taken by finish_task's short paths: a submitted
+    task, or a map chunk whose values came unpickled with the others of its answer."""
+    if rec.get("n_erred"):
+        return False
+    return task.is_submit or (values is not None and not isinstance(values, _Unloadable)
+                              and not rec.get("skipped") and task.call.mode != "batch")
 
 
 class _Unloadable:

@@ -469,8 +469,10 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
                 fns.append({"call": call.id, "nf": len(call.fn_frames)})
                 payload.extend(call.fn_frames)
                 w.fns_sent.add(call.id)
+        started: list[tuple[int, list[int], list[int]]] = []  # (call, task ids, item counts)
         for task in tasks:
-            unit = {"task": task.id, "call": task.call.id, "mode": task.call.mode,
+            call = task.call
+            unit = {"task": task.id, "call": call.id, "mode": call.mode,
                     "n": task.n, "nf": len(task.frames)}
             if task.keep:
                 unit["keep"] = True
@@ -481,11 +483,16 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
             task.worker = w.id
             task.state = "processing"
             w.inflight[task.id] = task
-            task.call.processing += task.n
+            call.processing += task.n
             if w.budget is not None:
                 w.budget -= task.n
-            self.events.emit("task.processing", call=task.call.id, task=task.id, worker=w.id,
-                             n=task.n)
+            if not started or started[-1][0] != call.id:
+                started.append((call.id, [], []))
+            started[-1][1].append(task.id)
+            started[-1][2].append(task.n)
+        # task.processing: one `tasks` event per call of the message, not one emit per task
+        for call_id, ids, ns in started:
+            self.events.emit_tasks("task.processing", call_id, {"worker": w.id}, ids, ns)
         w.messages.append([t.id for t in tasks])
         if len(w.messages) == 1:
             self.note_running(w)  # it starts on this message now: its timeout starts

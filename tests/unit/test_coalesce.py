@@ -92,3 +92,71 @@ def test_an_unknown_folded_kind_is_ignored() -> None:
                                         "n": [1]})) == []
     assert list(coalesce.expand_bodies({"of": "task.queued", "call": 1, "tasks": [1, 2],
                                         "n": [1]})) == []  # malformed: ignored, never raised
+
+
+def a_graph(call: int, n_tasks: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
+    """Submitted tasks: queued, processing and finished in memory (some with a `longest`),
+    then released; with lost tasks whose processing event never arrived."""
+    ev: list[tuple[str, dict[str, Any]]] = [
+        ("call.started", {"call": call, "api": "submit", "fn": "g", "module": "m",
+                          "file": "x.py", "line": 1, "callsite": None, "total": None})]
+    ids = range(1000 * call, 1000 * call + n_tasks)
+    ev += [("task.queued", {"call": call, "task": t, "n": 1}) for t in ids]
+    ev += [("task.processing", {"call": call, "task": t, "worker": t // 25 % 2, "n": 1})
+           for t in ids if t % 7]  # (every 7th: its processing event was missed)
+    for t in ids:
+        ev.append(("task.finished", {
+            "call": call, "task": t, "worker": t // 25 % 2, "n": 1, "n_erred": 0,
+            "start": t * 0.01, "end": t * 0.01 + rng.random(), "state": "memory",
+            "nbytes": 8, "was": "processing", "insights": {"working": rng.random()},
+            "longest": [rng.random(), f"x={t}"] if t % 3 == 0 else None}))
+    ev += [("task.released", {"call": call, "task": t, "n": 1}) for t in ids]
+    return ev
+
+
+def test_the_state_applies_folded_graph_events_whole_as_one_by_one() -> None:
+    rng = random.Random(5)
+    raw = [("pool.started", {"id": "p", "name": "p", "pid": 1, "n_workers": 2,
+                             "start_method": "forkserver", "memory_limit": None})]
+    raw += a_graph(1, 300, rng) + a_map(2, 300, lambda t: t // 40 % 2, {9})
+    folded_events = fold_all(raw)
+    assert sum(k == coalesce.KIND for k, _ in folded_events) < len(folded_events)
+    whole, one_by_one = State(), State()
+    for seq, (kind, body) in enumerate(folded_events, start=1):
+        ts = 1.0 + 0.01 * seq  # timestamps that move the rate window along
+        whole.apply(Event(kind, seq, ts, "driver", body))
+        for k, b in (coalesce.expand_bodies(body) if kind == coalesce.KIND else [(kind, body)]):
+            one_by_one.apply(Event(k, seq, ts, "driver", b))
+    assert whole.totals == one_by_one.totals
+    assert whole.totals["done"] == 300 + 299
+    assert whole.stream.since(0) == one_by_one.stream.since(0)
+    assert whole._processing == one_by_one._processing
+    assert whole._rate == one_by_one._rate  # (the progress rate: the same window)
+    assert whole.graph.version == one_by_one.graph.version
+    def nodes(state: State) -> dict[int, tuple[Any, ...]]:
+        return {t: tuple(getattr(n, f) for f in n.__slots__) for t, n in state.graph.nodes.items()}
+
+    assert nodes(whole) == nodes(one_by_one) and len(nodes(whole)) == 300
+    assert whole.to_json() == one_by_one.to_json()
+    assert any(w["longest"] for w in whole.to_json()["workers"])
+
+
+def test_built_per_message_the_events_are_those_folding_gives() -> None:
+    """The driver builds task.processing/finished per message (EventPublisher.emit_tasks,
+    coalesce.extend): the same buffered events as folding each task's event."""
+    raw = a_map(1, 30, lambda t: (t - 1) // 10 % 2, set())[1:-1]  # one worker a message
+    by_fold = fold_all(raw)
+    buffer: list[dict[str, Any]] = []
+    for kind in ("task.queued", "task.processing", "task.finished"):
+        bodies = [b for k, b in raw if k == kind]
+        for i in range(0, len(bodies), 5):  # messages of five tasks
+            part = bodies[i:i + 5]
+            shared, cols = coalesce.FOLDABLE[kind]
+            body = {"of": kind, "call": 1, **{f: part[0].get(f) for f in shared},
+                    "tasks": [b["task"] for b in part], "n": [b["n"] for b in part],
+                    **{f: [b.get(f) for b in part] for f in cols}}
+            if kind == "task.finished":
+                body["insights"] = part[-1]["insights"]
+            if not (buffer and coalesce.extend(buffer[-1], body)):
+                buffer.append({"kind": coalesce.KIND, "body": body})
+    assert [(e["kind"], e["body"]) for e in buffer] == by_fold

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskscope.pool import PROTOCOL_VERSION, BadSignatureError, ProtocolError
-from taskscope.pool.protocol import EVENT_KINDS, Codec, Event, check_event
+from taskscope.pool.protocol import EVENT_KINDS, JOIN_BELOW, Codec, Event, check_event
 from taskscope.pool.signing import Signer, new_key
 
 FIXTURE = Path(__file__).parent / "fixtures" / "events.json"
@@ -212,9 +212,11 @@ def test_tampered_header_is_refused_and_counted(key: bytes) -> None:
 
 
 def test_tampered_payload_is_refused(key: bytes) -> None:
-    frames = Codec(key, "driver").encode("run", {"units": []}, [b"a" * 100, b"b" * 100])
+    big = JOIN_BELOW  # frames this large travel as frames of their own (not joined)
+    frames = Codec(key, "driver").encode("run", {"units": []}, [b"a" * big, b"b" * big])
+    assert len(frames) == 4
     receiver = Codec(key, "worker:0")
-    tampered = [*frames[:3], b"b" * 99 + b"c"]
+    tampered = [*frames[:3], b"b" * (big - 1) + b"c"]
     with pytest.raises(BadSignatureError):
         receiver.decode(tampered)
     with pytest.raises(BadSignatureError):  # a payload frame dropped
@@ -222,10 +224,33 @@ def test_tampered_payload_is_refused(key: bytes) -> None:
     with pytest.raises(BadSignatureError):  # a payload frame added
         receiver.decode([*frames, b"extra"])
     with pytest.raises(BadSignatureError):  # frame boundaries moved, same bytes
-        receiver.decode([*frames[:2], b"a" * 101, b"b" * 99])
+        receiver.decode([*frames[:2], b"a" * (big + 1), b"b" * (big - 1)])
     assert receiver.dropped == 4
     # The genuine message still decodes: refusals did not advance the replay guard.
     assert receiver.decode(frames).kind == "run"
+
+
+def test_small_payload_frames_travel_joined_and_come_back_as_they_were(key: bytes) -> None:
+    big = b"L" * JOIN_BELOW
+    payload = [b"a" * 10, big, b"", memoryview(b"bc"), bytearray(b"def"), big, b"g"]
+    frames = Codec(key, "driver").encode("run", {"units": []}, payload)
+    assert len(frames) == 2 + 1 + 2  # signature, header, the small ones joined, the two big
+    msg = Codec(key, "worker:0").decode(frames)
+    assert [bytes(f) for f in msg.payload] == [bytes(f) for f in payload]
+    one = Codec(key, "driver").encode("run", {}, [b"only", big])
+    assert len(one) == 4 and "join" not in msgpack.unpackb(one[1])  # one small: as it is
+
+
+@pytest.mark.parametrize("join,payload", [
+    ("x", (b"ab",)), ([1, "1"], (b"ab",)), ([-2], (b"ab",)), ([1, 1], ()),
+    ([1, 2], (b"ab",)), ([1, -1], (b"ab",)), ([2], (b"ab", b"extra")),
+])
+def test_a_malformed_frame_join_is_refused(key: bytes, join: Any, payload: tuple[bytes, ...]
+                                           ) -> None:
+    receiver = Codec(key, "worker:0")
+    with pytest.raises(ProtocolError, match="join|frames"):
+        receiver.decode(_signed(key, _header(kind="run", body={}, join=join), payload))
+    assert receiver.dropped == 1
 
 
 @pytest.mark.parametrize("signature", [b"", b"\x00" * 16, b"\x00" * 32, b"\x00" * 64],
