@@ -109,6 +109,7 @@ def _finished(state: Any, ts: float, call: dict[str, Any] | None, b: dict[str, A
         if fn is not None:
             fn["time"] += sum(max(0.0, e - s) for s, e in zip(starts, ends))
         state._update_rate(call, ts)
+        state._settle_submits(call, ts)
     if wid is not None and wid >= 0:
         w = state._worker(wid)
         w["tasks_done"] += total

@@ -133,6 +133,8 @@ def test_the_state_applies_folded_graph_events_whole_as_one_by_one() -> None:
     assert whole._processing == one_by_one._processing
     assert whole._rate == one_by_one._rate  # (the progress rate: the same window)
     assert whole.graph.version == one_by_one.graph.version
+    status = {c: (v["status"], v["ended"], v["eta"]) for c, v in whole.calls.items()}
+    assert status == {c: (v["status"], v["ended"], v["eta"]) for c, v in one_by_one.calls.items()}
     def nodes(state: State) -> dict[int, tuple[Any, ...]]:
         return {t: tuple(getattr(n, f) for f in n.__slots__) for t, n in state.graph.nodes.items()}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskscope.pool import coalesce
 from taskscope.pool.protocol import Event
 from taskscope.state import State
 
@@ -67,3 +68,22 @@ def test_a_map_call_waits_for_its_own_call_ended() -> None:
     assert f.st.calls[1]["status"] == "running"
     f("call.ended", call=1, status="done")
     assert f.st.calls[1]["status"] == "done"
+
+
+def test_it_settles_when_its_last_tasks_end_in_one_folded_tasks_event() -> None:
+    f = Feed()
+    f.start()
+    for task in (1, 2, 3):
+        f.submit(task)
+        f("task.processing", call=1, task=task, worker=0, n=1)
+    folded: Any = None
+    for task in (1, 2, 3):  # as the driver sends one results message's clean units
+        body = {"call": 1, "task": task, "worker": 0, "n": 1, "n_erred": 0, "start": f.t,
+                "end": f.t + 0.005, "state": "memory", "nbytes": 8, "insights": {},
+                "longest": None, "was": "processing"}
+        step = coalesce.fold(folded, "task.finished", body)
+        folded = folded if step is True else {"kind": coalesce.KIND, "body": step}
+    assert folded is not None and folded["kind"] == coalesce.KIND
+    f(coalesce.KIND, **folded["body"])
+    call = f.st.calls[1]
+    assert call["counts"]["memory"] == 3 and call["status"] == "done" and call["eta"] is None
