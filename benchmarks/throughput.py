@@ -97,6 +97,18 @@ class Taskscope:
         self.pool = Pool(n, name=f"bench-{n}")
         self.collector = collector_for(self.pool)
 
+    def warm(self, fn: Callable[..., Any], items: list[Any], timeout: float = 120.0) -> None:
+        """A map of `fn`, then wait until every worker is up: a pool of 64 workers is still
+        starting some after a short warm-up map (multiprocessing's are forked before its
+        constructor returns), and their start-up must not fall into the timed region."""
+        self.pool.map(fn, items)
+        workers = self.pool._driver.workers
+        deadline = time.monotonic() + timeout
+        while sum(w.ready for w in list(workers.values())) < self.pool.n_workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError("taskscope: workers still starting after the warm-up")
+            time.sleep(0.02)
+
     def settled(self) -> str:
         """Whether the State counted every item the driver finished (events trail results)."""
         done = sum(c.done for c in list(self.pool._driver.calls.values()))
@@ -125,7 +137,7 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
     if names & {"submit", "map1", "tree"}:
         ts, mp = Taskscope(workers), multiprocessing.Pool(workers)
         try:
-            ts.pool.map(workloads.square, range(100))
+            ts.warm(workloads.square, list(range(100)))
             submit_all(ts.pool.submit, 200)
             mp.map(workloads.square, range(100))
             res = {k: (Side(), Side()) for k in ("submit", "map1", "tree")}
@@ -188,7 +200,7 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         t_side, m_side = Side(), Side()
         try:
             xs = [SLEEP_S] * n
-            ts.pool.map(workloads.sleep, [SLEEP_S] * 256)
+            ts.warm(workloads.sleep, [SLEEP_S] * 256)
             mp.map(workloads.sleep, [SLEEP_S] * 256)
             for rep in range(reps):
                 run.say(f"  sleep64 rep {rep + 1}/{reps}")
@@ -219,7 +231,7 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         sides = {"taskscope": Side(), "multiprocessing": Side(), "memcpy": Side()}
         try:
             warm = [np.ones(per) for _ in range(4)]
-            ts.pool.map(workloads.array_sum, warm)
+            ts.warm(workloads.array_sum, warm)
             mp.map(workloads.array_sum, warm)
             dst = np.empty(per)
             for rep in range(reps):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .chunking import ItemTimes
 from .errors import PoolClosedError
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class MapCalls:
         self.resume_after_interrupt()
         self.uses_timeout(call.timeout)
         self.announce(call)
+        if call.mode in ("map", "star"):
+            prior = self.item_times.get(ItemTimes.key(call.mode, call.fn_frames))
+            if prior is not None:
+                call.sizer.seed(prior)
         self._producing.append(call)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
@@ -164,6 +169,8 @@ class MapCalls:
         if status is None:
             return
         call.status = status
+        if call.mode in ("map", "star") and not call.sizer.seeded:  # timed by this call
+            self.item_times.put(ItemTimes.key(call.mode, call.fn_frames), call.sizer.per_item_s)
         if call.mode == "batch" and (call.total is None or call.total < call.submitted):
             # An engine's call (joblib) stopped before the engine closed it: its total is
             # what was handed over, told before it ends (batches.py).
