@@ -16,6 +16,7 @@ from taskscope.pool.chunking import (
     TAIL_SPLIT,
     TARGET_CHUNK_S,
     ChunkSizer,
+    ItemTimes,
 )
 
 
@@ -162,3 +163,42 @@ def test_item_cap() -> None:
 
 def test_n_workers_below_one_is_treated_as_one() -> None:
     assert ChunkSizer(0, 10).n_workers == 1
+
+
+def test_a_seeded_sizer_skips_the_probes_capped_at_a_quarter_share() -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)  # 100 items would be 100 ms; a quarter of a worker's share is 79
+    assert sizer.next_size(20_000) == math.ceil(20_000 / (4 * 64))
+    sizer = ChunkSizer(2, 20_000)
+    sizer.seed(0.02)  # slow items: the target decides (5 items of 20 ms)
+    assert sizer.next_size(20_000) == int(TARGET_CHUNK_S / 0.02)
+
+
+def test_the_calls_own_first_timing_replaces_the_seed() -> None:
+    sizer = ChunkSizer(2, 10_000)
+    sizer.seed(1e-6)
+    sizer.next_size(10_000)
+    sizer.observe(10, 1.0)  # 100 ms an item, not 1 µs: not averaged with the seed
+    assert not sizer.seeded and sizer.per_item_s == pytest.approx(0.1)
+    assert sizer.next_size(9_990) == 1
+
+
+@pytest.mark.parametrize("n_workers, total, fixed", [(2, None, None), (2, 100, 10), (2, 0, None)])
+def test_seed_is_ignored_for_lazy_empty_or_fixed_calls(n_workers: int, total: int | None,
+                                                        fixed: int | None) -> None:
+    sizer = ChunkSizer(n_workers, total, fixed)
+    sizer.seed(1e-3)
+    assert sizer.per_item_s is None and not sizer.seeded
+
+
+def test_item_times_are_per_function_pickle_and_mode_and_bounded() -> None:
+    times = ItemTimes()
+    a, b = ItemTimes.key("map", [b"fn-a"]), ItemTimes.key("map", [b"fn-b"])
+    times.put(a, 1e-3)
+    assert times.get(a) == 1e-3 and times.get(b) is None
+    assert times.get(ItemTimes.key("star", [b"fn-a"])) is None
+    assert ItemTimes.key("map", [b"x" * (ItemTimes.MAX_KEY_BYTES + 1)]) is None
+    for i in range(ItemTimes.MAX_FUNCTIONS):
+        times.put(ItemTimes.key("map", [b"%d" % i]), 1.0)
+    assert times.get(a) is None  # the oldest was dropped
+    assert len(times._times) == ItemTimes.MAX_FUNCTIONS
