@@ -92,13 +92,14 @@ def test_tail_split_keeps_min_chunk_s_of_work(remaining: int, expected: int) -> 
 
 
 @pytest.mark.parametrize("remaining,expected", [
-    (19_000, 148),  # a big rest: split as usual (19,000 / (64 x 2))
-    (3_000, 39),    # split would give 24 items: kept at a share of 20,000 / (64 x 8)
-    (20, 20),       # less than a share left: the rest goes as one chunk
+    (19_000, 149),  # a big rest: a round takes half of it (19,000 / (64 x 2))
+    (3_000, 47),    # half would be 24 a chunk, below a share of 20,000 / (64 x 8) = 39: the
+                    # last round splits all of it, 64 chunks of 47
+    (20, 2),        # 20 items for 64 workers: chunks of MIN_CHUNK_S (2 items), not 20 at once
 ])
 def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, expected: int) -> None:
-    # 64 workers on 20,000 items of 1 ms: without the share floor the geometric tail went
-    # down to hundreds of one-item chunks, each a driver round trip.
+    # 64 workers on 20,000 items of 1 ms: without the share the geometric tail went down to
+    # hundreds of one-item chunks, each a driver round trip.
     sizer = ChunkSizer(64, 20_000)
     sizer.observe(10, 10 * 1e-3)
     sizer.last = 10_000
@@ -106,13 +107,49 @@ def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, exp
     assert sizer.next_size(remaining) == min(expected, int(TARGET_CHUNK_S / 1e-3))
 
 
+def _whole_call(sizer: ChunkSizer, total: int, per_item: float) -> list[int]:
+    """The chunk sizes of a whole call whose every chunk is timed at `per_item` an item."""
+    sizes, remaining = [], total
+    while remaining:
+        size = min(sizer.next_size(remaining), remaining)
+        sizes.append(size)
+        remaining -= size
+        sizer.observe(size, size * per_item)
+    return sizes
+
+
+def test_the_tail_goes_in_rounds_of_one_equal_chunk_per_worker() -> None:
+    # Measured, 64 workers x 20,000 sleeps of 1 ms: sizes recomputed per chunk gave 288-344
+    # items a worker; in rounds every worker gets one chunk of each round.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    sizes = _whole_call(sizer, 20_000, 1e-3)
+    assert len(sizes) % 64 == 0 and len(sizes) <= 6 * 64
+    rounds = [sizes[i:i + 64] for i in range(0, len(sizes), 64)]
+    assert all(max(r) - min(r) <= 1 for r in rounds)  # the last one too: no short chunk
+    assert max(sum(col) for col in zip(*rounds)) - min(sum(col) for col in zip(*rounds)) <= 2
+
+
+def test_a_round_restarts_at_once_when_items_get_much_slower() -> None:
+    sizer = ChunkSizer(4, 100_000)
+    sizer.observe(1000, 1000 * 1e-4)  # 100 us items: 1,000 a chunk
+    sizer.last = 1000
+    assert sizer.next_size(100_000) == 1000
+    sizer.observe(10, 10 * 1e-2)  # now 10 ms: the estimate ~5 ms, 19 a chunk
+    assert sizer.next_size(99_000) == int(TARGET_CHUNK_S / sizer.per_item_s) == 19
+
+
 def test_share_floor_is_small_with_few_workers() -> None:
-    # 2 workers on 200,000 items of 1 us: a tail chunk of 1/8 of a worker's part would be
-    # 12.5 ms (an imbalance at the end); the floor stays at MIN_CHUNK_S per worker (4 ms).
+    # 2 workers on 200,000 items of 1 us: the share is MIN_CHUNK_S per worker (4 ms of work),
+    # not 1/8 of a worker's part (12.5 ms): below it, the last round splits the rest in two.
     sizer = ChunkSizer(2, 200_000)
     sizer.observe(1000, 1000 * 1e-6)
     sizer.last = 100_000
-    assert sizer.next_size(5_000) == int(2 * MIN_CHUNK_S / 1e-6)
+    assert sizer.next_size(20_000) == 5_000  # a round: half of it, in two chunks
+    sizer = ChunkSizer(2, 200_000)
+    sizer.observe(1000, 1000 * 1e-6)
+    sizer.last = 100_000
+    assert sizer.next_size(5_000) == 2_500  # the last round: all of it, in two chunks
 
 
 def test_share_floor_never_makes_a_chunk_longer_than_the_target() -> None:
