@@ -168,9 +168,10 @@ class ChunkSizer:
                 self.round_last = self.round_size * n >= remaining
             self.round_left = n
         self.round_left -= 1
-        size = self.round_size
+        chunk = self.round_size
         if self.round_last:  # equal to the item (ceil/floor), not a short last chunk
-            size = math.ceil(remaining / (self.round_left + 1))
+            chunk = math.ceil(remaining / (self.round_left + 1))
         # Do not split below ~MIN_CHUNK_S of work: a tinier chunk costs a round trip for less
-        # work than that round trip.
-        return max(size, min(remaining, int(MIN_CHUNK_S / self.per_item_s)))
+        # work than that round trip (a floor on the split, not above the other caps).
+        floor = min(remaining, int(MIN_CHUNK_S / self.per_item_s))
+        return max(chunk, min(floor, size))
