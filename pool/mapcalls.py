@@ -148,9 +148,10 @@ class MapCalls:
             try:
                 _pickle.dumps_for(item, f"item {index0 + i} of the input")
             except Exception as exc:
-                call.pushback[:0] = items[i + 1:]
-                if i:
+                if i:  # the bad item goes back too: first of the next chunk, it fails there
+                    call.pushback[:0] = items[i:]
                     return _pickle.dumps(items[:i]), items[:i]
+                call.pushback[:0] = items[1:]
                 # the bad item is first: it ends here, as a failed one-item task
                 call.read += 1
                 call.submitted += 1

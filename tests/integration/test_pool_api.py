@@ -509,6 +509,15 @@ def test_unpicklable_item_fails_that_item_naming_it(pool: Pool) -> None:
     assert pool.map(square, [1, 2]) == [1, 4]
 
 
+@pytest.mark.parametrize("chunksize", [3, 4, 5])
+def test_unpicklable_item_inside_a_chunk_is_not_dropped(pool: Pool, chunksize: int) -> None:
+    # The bad item third in its chunk: the items before it were sent, and the bad one was
+    # lost with the rest put back (a map of 5 items returned 4 results and no error).
+    with pytest.raises(SerializationError, match="item 2 of the input"):
+        pool.map(square, [1, 2, Unpicklable(), 4, 5], chunksize=chunksize)
+    assert pool.map(square, [1, 2, 3, 4, 5], chunksize=chunksize) == [1, 4, 9, 16, 25]
+
+
 def test_unpicklable_result_fails_that_item_clearly(pool: Pool) -> None:
     with pytest.raises(SerializationError) as info:
         pool.map(return_a_lock, range(20), chunksize=5)
