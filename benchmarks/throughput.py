@@ -63,6 +63,10 @@ class Side:
     def median(self) -> float:
         return statistics.median(self.wall) if self.wall else float("nan")
 
+    @property
+    def spread(self) -> str:
+        return f"{min(self.wall):.3f}-{max(self.wall):.3f}" if self.wall else "n/a"
+
 
 def timed(side: Side, fn: Callable[[], Any], check: Callable[[Any], None]) -> None:
     if side.error:
@@ -216,11 +220,12 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         r = t_side.median / ideal
         ok = "met" if r <= 1.25 else "MISSED"
         out += [f"## {SLEEP_WORKERS} workers x {n:,} sleeps of {SLEEP_S * 1e3:g} ms", "",
-                "| side | median s | vs ideal |", "|---|---|---|",
-                f"| ideal (N x 1 ms / {SLEEP_WORKERS}) | {ideal:.3f} | 1.00x |",
-                f"| **taskscope** (adaptive chunks) | {t_side.median:.3f} | {r:.2f}x |",
+                "| side | median s | vs ideal | spread s |", "|---|---|---|---|",
+                f"| ideal (N x 1 ms / {SLEEP_WORKERS}) | {ideal:.3f} | 1.00x | |",
+                f"| **taskscope** (adaptive chunks) | {t_side.median:.3f} | {r:.2f}x | "
+                f"{t_side.spread} |",
                 f"| multiprocessing (default chunks) | {m_side.median:.3f} | "
-                f"{m_side.median / ideal:.2f}x |", ""]
+                f"{m_side.median / ideal:.2f}x | {m_side.spread} |", ""]
         verdicts.append(f"64 x 1 ms sleeps: {r:.2f}x ideal (target <= 1.25x: {ok})")
     if "numpy" in names:
         import numpy as np
@@ -260,11 +265,11 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         r = gbps["taskscope"] / gbps["memcpy"]
         ok = "met" if r >= 0.25 else "MISSED"
         out += [f"## {n} arrays of {ARRAY_BYTES // 2**20} MB -> arr.sum() ({workers} workers)", "",
-                "| side | median s | GB/s | vs memcpy |", "|---|---|---|---|"]
+                "| side | median s | GB/s | vs memcpy | spread s |", "|---|---|---|---|---|"]
         for k in ("memcpy", "taskscope", "multiprocessing"):
             name = {"memcpy": "one memcpy on one core", "taskscope": "**taskscope**"}.get(k, k)
             out.append(f"| {name} | {sides[k].median:.3f} | {gbps[k]:.2f} | "
-                       f"{gbps[k] / gbps['memcpy']:.2f}x |")
+                       f"{gbps[k] / gbps['memcpy']:.2f}x | {sides[k].spread} |")
         out.append("")
         verdicts.append(f"4 MB arrays: {r:.2f}x a single-core memcpy (target >= 0.25x: {ok})")
     out += ["## Targets (issue 13)", ""] + [f"- {v}" for v in verdicts] + [""]
