@@ -56,15 +56,15 @@ MAX_FIXED_CHUNK_ITEMS = 1_000_000  # an explicit chunksize= is honoured up to th
 
 
 class ItemTimes:
-    """The item time each function's last map call measured (the driver's, bounded), so the
-    next call of the same function starts with sized chunks. A function is known by its
-    pickle (a closure over other values is another function) and the call's mode."""
+    """The item time and size each function's last map call measured (the driver's,
+    bounded), so the next call of the same function starts with sized chunks. A function is
+    known by its pickle (a closure over other values is another function) and the mode."""
 
     MAX_FUNCTIONS = 256
     MAX_KEY_BYTES = 64 * 1024  # a function pickled by value bigger than this is not kept
 
     def __init__(self) -> None:
-        self._times: dict[tuple[str, bytes], float] = {}
+        self._times: dict[tuple[str, bytes], tuple[float, float | None]] = {}
 
     @classmethod
     def key(cls, mode: str, fn_frames: list[Any] | None) -> tuple[str, bytes] | None:
@@ -72,14 +72,15 @@ class ItemTimes:
             return None
         return mode, b"".join(bytes(f) for f in fn_frames)
 
-    def get(self, key: tuple[str, bytes] | None) -> float | None:
+    def get(self, key: tuple[str, bytes] | None) -> tuple[float, float | None] | None:
+        """(seconds, pickled bytes) per item, or None."""
         return None if key is None else self._times.get(key)
 
-    def put(self, key: tuple[str, bytes] | None, per_item_s: float | None) -> None:
-        if key is None or per_item_s is None:
+    def put(self, key: tuple[str, bytes] | None, sizer: ChunkSizer) -> None:
+        if key is None or sizer.per_item_s is None:
             return
         self._times.pop(key, None)  # re-inserted last: the oldest is dropped first
-        self._times[key] = per_item_s
+        self._times[key] = (sizer.per_item_s, sizer.bytes_per_item)
         if len(self._times) > self.MAX_FUNCTIONS:
             del self._times[next(iter(self._times))]
 
@@ -101,14 +102,18 @@ class ChunkSizer:
         self.round_left = 0
         self.round_last = False
 
-    def seed(self, per_item_s: float) -> None:
-        """Start from the item time an earlier call of the same function measured, instead
-        of probing: the probe rounds cost two round trips per worker before any chunk has
-        a real size. Measured, 64 workers x 20,000 sleeps of 1 ms: 128 of 475 chunks were
-        probes of 4 items. Only for a call of known size (the cap in next_size needs it)."""
+    def seed(self, per_item_s: float, bytes_per_item: float | None = None) -> None:
+        """Start from the item time (and size) an earlier call of the same function
+        measured, instead of probing: the probe rounds cost two round trips per worker
+        before any chunk has a real size. Measured, 64 workers x 20,000 sleeps of 1 ms: 128
+        of 475 chunks were probes of 4 items. Only for a call of known size (the cap in
+        next_size needs it). The size keeps the first chunks under MAX_CHUNK_BYTES (their
+        own size is known only once pickled): 4 MB arrays went 25 to a chunk without it."""
         if self.fixed is None and self.total and self.per_item_s is None and per_item_s > 0:
             self.per_item_s = per_item_s
             self.seeded = True
+            if self.bytes_per_item is None:
+                self.bytes_per_item = bytes_per_item
 
     def observe(self, n_items: int, seconds: float) -> None:
         if n_items <= 0:

@@ -42,7 +42,7 @@ class MapCalls:
         if call.mode in ("map", "star"):
             prior = self.item_times.get(ItemTimes.key(call.mode, call.fn_frames))
             if prior is not None:
-                call.sizer.seed(prior)
+                call.sizer.seed(*prior)
         self._producing.append(call)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
@@ -171,7 +171,7 @@ class MapCalls:
             return
         call.status = status
         if call.mode in ("map", "star") and not call.sizer.seeded:  # timed by this call
-            self.item_times.put(ItemTimes.key(call.mode, call.fn_frames), call.sizer.per_item_s)
+            self.item_times.put(ItemTimes.key(call.mode, call.fn_frames), call.sizer)
         if call.mode == "batch" and (call.total is None or call.total < call.submitted):
             # An engine's call (joblib) stopped before the engine closed it: its total is
             # what was handed over, told before it ends (batches.py).

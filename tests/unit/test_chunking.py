@@ -228,14 +228,30 @@ def test_seed_is_ignored_for_lazy_empty_or_fixed_calls(n_workers: int, total: in
     assert sizer.per_item_s is None and not sizer.seeded
 
 
+def test_a_seeded_sizer_keeps_its_first_chunks_under_the_byte_cap() -> None:
+    sizer = ChunkSizer(2, 200)
+    sizer.seed(1e-3, 4 * 2**20)  # 4 MB arrays: 4 a chunk (16 MiB), not 25 (a quarter share)
+    assert sizer.next_size(200) == MAX_CHUNK_BYTES // (4 * 2**20) == 4
+
+
+def _timed(per_item_s: float, bytes_per_item: float | None = None) -> ChunkSizer:
+    sizer = ChunkSizer(2, 100)
+    sizer.observe(10, 10 * per_item_s)
+    if bytes_per_item is not None:
+        sizer.observe_bytes(10, int(10 * bytes_per_item))
+    return sizer
+
+
 def test_item_times_are_per_function_pickle_and_mode_and_bounded() -> None:
     times = ItemTimes()
     a, b = ItemTimes.key("map", [b"fn-a"]), ItemTimes.key("map", [b"fn-b"])
-    times.put(a, 1e-3)
-    assert times.get(a) == 1e-3 and times.get(b) is None
+    times.put(a, _timed(1e-3, 100.0))
+    assert times.get(a) == (pytest.approx(1e-3), 100.0) and times.get(b) is None
     assert times.get(ItemTimes.key("star", [b"fn-a"])) is None
     assert ItemTimes.key("map", [b"x" * (ItemTimes.MAX_KEY_BYTES + 1)]) is None
+    times.put(b, ChunkSizer(2, 100))  # never timed: nothing to keep
+    assert times.get(b) is None
     for i in range(ItemTimes.MAX_FUNCTIONS):
-        times.put(ItemTimes.key("map", [b"%d" % i]), 1.0)
+        times.put(ItemTimes.key("map", [b"%d" % i]), _timed(1.0))
     assert times.get(a) is None  # the oldest was dropped
     assert len(times._times) == ItemTimes.MAX_FUNCTIONS
