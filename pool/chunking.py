@@ -101,6 +101,7 @@ class ChunkSizer:
         self.round_size = 0  # the current round: its chunk size, chunks left, whether last
         self.round_left = 0
         self.round_last = False
+        self.round_takers: set[Any] = set()  # who was given a chunk of the current round
 
     def seed(self, per_item_s: float, bytes_per_item: float | None = None) -> None:
         """Start from the item time (and size) an earlier call of the same function
@@ -128,8 +129,17 @@ class ChunkSizer:
         if n_items > 0:
             self.bytes_per_item = nbytes / n_items
 
-    def next_size(self, remaining: int | None) -> int:
-        """Items for the next chunk, given the items left (None when the input is lazy)."""
+    def may_take(self, who: Any, has_work: bool) -> bool:
+        """Whether `who` may have a chunk now: in the last round, a worker with work queued
+        that has one chunk of it waits until the others have theirs. Measured, 64 workers x
+        20,000 sleeps of 1 ms: workers that came back early took a second chunk of the last
+        round (273-352 items a worker, the last ending a chunk after the median)."""
+        return not (self.round_last and self.round_left > 0 and has_work
+                    and who in self.round_takers)
+
+    def next_size(self, remaining: int | None, who: Any = None) -> int:
+        """Items for the next chunk, given the items left (None when the input is lazy), for
+        `who` (a worker's id, or None when the caller does not tell: see may_take)."""
         if self.fixed is not None:
             size = self.fixed
         elif self.per_item_s is None:
@@ -148,12 +158,12 @@ class ChunkSizer:
             if self.bytes_per_item:
                 size = min(size, max(1, int(MAX_CHUNK_BYTES / self.bytes_per_item)))
             if remaining is not None:
-                size = self.in_rounds(size, remaining)
+                size = self.in_rounds(size, remaining, who)
         size = max(1, min(size, MAX_CHUNK_ITEMS if self.fixed is None else MAX_FIXED_CHUNK_ITEMS))
         self.last = size
         return size
 
-    def in_rounds(self, size: int, remaining: int) -> int:
+    def in_rounds(self, size: int, remaining: int, who: Any) -> int:
         """The next chunk of the current round: one equal chunk per worker (module docstring);
         a new round when this one is handed out, or at once when items got much slower (not
         at every wobble of the estimate: rounds out of step with the workers unbalance them)."""
@@ -172,7 +182,9 @@ class ChunkSizer:
                 self.round_size = min(size, math.ceil(remaining / n))
                 self.round_last = self.round_size * n >= remaining
             self.round_left = n
+            self.round_takers.clear()
         self.round_left -= 1
+        self.round_takers.add(who)
         chunk = self.round_size
         if self.round_last:  # equal to the item (ceil/floor), not a short last chunk
             chunk = math.ceil(remaining / (self.round_left + 1))

@@ -95,6 +95,8 @@ class MapCalls:
                 if all(c.results is not None and c.results.paused for c in self._producing):
                     return None
                 continue
+            if not call.sizer.may_take(w.id, bool(w.messages)):
+                return None  # the last round's other chunks are for the other workers
             task = self.make_chunk(call, w)
             if task is not None:
                 return task
@@ -102,7 +104,7 @@ class MapCalls:
 
     def make_chunk(self, call: Call, w: WorkerRecord) -> Task | None:
         remaining = None if call.total is None else call.total - call.submitted
-        size = call.sizer.next_size(remaining)
+        size = call.sizer.next_size(remaining, w.id)
         if w.budget is not None:
             size = max(1, min(size, w.budget))
         items = call.pushback[:size]

@@ -130,6 +130,27 @@ def test_the_tail_goes_in_rounds_of_one_equal_chunk_per_worker() -> None:
     assert max(sum(col) for col in zip(*rounds)) - min(sum(col) for col in zip(*rounds)) <= 2
 
 
+def _timed_sizer(n_workers: int, total: int, per_item_s: float) -> ChunkSizer:
+    sizer = ChunkSizer(n_workers, total)
+    sizer.observe(10, 10 * per_item_s)
+    sizer.last = total
+    return sizer
+
+
+def test_a_worker_with_work_queued_takes_one_chunk_of_the_last_round() -> None:
+    # 4 workers, 1,000 items of 100 us: the share is 1,000 / (4 x 8) = 31 items
+    sizer = _timed_sizer(4, 1_000, 1e-4)
+    assert sizer.next_size(1_000, "w1") == 125 and not sizer.round_last  # a round: half
+    assert sizer.may_take("w1", has_work=True)  # not the last round: who asks first, gets
+    sizer = _timed_sizer(4, 1_000, 1e-4)
+    assert sizer.next_size(200, "w1") == 50 and sizer.round_last  # 25 < 31: the rest, 4 x 50
+    assert not sizer.may_take("w1", has_work=True)  # its chunk waits behind its running one
+    assert sizer.may_take("w1", has_work=False)  # idle: never kept waiting
+    assert sizer.may_take("w2", has_work=True)
+    assert [sizer.next_size(r, w) for r, w in ((150, "w2"), (100, "w3"), (50, "w4"))] == [50] * 3
+    assert sizer.may_take("w1", has_work=True)  # the round is handed out
+
+
 def test_a_round_restarts_at_once_when_items_get_much_slower() -> None:
     sizer = ChunkSizer(4, 100_000)
     sizer.observe(1000, 1000 * 1e-4)  # 100 us items: 1,000 a chunk
