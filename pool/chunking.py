@@ -23,10 +23,9 @@ first and took a third floor chunk, the others two: 288-344 items a worker, the 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
-
-from . import _pickle
 
 __all__ = ["ChunkSizer", "ItemTimes"]
 
@@ -61,16 +60,18 @@ class ItemTimes:
     known by its pickle (a closure over other values is another function) and the mode."""
 
     MAX_FUNCTIONS = 256
-    MAX_KEY_BYTES = 64 * 1024  # a function pickled by value bigger than this is not kept
 
     def __init__(self) -> None:
         self._times: dict[tuple[str, bytes], tuple[float, float | None]] = {}
 
-    @classmethod
-    def key(cls, mode: str, fn_frames: list[Any] | None) -> tuple[str, bytes] | None:
-        if not fn_frames or sum(_pickle.nbytes(f) for f in fn_frames) > cls.MAX_KEY_BYTES:
+    @staticmethod
+    def key(mode: str, fn_frames: list[Any] | None) -> tuple[str, bytes] | None:
+        if not fn_frames:
             return None
-        return mode, b"".join(bytes(f) for f in fn_frames)
+        digest = hashlib.blake2b(digest_size=16)  # (a function pickled by value may be big)
+        for frame in fn_frames:
+            digest.update(frame)
+        return mode, digest.digest()
 
     def get(self, key: tuple[str, bytes] | None) -> tuple[float, float | None] | None:
         """(seconds, pickled bytes) per item, or None."""
