@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickle
 from .calls import BACKPRESSURE_ITEMS, Call, Task
+from .chunking import ItemTimes
 from .errors import PoolClosedError
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class MapCalls:
         self.resume_after_interrupt()
         self.uses_timeout(call.timeout)
         self.announce(call)
+        if call.mode in ("map", "star"):
+            prior = self.item_times.get(ItemTimes.key(call.mode, call.fn_frames))
+            if prior is not None:
+                call.sizer.seed(*prior)
         self._producing.append(call)
 
     def cancel_call(self, call_id: int, reason: str) -> None:
@@ -90,6 +95,8 @@ class MapCalls:
                 if all(c.results is not None and c.results.paused for c in self._producing):
                     return None
                 continue
+            if not call.sizer.may_take(w.id, bool(w.messages)):
+                return None  # the last round's other chunks are for the other workers
             task = self.make_chunk(call, w)
             if task is not None:
                 return task
@@ -97,7 +104,7 @@ class MapCalls:
 
     def make_chunk(self, call: Call, w: WorkerRecord) -> Task | None:
         remaining = None if call.total is None else call.total - call.submitted
-        size = call.sizer.next_size(remaining)
+        size = call.sizer.next_size(remaining, w.id)
         if w.budget is not None:
             size = max(1, min(size, w.budget))
         items = call.pushback[:size]
@@ -143,9 +150,10 @@ class MapCalls:
             try:
                 _pickle.dumps_for(item, f"item {index0 + i} of the input")
             except Exception as exc:
-                call.pushback[:0] = items[i + 1:]
-                if i:
+                if i:  # the bad item goes back too: first of the next chunk, it fails there
+                    call.pushback[:0] = items[i:]
                     return _pickle.dumps(items[:i]), items[:i]
+                call.pushback[:0] = items[1:]
                 # the bad item is first: it ends here, as a failed one-item task
                 call.read += 1
                 call.submitted += 1
@@ -164,6 +172,8 @@ class MapCalls:
         if status is None:
             return
         call.status = status
+        if call.mode in ("map", "star") and not call.sizer.seeded:  # timed by this call
+            self.item_times.put(ItemTimes.key(call.mode, call.fn_frames), call.sizer)
         if call.mode == "batch" and (call.total is None or call.total < call.submitted):
             # An engine's call (joblib) stopped before the engine closed it: its total is
             # what was handed over, told before it ends (batches.py).

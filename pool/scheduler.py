@@ -27,7 +27,7 @@ from typing import Any
 from . import _transport, shm
 from .batches import BatchScheduling
 from .calls import BACKPRESSURE_ITEMS, Call, Task
-from .chunking import MAX_CHUNK_BYTES
+from .chunking import MAX_CHUNK_BYTES, ItemTimes
 from .errors import PoolClosedError, ProtocolError
 from .events import EventPublisher
 from .faults import FaultHandling
@@ -105,6 +105,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         self._task_ids = itertools.count(1)
         self.calls: dict[int, Call] = {}
         self._producing: deque[Call] = deque()  # calls with input left to read, oldest first
+        self.item_times = ItemTimes()  # each function's last measured item time (mapcalls.py)
         self.init_graph()  # submitted tasks, and the heap of tasks ready to place
         self.init_faults()  # memory limit, timeouts, interrupts
         self.closing = False

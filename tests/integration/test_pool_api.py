@@ -23,6 +23,7 @@ import pytest
 from taskscope.pool import (FailedTask, Pool, PoolBrokenError, PoolClosedError, RemoteTraceback,
                             SerializationError, TaskError, WorkerDiedError,
                             subscribe)
+from taskscope.pool.chunking import FIRST_CHUNK
 
 FULL = os.environ.get("TASKSCOPE_FULL") == "1"
 RESULT_TIMEOUT_S = 60  # a future that takes longer than this means a hang: fail loudly
@@ -191,6 +192,28 @@ def test_adaptive_chunks_batch_tiny_items(pool: Pool) -> None:
     sizes = [e.body["n"] for e in events if e.kind == "task.queued"]
     assert sum(sizes) == 20_000
     assert max(sizes) > 100 and len(sizes) < 1000  # batched, not one message per item
+
+
+def test_a_second_map_of_a_function_starts_from_its_measured_item_time(pool: Pool) -> None:
+    """The first map of a function probes with small chunks; the next map of the same
+    function starts with sized chunks (at most a quarter of a worker's share, 2,000 / 8),
+    and a map of another function probes again."""
+    def first_sizes() -> list[int]:
+        events = _collect_until_call_ended(sub)
+        return [e.body["n"] for e in events if e.kind == "task.queued"]
+
+    with subscribe(**_conn(pool)) as sub:
+        _wait_for_kind(sub, "snapshot")
+        assert pool.map(square, range(2_000)) == [x * x for x in range(2_000)]
+        probed = first_sizes()
+        assert pool.map(square, range(2_000)) == [x * x for x in range(2_000)]
+        seeded = first_sizes()
+        assert pool.map(abs, range(2_000)) == list(range(2_000))
+        other = first_sizes()
+    assert probed[:2] == [FIRST_CHUNK, FIRST_CHUNK]
+    assert FIRST_CHUNK < seeded[0] <= 250 and sum(seeded) == 2_000
+    assert len(seeded) < len(probed)
+    assert other[:2] == [FIRST_CHUNK, FIRST_CHUNK]
 
 
 def test_context_manager_shuts_down_and_waits() -> None:
@@ -484,6 +507,15 @@ def test_unpicklable_item_fails_that_item_naming_it(pool: Pool) -> None:
             got.append(value)
     assert got == [1, 4]
     assert pool.map(square, [1, 2]) == [1, 4]
+
+
+@pytest.mark.parametrize("chunksize", [3, 4, 5])
+def test_unpicklable_item_inside_a_chunk_is_not_dropped(pool: Pool, chunksize: int) -> None:
+    # The bad item third in its chunk: the items before it were sent, and the bad one was
+    # lost with the rest put back (a map of 5 items returned 4 results and no error).
+    with pytest.raises(SerializationError, match="item 2 of the input"):
+        pool.map(square, [1, 2, Unpicklable(), 4, 5], chunksize=chunksize)
+    assert pool.map(square, [1, 2, 3, 4, 5], chunksize=chunksize) == [1, 4, 9, 16, 25]
 
 
 def test_unpicklable_result_fails_that_item_clearly(pool: Pool) -> None:

@@ -16,6 +16,7 @@ from taskscope.pool.chunking import (
     TAIL_SPLIT,
     TARGET_CHUNK_S,
     ChunkSizer,
+    ItemTimes,
 )
 
 
@@ -91,13 +92,14 @@ def test_tail_split_keeps_min_chunk_s_of_work(remaining: int, expected: int) -> 
 
 
 @pytest.mark.parametrize("remaining,expected", [
-    (19_000, 148),  # a big rest: split as usual (19,000 / (64 x 2))
-    (3_000, 39),    # split would give 24 items: kept at a share of 20,000 / (64 x 8)
-    (20, 20),       # less than a share left: the rest goes as one chunk
+    (19_000, 149),  # a big rest: a round takes half of it (19,000 / (64 x 2))
+    (3_000, 47),    # half would be 24 a chunk, below a share of 20,000 / (64 x 8) = 39: the
+                    # last round splits all of it, 64 chunks of 47
+    (20, 2),        # 20 items for 64 workers: chunks of MIN_CHUNK_S (2 items), not 20 at once
 ])
 def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, expected: int) -> None:
-    # 64 workers on 20,000 items of 1 ms: without the share floor the geometric tail went
-    # down to hundreds of one-item chunks, each a driver round trip.
+    # 64 workers on 20,000 items of 1 ms: without the share the geometric tail went down to
+    # hundreds of one-item chunks, each a driver round trip.
     sizer = ChunkSizer(64, 20_000)
     sizer.observe(10, 10 * 1e-3)
     sizer.last = 10_000
@@ -105,13 +107,70 @@ def test_tail_keeps_a_share_of_each_workers_part_of_the_call(remaining: int, exp
     assert sizer.next_size(remaining) == min(expected, int(TARGET_CHUNK_S / 1e-3))
 
 
+def _whole_call(sizer: ChunkSizer, total: int, per_item: float) -> list[int]:
+    """The chunk sizes of a whole call whose every chunk is timed at `per_item` an item."""
+    sizes, remaining = [], total
+    while remaining:
+        size = min(sizer.next_size(remaining), remaining)
+        sizes.append(size)
+        remaining -= size
+        sizer.observe(size, size * per_item)
+    return sizes
+
+
+def test_the_tail_goes_in_rounds_of_one_equal_chunk_per_worker() -> None:
+    # Measured, 64 workers x 20,000 sleeps of 1 ms: sizes recomputed per chunk gave 288-344
+    # items a worker; in rounds every worker gets one chunk of each round.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    sizes = _whole_call(sizer, 20_000, 1e-3)
+    assert len(sizes) % 64 == 0 and len(sizes) <= 6 * 64
+    rounds = [sizes[i:i + 64] for i in range(0, len(sizes), 64)]
+    assert all(max(r) - min(r) <= 1 for r in rounds)  # the last one too: no short chunk
+    assert max(sum(col) for col in zip(*rounds)) - min(sum(col) for col in zip(*rounds)) <= 2
+
+
+def _timed_sizer(n_workers: int, total: int, per_item_s: float) -> ChunkSizer:
+    sizer = ChunkSizer(n_workers, total)
+    sizer.observe(10, 10 * per_item_s)
+    sizer.last = total
+    return sizer
+
+
+def test_a_worker_with_work_queued_takes_one_chunk_of_the_last_round() -> None:
+    # 4 workers, 1,000 items of 100 us: the share is 1,000 / (4 x 8) = 31 items
+    sizer = _timed_sizer(4, 1_000, 1e-4)
+    assert sizer.next_size(1_000, "w1") == 125 and not sizer.round_last  # a round: half
+    assert sizer.may_take("w1", has_work=True)  # not the last round: who asks first, gets
+    sizer = _timed_sizer(4, 1_000, 1e-4)
+    assert sizer.next_size(200, "w1") == 50 and sizer.round_last  # 25 < 31: the rest, 4 x 50
+    assert not sizer.may_take("w1", has_work=True)  # its chunk waits behind its running one
+    assert sizer.may_take("w1", has_work=False)  # idle: never kept waiting
+    assert sizer.may_take("w2", has_work=True)
+    assert [sizer.next_size(r, w) for r, w in ((150, "w2"), (100, "w3"), (50, "w4"))] == [50] * 3
+    assert sizer.may_take("w1", has_work=True)  # the round is handed out
+
+
+def test_a_round_restarts_at_once_when_items_get_much_slower() -> None:
+    sizer = ChunkSizer(4, 100_000)
+    sizer.observe(1000, 1000 * 1e-4)  # 100 us items: 1,000 a chunk
+    sizer.last = 1000
+    assert sizer.next_size(100_000) == 1000
+    sizer.observe(10, 10 * 1e-2)  # now 10 ms: the estimate ~5 ms, 19 a chunk
+    assert sizer.next_size(99_000) == int(TARGET_CHUNK_S / sizer.per_item_s) == 19
+
+
 def test_share_floor_is_small_with_few_workers() -> None:
-    # 2 workers on 200,000 items of 1 us: a tail chunk of 1/8 of a worker's part would be
-    # 12.5 ms (an imbalance at the end); the floor stays at MIN_CHUNK_S per worker (4 ms).
+    # 2 workers on 200,000 items of 1 us: the share is MIN_CHUNK_S per worker (4 ms of work),
+    # not 1/8 of a worker's part (12.5 ms): below it, the last round splits the rest in two.
     sizer = ChunkSizer(2, 200_000)
     sizer.observe(1000, 1000 * 1e-6)
     sizer.last = 100_000
-    assert sizer.next_size(5_000) == int(2 * MIN_CHUNK_S / 1e-6)
+    assert sizer.next_size(20_000) == 5_000  # a round: half of it, in two chunks
+    sizer = ChunkSizer(2, 200_000)
+    sizer.observe(1000, 1000 * 1e-6)
+    sizer.last = 100_000
+    assert sizer.next_size(5_000) == 2_500  # the last round: all of it, in two chunks
 
 
 def test_share_floor_never_makes_a_chunk_longer_than_the_target() -> None:
@@ -162,3 +221,58 @@ def test_item_cap() -> None:
 
 def test_n_workers_below_one_is_treated_as_one() -> None:
     assert ChunkSizer(0, 10).n_workers == 1
+
+
+def test_a_seeded_sizer_skips_the_probes_capped_at_a_quarter_share() -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)  # 100 items would be 100 ms; a quarter of a worker's share is 79
+    assert sizer.next_size(20_000) == math.ceil(20_000 / (4 * 64))
+    sizer = ChunkSizer(2, 20_000)
+    sizer.seed(0.02)  # slow items: the target decides (5 items of 20 ms)
+    assert sizer.next_size(20_000) == int(TARGET_CHUNK_S / 0.02)
+
+
+def test_the_calls_own_first_timing_replaces_the_seed() -> None:
+    sizer = ChunkSizer(2, 10_000)
+    sizer.seed(1e-6)
+    sizer.next_size(10_000)
+    sizer.observe(10, 1.0)  # 100 ms an item, not 1 µs: not averaged with the seed
+    assert not sizer.seeded and sizer.per_item_s == pytest.approx(0.1)
+    assert sizer.next_size(9_990) == 1
+
+
+@pytest.mark.parametrize("n_workers, total, fixed", [(2, None, None), (2, 100, 10), (2, 0, None)])
+def test_seed_is_ignored_for_lazy_empty_or_fixed_calls(n_workers: int, total: int | None,
+                                                        fixed: int | None) -> None:
+    sizer = ChunkSizer(n_workers, total, fixed)
+    sizer.seed(1e-3)
+    assert sizer.per_item_s is None and not sizer.seeded
+
+
+def test_a_seeded_sizer_keeps_its_first_chunks_under_the_byte_cap() -> None:
+    sizer = ChunkSizer(2, 200)
+    sizer.seed(1e-3, 4 * 2**20)  # 4 MB arrays: 4 a chunk (16 MiB), not 25 (a quarter share)
+    assert sizer.next_size(200) == MAX_CHUNK_BYTES // (4 * 2**20) == 4
+
+
+def _timed(per_item_s: float, bytes_per_item: float | None = None) -> ChunkSizer:
+    sizer = ChunkSizer(2, 100)
+    sizer.observe(10, 10 * per_item_s)
+    if bytes_per_item is not None:
+        sizer.observe_bytes(10, int(10 * bytes_per_item))
+    return sizer
+
+
+def test_item_times_are_per_function_pickle_and_mode_and_bounded() -> None:
+    times = ItemTimes()
+    a, b = ItemTimes.key("map", [b"fn-a"]), ItemTimes.key("map", [b"fn-b"])
+    times.put(a, _timed(1e-3, 100.0))
+    assert times.get(a) == (pytest.approx(1e-3), 100.0) and times.get(b) is None
+    assert times.get(ItemTimes.key("star", [b"fn-a"])) is None
+    assert ItemTimes.key("map", []) is None
+    times.put(b, ChunkSizer(2, 100))  # never timed: nothing to keep
+    assert times.get(b) is None
+    for i in range(ItemTimes.MAX_FUNCTIONS):
+        times.put(ItemTimes.key("map", [b"%d" % i]), _timed(1.0))
+    assert times.get(a) is None  # the oldest was dropped
+    assert len(times._times) == ItemTimes.MAX_FUNCTIONS
