@@ -249,7 +249,10 @@ class Call:
             return None
         if self.ended_reason in ("interrupted", "cancelled"):
             return self.ended_reason
-        return "erred" if self.erred or self.status == "erred" else "done"
+        # (stopped for a failure with none of its items erred: joblib's timeout expired
+        # before the batches it gave up on had begun, so they were cancelled)
+        failed = self.erred or self.status == "erred" or self.ended_reason == "erred"
+        return "erred" if failed else "done"
 
     def finish_results(self) -> None:
         """Tell the caller's reader the call ended (with the error it ended with, if any)."""
