@@ -13,13 +13,17 @@ two chunks travel alone (their time is not measured yet), the next message carri
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import time
+from pathlib import Path
 
 import pytest
 from test_faults import assert_counts_add_up, settled, watch  # same directory
 
-from taskscope.pool import Pool, WorkerDiedError
+from taskscope.pool import Pool, WorkerDiedError, running_slot
+from taskscope.pool.lifecycle import WorkerLifecycle, WorkerRecord
 
 ITEMS = 400
 KILLER = 150  # the item that SIGKILLs its worker: far into the third, batched, message
@@ -63,3 +67,26 @@ def test_a_worker_killed_mid_message_fails_the_map_instead_of_shortening_it() ->
             assert_counts_add_up(settled(col, pool))
         finally:
             col.stop()
+
+
+def test_the_running_slot_names_the_task_a_worker_died_on_in_any_of_its_messages(
+        tmp_path: Path) -> None:
+    """Which tasks a dead worker had started (lifecycle.started_on), read from its real slot
+    file as the worker writes it. A slot naming a task of its second message means the first
+    was finished (its last answer lost or late): that task is the one to blame, not none."""
+    process = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    process.start()
+    process.join()
+    w = WorkerRecord(7, process, None, time.monotonic())
+    w.slot = running_slot.create(str(tmp_path), 7)
+    writer = running_slot.Writer(w.slot)
+    w.messages.extend([[11, 12, 13], [21, 22]])
+    assert WorkerLifecycle.started_on(None, w) == set()  # type: ignore[arg-type] (0: none)
+    writer.set(12)
+    assert WorkerLifecycle.started_on(None, w) == {12}  # type: ignore[arg-type]
+    writer.set(22)
+    assert WorkerLifecycle.started_on(None, w) == {22}  # type: ignore[arg-type]
+    writer.set(99)  # a task of no message it holds (answered long ago): none
+    assert WorkerLifecycle.started_on(None, w) == set()  # type: ignore[arg-type]
+    running_slot.remove(w.slot)  # no slot to read: the whole oldest message is suspect
+    assert WorkerLifecycle.started_on(None, w) == {11, 12, 13}  # type: ignore[arg-type]
