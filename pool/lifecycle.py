@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import deque
 from typing import Any
 
@@ -19,6 +20,7 @@ from . import _transport, running_slot, shm
 from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
 from .faults import describe_task
+from .results import ENDED
 from .worker import WorkerConfig, worker_main
 
 __all__ = ["WorkerLifecycle", "WorkerRecord"]
@@ -234,6 +236,11 @@ class WorkerLifecycle:
             worker=w.id, pid=w.pid, exitcode=code, signal=sig)
 
     def requeue(self, task: Task, retry: bool) -> None:
+        if not task.is_submit and task.state in ENDED:
+            warnings.warn(f"taskscope: internal error: task {task.id} of call {task.call.id} "
+                          f"ended ({task.state}) and was to run again; it is not. Please "
+                          "report this", RuntimeWarning, stacklevel=2)
+            return
         if retry:
             task.retries -= 1
         self.push_ready(task)
