@@ -82,7 +82,8 @@ class _Delivery:
     def put(self, index0: int, values: list[Any], excs: dict[int, BaseException]) -> None:
         self._queue.put((index0, values, excs))
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def finish(self, error: BaseException | None = None, items: int | None = None) -> None:
+        # (`items`, which CallResults checks, means nothing here: each batch has its callback)
         if error is not None and self.error is None:
             self.error = error
         self.finished = True

@@ -102,21 +102,28 @@ class CallResults:
         self._on_drained = on_drained
         self.paused = False  # set by the driver when it stopped reading input for this reader
         self._erred = False  # some item failed (then the call may end with chunks never run)
+        self._arrived = 0  # items put so far
+        self.expected: int | None = None  # items the call made into tasks (told at its end)
 
     # -- driver side ---------------------------------------------------------------------
     def put(self, index0: int, values: list[Any], excs: dict[int, BaseException]) -> None:
         with self._cond:
             self._chunks[index0] = (len(values), values, excs)
             self._erred = self._erred or bool(excs)
+            self._arrived += len(values)
             if not self.ordered:
                 self._arrival.append(index0)
             self.buffered += len(values)
             self._cond.notify_all()
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def finish(self, error: BaseException | None = None, items: int | None = None) -> None:
+        """No more chunks will come; `items`: how many the call made into tasks (a call
+        ending cleanly must have put them all)."""
         with self._cond:
             if error is not None and self.error is None:
                 self.error = error
+            if items is not None:
+                self.expected = items
             self.finished = True
             self._cond.notify_all()
 
@@ -156,14 +163,25 @@ class CallResults:
                 if not got:
                     if self.error is not None:
                         raise self.error
-                    if self._chunks and not self._erred:
-                        # Ended with a hole before these, though no item failed (after a
-                        # failure, the chunks not yet run are cancelled: a hole is expected).
+                    if self._erred:
+                        failure = self._first_failure()
+                        if failure is None:
+                            return  # the failure was read already; the rest was cancelled
+                        # After a failure the chunks not yet run are cancelled, also ones
+                        # before it (run again after a worker death, and still queued): a
+                        # hole. The reader must still get the failure, not a short result.
+                        self._chunks.clear()
+                        yield failure
+                        return
+                    if self._chunks or (self.expected is not None
+                                        and self._arrived < self.expected):
+                        last = min(self._chunks) - 1 if self._chunks else self.expected - 1
                         raise TaskscopeError(
                             f"taskscope: internal error: the call ended without the results "
-                            f"from item {self._next} to {min(self._chunks) - 1}; the results "
-                            "after them are dropped rather than returned incomplete. Please "
-                            "report this (with the pool's dashboard or pool.report())")
+                            f"from item {self._next if self.ordered else '?'} to {last} "
+                            f"({self._arrived} of {self.expected} arrived), though no item "
+                            "failed; the results are dropped rather than returned incomplete. "
+                            "Please report this (with the pool's dashboard or pool.report())")
                     return
                 n, values, excs = self._chunks.pop(key)
                 if self.ordered:
@@ -172,6 +190,15 @@ class CallResults:
                     self._arrival.pop(0)
                 self._took(n)
             yield key, values, excs
+
+    def _first_failure(self) -> tuple[int, list[Any], dict[int, BaseException]] | None:
+        """The first failed item of the chunks not read, as a one-item chunk."""
+        erred = [(index0 + min(excs), excs[min(excs)])
+                 for index0, (_, _, excs) in self._chunks.items() if excs]
+        if not erred:
+            return None
+        index, exc = min(erred, key=lambda e: e[0])
+        return index, [None], {0: exc}
 
 
 class Call:
@@ -225,7 +252,10 @@ class Call:
             return None
         if self.ended_reason in ("interrupted", "cancelled"):
             return self.ended_reason
-        return "erred" if self.erred or self.status == "erred" else "done"
+        # (stopped for a failure with none of its items erred: joblib's timeout expired
+        # before the batches it gave up on had begun, so they were cancelled)
+        failed = self.erred or self.status == "erred" or self.ended_reason == "erred"
+        return "erred" if failed else "done"
 
     def finish_results(self) -> None:
         """Tell the caller's reader the call ended (with the error it ended with, if any)."""
@@ -234,7 +264,7 @@ class Call:
         error = self.results.error
         if error is None and self.ended_reason in ("interrupted", "cancelled"):
             error = TaskCancelledError(f"taskscope: call {self.id} was {self.ended_reason}")
-        self.results.finish(error)
+        self.results.finish(error, items=self.read)
 
     def summary(self) -> dict[str, Any]:
         """The call as the snapshot event carries it."""

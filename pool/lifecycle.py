@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import deque
 from typing import Any
 
@@ -19,6 +20,7 @@ from . import _transport, running_slot, shm
 from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
 from .faults import describe_task
+from .results import ENDED
 from .worker import WorkerConfig, worker_main
 
 __all__ = ["WorkerLifecycle", "WorkerRecord"]
@@ -205,15 +207,20 @@ class WorkerLifecycle:
 
     def started_on(self, w: WorkerRecord) -> set[int]:
         """The tasks worker `w` may have started when it died: the one its running slot
-        names (the others of its message are run again: done ones lost their results with
-        it, the rest never began), or, without a slot, every task of its oldest message."""
+        names (the others of its messages are run again: done ones lost their results with
+        it, the rest never began), or, without a slot, every task of its oldest message.
+
+        The slot may name a task of a later message: the worker finished the oldest one and
+        its last answer died with it, or is still on its way (then it is dropped, as the
+        worker's identity is gone). That later task is the one it was running."""
         if not w.messages:
             return set()
-        oldest = set(w.messages[0])
         running = running_slot.read(w.slot) if w.slot else None
         if running is None:
-            return oldest
-        return {running} & oldest  # 0 (between tasks): none started
+            return set(w.messages[0])
+        if running and any(running in ids for ids in w.messages):
+            return {running}
+        return set()  # 0: between tasks, none started
 
     def death_error(self, w: WorkerRecord, task: Task, code: int | None,
                     sig: int | None) -> BaseException:
@@ -229,6 +236,11 @@ class WorkerLifecycle:
             worker=w.id, pid=w.pid, exitcode=code, signal=sig)
 
     def requeue(self, task: Task, retry: bool) -> None:
+        if not task.is_submit and task.state in ENDED:
+            warnings.warn(f"taskscope: internal error: task {task.id} of call {task.call.id} "
+                          f"ended ({task.state}) and was to run again; it is not. Please "
+                          "report this", RuntimeWarning, stacklevel=2)
+            return
         if retry:
             task.retries -= 1
         self.push_ready(task)

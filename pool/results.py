@@ -14,6 +14,7 @@ Split from scheduler.py, which keeps the loop, commands, placing and shutdown.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import _pickle
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["TaskResults"]
 
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
+ENDED = ("released", "erred", "cancelled")  # a map or batch chunk's last states
 
 
 class TaskResults:
@@ -110,6 +112,8 @@ class TaskResults:
     def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any],
                     values: Any = None) -> None:
         """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
+        if not self.ends_once(task, "released"):
+            return
         call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
@@ -214,8 +218,10 @@ class TaskResults:
     def fail_task(self, task: Task, exc: BaseException, w: WorkerRecord | None, arg: str = "") -> None:
         """End a whole task with one error (its worker died, an input failed, or it could not
         be sent)."""
-        call = task.call
         was = task.state
+        if not self.ends_once(task, "erred"):
+            return
+        call = task.call
         call.outstanding -= 1
         call.erred += task.n
         now = time.monotonic()
@@ -237,13 +243,30 @@ class TaskResults:
         self.maybe_end_call(call)
 
     def end_cancelled(self, task: Task) -> None:
-        call = task.call
         was = task.state
-        task.state = "cancelled"
+        if not self.ends_once(task, "cancelled"):
+            return
+        call = task.call
         call.outstanding -= 1
         call.cancelled += task.n
         self.events.emit("task.cancelled", call=call.id, task=task.id, n=task.n, was=was)
         self.maybe_end_call(call)
+
+    def ends_once(self, task: Task, state: str) -> bool:
+        """Mark a map or batch chunk ended; False if it had ended already. Each ends exactly
+        once: its call's counts, and when the call ends, rest on that (a second ending would
+        end the call before another chunk came back, a hole in its results). A bug, then:
+        said loudly, and the second ending ignored. (A submitted task may run again after it
+        ended, to recompute a lost result: graph.py keeps its states.)"""
+        if task.is_submit:
+            return True
+        if task.state in ENDED:
+            warnings.warn(f"taskscope: internal error: task {task.id} of call {task.call.id} "
+                          f"ended twice ({task.state}, then {state}); the second is ignored. "
+                          "Please report this", RuntimeWarning, stacklevel=2)
+            return False
+        task.state = state
+        return True
 
 
 def _clean(task: Task, rec: dict[str, Any], values: Any) -> bool:

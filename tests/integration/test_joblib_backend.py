@@ -172,18 +172,26 @@ def test_abort_kills_running_batches_quickly(pool: Pool) -> None:
 
 
 def test_timeout_raises_and_stops_the_batch(pool: Pool, events: Any) -> None:
+    # joblib's timeout counts from when it first waits for a batch, not from when the batch
+    # starts. The killed batches fail with TaskTimeoutError only if they had begun in their
+    # worker (one that had not is cancelled, as it never ran): so the workers are started
+    # first, and the timeout leaves a loaded machine's worker time to begin its batch.
+    deadline = time.monotonic() + TIMEOUT_S
+    while not all(w.ready for w in list(pool._driver.workers.values())):
+        assert time.monotonic() < deadline, "the pool's workers did not start"
+        time.sleep(0.01)
     t0 = time.monotonic()
     # joblib raises multiprocessing's TimeoutError (not the builtin one), whatever the backend.
     with parallel_config(backend="taskscope", pool=pool), \
             pytest.raises(multiprocessing.TimeoutError):
-        Parallel(timeout=0.5)(delayed(nap)(x) for x in [0.01, 20, 20])
+        Parallel(timeout=2)(delayed(nap)(x) for x in [0.01, 20, 20])
     assert time.monotonic() - t0 < 10
     evs = events.until_ended()
     ended = next(e.body for e in evs if e.kind == "call.ended")
     assert ended["status"] == "erred"
     erred = [e.body for e in evs if e.kind == "task.erred"]
     assert erred and all(e["exc_type"] == "TaskTimeoutError" for e in erred)
-    assert "timeout=0.5" in erred[0]["message"]
+    assert "timeout=2" in erred[0]["message"]
 
 
 def test_nested_parallel_runs_in_the_worker_without_oversubscription(pool: Pool) -> None:
