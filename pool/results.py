@@ -246,6 +246,7 @@ class TaskResults:
         was = task.state
         if not self.ends_once(task, "cancelled"):
             return
+        task.state = "cancelled"  # (a submitted task too: its dependents are cancelled by it)
         call = task.call
         call.outstanding -= 1
         call.cancelled += task.n
