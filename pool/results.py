@@ -83,8 +83,8 @@ class TaskResults:
         takes its short paths for), per call as the columns of one `tasks` event."""
         groups: dict[tuple[int, str], tuple[list[Any], ...]] = {}
         for task, rec, _frames, values in units:
-            if not _clean(task, rec, values):
-                continue
+            if not _clean(task, rec, values) or (not task.is_submit and task.state in ENDED):
+                continue  # (an ended chunk: finish_task says so, and nothing is counted twice)
             state = "memory" if task.is_submit else "released"
             cols = groups.get((task.call.id, state))
             if cols is None:
