@@ -41,6 +41,7 @@ EAGER_RESULT_BYTES = 64 * 1024  # a kept result this small also rides back with 
 # A message of many tasks is answered in parts, each once this much work is done since the
 # last: the driver sees progress, and a death loses at most this much finished work.
 RESULT_FLUSH_S = 0.002
+MAPS_CHECK_S = 1.0  # how often mappings of shared-memory segments are checked for unlinked ones
 
 # True in a worker process (set by worker_main): engines ask it, e.g. a joblib Parallel call
 # made inside a task runs in threads or sequentially there, not on a pool of its own.
@@ -120,7 +121,7 @@ class _Worker:
         self.slot = running_slot.Writer(cfg.slot)
         self.shm = shm.Exporter(cfg.shm_prefix or "", reuse=False)
         self.shm.enabled = self.shm.enabled and cfg.shm_prefix is not None
-        self.pinned: list[Any] = []  # input segments still mapped by values kept here
+        self.maps = shm.Mappings()  # the driver's segments, mapped while they exist
         # The statistical profiler (profiler.py): `call` says whose samples these are.
         self.profiler = profiler.Sampler(connect=profiler.long_unit_sender(
             cfg.endpoint, cfg.key, cfg.worker_id)).start() if cfg.profile else profiler.NoSampler()
@@ -177,8 +178,15 @@ class _Worker:
                                       "traceback": "".join(traceback.format_exception(exc))})
             return INIT_FAILED
         self.send("ready", {"init": time.monotonic() - t0})
-        idle_since = time.monotonic()
+        idle_since = maps_checked = time.monotonic()
         while True:
+            # Mappings of the driver's segments are checked every MAPS_CHECK_S, busy or idle:
+            # the memory of a segment the driver has unlinked goes when the worker lets go.
+            if self.maps and time.monotonic() - maps_checked >= MAPS_CHECK_S:
+                self.maps.forget_gone()
+                maps_checked = time.monotonic()
+            if self.maps and not self.sock.poll(MAPS_CHECK_S * 1000):
+                continue
             frames = _transport.recv_frames(self.sock)
             try:
                 msg = self.codec.decode(frames)
@@ -259,9 +267,7 @@ class _Worker:
         """Run a message's units in order; answer in parts (RESULT_FLUSH_S), the last with
         ``final``: the driver counts a message as done only then."""
         frames = msg.payload
-        self.pinned = shm.close_all(self.pinned)
-        maps = shm.attach_all(frames, msg.body["shm"], unlink_now=False) \
-            if msg.body.get("shm") else []
+        maps = self.maps.attach(frames, msg.body["shm"]) if msg.body.get("shm") else []
         pos = 0
         for spec in msg.body.get("data", ()):  # inputs of dependent tasks, relayed
             nf = spec["nf"]
@@ -303,9 +309,7 @@ class _Worker:
             results = out = unit_frames = record = result = []  # noqa: F841 (drop references)
             payload = [f if isinstance(f, bytes) else bytes(f) for f in payload]
             frames.clear()
-            still = shm.close_all(maps)
-            body["pinned"] = [name for name, _ in still]
-            self.pinned.extend(still)
+            body["pinned"] = self.maps.let_go(maps)
         self.send_results(body, payload)
 
     def hold(self, task_id: int, value: Any, nbytes: int) -> None:

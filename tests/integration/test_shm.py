@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from taskscope.pool import Pool, WorkerDiedError, shm
+from taskscope.pool.scheduler import SHM_TRIM_AFTER_S
 
 HERE = Path(__file__).resolve().parent
 RESULT_TIMEOUT_S = 60
@@ -29,6 +30,13 @@ pytestmark = pytest.mark.skipif(not shm.available(), reason="needs a writable /d
 def segments(pid: int | None = None) -> list[str]:
     prefix = f"{shm.PREFIX}{pid or os.getpid()}-"
     return sorted(n for n in os.listdir(shm.SHM_DIR) if n.startswith(prefix))
+
+
+def mapped(pid: int) -> list[str]:
+    """The taskscope segments process `pid` has mapped, from /proc/PID/maps."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sorted(os.path.basename(line.split()[-1]) for line in f
+                      if shm.PREFIX in line and line.split()[-1].startswith(shm.SHM_DIR))
 
 
 def array_sum(a: np.ndarray) -> float:
@@ -79,11 +87,33 @@ def test_arrays_go_through_shared_memory_and_come_back(pool: Pool) -> None:
     # The worker's view is its own: writing to it changes nothing here.
     assert pool.map(scribble, arrays[:3]) == [-1.0] * 3
     assert all(a[0] == float(i) for i, a in enumerate(arrays[:3]))
-    # Segments kept for reuse are given back once the pool is idle.
-    deadline = time.monotonic() + 10
+    # Segments kept for reuse are given back once the pool is idle, and the workers then
+    # unmap them (a mapping would keep an unlinked segment's memory alive).
+    deadline = time.monotonic() + SHM_TRIM_AFTER_S + 10
     while segments() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert segments() == []
+    pids = [w.pid for w in pool._driver.workers.values()]
+    deadline = time.monotonic() + 10
+    while any(mapped(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [mapped(pid) for pid in pids] == [[]] * len(pids)
+
+
+def test_a_worker_maps_a_reused_segment_once(pool: Pool) -> None:
+    """The driver reuses its segments; a worker keeps their mappings between messages
+    rather than mapping and unmapping 4 MB per message."""
+    arrays = [np.full(MB4, float(i)) for i in range(4)]
+    for round_ in range(6):
+        assert pool.map(array_sum, arrays, chunksize=1) == [float(i) * MB4 for i in range(4)]
+    kept = set(segments())
+    assert kept, "no segment kept for reuse"
+    workers = list(pool._driver.workers.values())
+    assert any(mapped(w.pid) for w in workers), "no worker kept a mapping after its message"
+    for w in workers:
+        names = mapped(w.pid)
+        assert len(names) == len(set(names)), f"a segment mapped twice: {names}"
+        assert set(names) <= kept, f"worker {w.id} maps segments the driver no longer has"
 
 
 def test_a_kept_view_of_an_input_is_never_overwritten(pool: Pool) -> None:
@@ -171,5 +201,45 @@ def test_the_exporter_reuses_segments_and_refuses_foreign_names() -> None:
         with pytest.raises(ValueError, match="not a taskscope"):
             shm._attach("../../etc/passwd", 10)
     finally:
+        ex.close()
+    assert segments() == []
+
+
+def test_a_cached_mapping_is_pinned_exactly_while_a_value_reads_it() -> None:
+    """The worker's side (shm.Mappings) on a real segment and real pickle-5 buffers: an
+    array unpickled from a view keeps the segment pinned; once it is gone, the mapping is
+    reused by the next message and closed when the segment is unlinked."""
+    import pickle
+
+    ex = shm.Exporter(f"{shm.PREFIX}{os.getpid()}-0badcafe-d-", reuse=True)
+    maps = shm.Mappings()
+    try:
+        big = np.arange(MB4, dtype=np.float64)
+        buffers: list[pickle.PickleBuffer] = []
+        head = pickle.dumps(big, protocol=5, buffer_callback=buffers.append)
+        frames, descs = ex.export([head, buffers[0].raw()])
+        got = list(frames)
+        names = maps.attach(got, descs)
+        value = pickle.loads(got[0], buffers=got[1:])
+        got = []
+        assert maps.let_go(names) == names, "an array still reading the segment must pin it"
+        assert np.array_equal(value, big)
+        del value
+        maps.forget_gone()  # the pinned mapping is closed once nothing reads it
+        assert not maps
+        # Not pinned: the mapping stays for the next message naming the same segment.
+        ex.release(names)
+        frames, descs = ex.export([head, buffers[0].raw()])
+        got = list(frames)
+        names = maps.attach(got, descs)
+        total = float(pickle.loads(got[0], buffers=got[1:]).sum())
+        got = []
+        assert total == float(big.sum()) and maps.let_go(names) == [] and maps
+        ex.release(names)
+        ex.trim()  # the driver unlinks it: the worker lets go of its mapping
+        maps.forget_gone()
+        assert not maps
+    finally:
+        maps.close()
         ex.close()
     assert segments() == []
