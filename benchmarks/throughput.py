@@ -13,7 +13,8 @@ rotated per repetition, median of the repetitions (3 by default):
     sleep64  64 workers, 20,000 sleeps of 1 ms with adaptive chunks, against the ideal
              (N * 1 ms / 64) and multiprocessing.Pool(64).map with its default chunks
     numpy    200 distinct 4 MB float64 arrays -> arr.sum(), against one single-core memcpy
-             of the same arrays measured in the same repetition, and multiprocessing
+             of the same arrays measured in the same repetition, and multiprocessing;
+             also a new pool's first map, whose shared-memory segments are all made anew
 
 taskscope runs with the dashboard's event subscriber attached (the kernel-side collector,
 applying every event to the State on its own thread), as in a notebook with a dashboard.
@@ -233,7 +234,8 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         n = sizes["numpy"]
         per = ARRAY_BYTES // 8
         ts, mp = Taskscope(workers), multiprocessing.Pool(workers)
-        sides = {"taskscope": Side(), "multiprocessing": Side(), "memcpy": Side()}
+        sides = {"taskscope": Side(), "fresh": Side(), "multiprocessing": Side(),
+                 "memcpy": Side()}
         try:
             warm = [np.ones(per) for _ in range(4)]
             ts.warm(workloads.array_sum, warm)
@@ -243,12 +245,21 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
                 run.say(f"  numpy rep {rep + 1}/{reps}")
                 arrays = [np.full(per, float(i + 1)) for i in range(n)]
                 want = [float(i + 1) * per for i in range(n)]
-                order = ["taskscope", "multiprocessing", "memcpy"]
-                order = order[rep % 3:] + order[:rep % 3]
+                order = ["taskscope", "fresh", "multiprocessing", "memcpy"]
+                order = order[rep % 4:] + order[:rep % 4]
                 for name in order:
                     if name == "taskscope":
                         timed(sides[name], lambda: ts.pool.map(workloads.array_sum, arrays),
                               equal(want))
+                    elif name == "fresh":  # no segment made yet: each one is made anew
+                        fresh = Taskscope(workers)
+                        try:
+                            fresh.warm(workloads.array_sum, [np.ones(8) for _ in range(4)])
+                            timed(sides[name],
+                                  lambda: fresh.pool.map(workloads.array_sum, arrays),
+                                  equal(want))
+                        finally:
+                            fresh.close()
                     elif name == "multiprocessing":
                         timed(sides[name], lambda: mp.map(workloads.array_sum, arrays),
                               equal(want))
@@ -266,8 +277,9 @@ def run_all(sizes: dict[str, int], names: set[str], reps: int, workers: int) -> 
         ok = "met" if r >= 0.25 else "MISSED"
         out += [f"## {n} arrays of {ARRAY_BYTES // 2**20} MB -> arr.sum() ({workers} workers)", "",
                 "| side | median s | GB/s | vs memcpy | spread s |", "|---|---|---|---|---|"]
-        for k in ("memcpy", "taskscope", "multiprocessing"):
-            name = {"memcpy": "one memcpy on one core", "taskscope": "**taskscope**"}.get(k, k)
+        for k in ("memcpy", "taskscope", "fresh", "multiprocessing"):
+            name = {"memcpy": "one memcpy on one core", "taskscope": "**taskscope**",
+                    "fresh": "taskscope, a new pool's first map (segments made anew)"}.get(k, k)
             out.append(f"| {name} | {sides[k].median:.3f} | {gbps[k]:.2f} | "
                        f"{gbps[k] / gbps['memcpy']:.2f}x | {sides[k].spread} |")
         out.append("")
