@@ -1,6 +1,7 @@
-"""Chaos: runs of a mixed map + task-graph workload while a thread SIGKILLs workers at random
-moments. Every run finishes; every result that comes back is right; every task ends with a
-result, an error or a cancellation; the State's counts add up; no process is left behind.
+"""Chaos: runs of a mixed map + task-graph + big-array workload while a thread SIGKILLs
+workers at random moments. Every run finishes; every result that comes back is right; every
+task ends with a result, an error or a cancellation; the State's counts add up; no process
+and no shared-memory segment (/dev/shm) is left behind.
 
 N = 10 runs (100 with TASKSCOPE_FULL=1); each run uses its own pool and its own random seed
 (printed on failure, so a failing run can be replayed with CHAOS_SEED=<seed>).
@@ -15,16 +16,19 @@ import time
 from concurrent.futures import CancelledError
 from typing import Any
 
+import numpy as np
 import psutil
 import pytest
 from test_faults import assert_counts_add_up, settled, watch  # same directory
 
-from taskscope.pool import Pool, TaskCancelledError, TaskError, WorkerDiedError
+from taskscope.pool import Pool, TaskCancelledError, TaskError, WorkerDiedError, shm
 
 FULL = os.environ.get("TASKSCOPE_FULL") == "1"
 N_RUNS = 100 if FULL else 10
 MAP_ITEMS = 200
 LEAVES = 32
+ARRAYS = 36
+BIG = 256 * 1024  # float64 items: 2 MB arrays travel through shared memory, both ways
 RESULT_TIMEOUT_S = 60
 pytestmark = pytest.mark.slow
 
@@ -32,6 +36,17 @@ pytestmark = pytest.mark.slow
 def work(x: int) -> int:
     time.sleep(0.002 + (x % 4) * 0.001)
     return x * x
+
+
+def doubled(a: np.ndarray) -> np.ndarray:
+    time.sleep(0.015)
+    return a * 2  # a large result: back through a segment the worker makes
+
+
+def segments() -> list[str]:
+    """This process's pools' shared-memory segments in /dev/shm."""
+    prefix = f"{shm.PREFIX}{os.getpid()}-"
+    return [n for n in os.listdir(shm.SHM_DIR) if n.startswith(prefix)]
 
 
 def add(a: int, b: int) -> int:
@@ -79,6 +94,16 @@ def one_run(seed: int) -> dict[str, Any]:
         killer = Killer(pool, rng, limit=rng.randint(1, 4))
         killer.start()
         try:
+            # big arrays, in and out through shared memory, while workers die
+            arrays = [np.full(BIG, float(i)) for i in range(ARRAYS)]
+            try:
+                back = pool.map(doubled, arrays, chunksize=1)
+                assert all(np.array_equal(b, a * 2) for a, b in zip(arrays, back, strict=True))
+                report["arrays"] = "result"
+            except WorkerDiedError as exc:
+                assert "died with signal 9" in str(exc) and exc.pid in killer.killed
+                report["arrays"] = "error"
+            back = []
             # a map: all right, or failed by a killed worker (WorkerDiedError), nothing else
             try:
                 out = pool.map(work, range(MAP_ITEMS))
@@ -124,6 +149,7 @@ def one_run(seed: int) -> dict[str, Any]:
         died = {w["pid"] for w in st["workers"] if w["status"] == "died"}
         assert died <= set(killer.killed) | died  # (rows of old workers may be pruned)
         col.stop()
+    assert segments() == [], f"shared-memory segments left by a pool: {segments()}"
     return report
 
 
@@ -159,5 +185,6 @@ def test_chaos_runs_finish_correct_and_leave_nothing_behind() -> None:
     killed = sum(r["killed"] for r in reports)
     graph = {k: sum(r["graph"][k] for r in reports) for k in ("result", "error", "cancelled")}
     maps = {k: sum(1 for r in reports if r["map"] == k) for k in ("result", "error")}
+    arrays = {k: sum(1 for r in reports if r["arrays"] == k) for k in ("result", "error")}
     print(f"\n{len(reports)} chaos runs in {took:.1f} s: {killed} workers killed; maps {maps}; "
-          f"graph tasks {graph}")
+          f"graph tasks {graph}; array maps {arrays}")
