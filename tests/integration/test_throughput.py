@@ -77,7 +77,13 @@ def test_memory_stays_flat_over_many_tiny_tasks(pool: Pool) -> None:
     """Driver and worker RSS after the first fifth vs at the end of one long imap."""
     n = 10_000_000 if FULL else 2_000_000
     me = psutil.Process()
+    assert pool.map(square, range(100)) == [x * x for x in range(100)]
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while sum(w.ready for w in list(pool._driver.workers.values())) < pool.n_workers:
+        assert time.monotonic() < deadline, "workers still starting"
+        time.sleep(0.02)
     workers = [psutil.Process(w.pid) for w in pool._driver.workers.values()]
+    assert len(workers) == pool.n_workers
     marks: dict[str, list[int]] = {}
     total = 0
     started = time.monotonic()
@@ -89,5 +95,7 @@ def test_memory_stays_flat_over_many_tiny_tasks(pool: Pool) -> None:
                 marks.setdefault(f"worker {k}", []).append(_rss(w))
     assert total == sum(x * x for x in range(n))
     growth = {k: (v[1] - v[0]) / 2**20 for k, v in marks.items()}
+    print(f"\n{n:,} tiny tasks in {time.monotonic() - started:.1f} s; RSS growth from the "
+          "first fifth to the end, MiB: " + ", ".join(f"{k} {g:+.1f}" for k, g in growth.items()))
     # Flat: what grows is bounded by chunks in flight, not by the tasks run.
     assert all(g < 40 for g in growth.values()), (growth, time.monotonic() - started)
