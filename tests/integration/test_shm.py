@@ -104,7 +104,7 @@ def test_a_worker_maps_a_reused_segment_once(pool: Pool) -> None:
     """The driver reuses its segments; a worker keeps their mappings between messages
     rather than mapping and unmapping 4 MB per message."""
     arrays = [np.full(MB4, float(i)) for i in range(4)]
-    for round_ in range(6):
+    for _ in range(6):
         assert pool.map(array_sum, arrays, chunksize=1) == [float(i) * MB4 for i in range(4)]
     kept = set(segments())
     assert kept, "no segment kept for reuse"
