@@ -20,6 +20,15 @@ fixed floor leaves a last partial round. Measured, 64 workers x 20,000 sleeps of
 of 47-61 items, then 127 of the 39-item floor; the workers given the smaller chunks came back
 first and took a third floor chunk, the others two: 288-344 items a worker, the last ending
 46 ms after the median (1.28x the ideal; 256 equal chunks would be 4 a worker).
+
+Why a short call's last round comes early: when each worker's part is only a few chunks of
+the target (SHORT_CALL_MIN_S to SHORT_CALL_S of work), every chunk's end costs more than its
+balance buys. Each is a pause in the worker (its results handed to zmq's I/O thread, the next
+message unpickled: ~3-5 ms with 64 processes on 2 cores) and ~0.3 ms of the driver's CPU, on
+a machine whose cores the 64 workers' wake-ups already fill. So such a call goes in three
+chunks a worker: the two each holds from the start (a quarter of its part each), then, timed,
+one round splitting all the rest equally. Measured, 64 workers x 20,000 sleeps of 1 ms: 320
+-> 192 chunks, the same 312-313 items a worker.
 """
 from __future__ import annotations
 
@@ -45,6 +54,14 @@ MIN_CHUNK_S = 0.002  # ...but a tail chunk keeps at least ~2 ms of (measured) wo
 # 64 workers x 20,000 sleeps of 1 ms on 2 cores: 884 chunks (127 of one item), the workers
 # busy 44% of the time, 3.1x the ideal.
 TAIL_CHUNKS_PER_WORKER = 8
+# A short call (each worker's part SHORT_CALL_MIN_S to SHORT_CALL_S of work) goes in three
+# chunks a worker: the two a worker holds from the start (a quarter of its part each, the
+# seeded cap), then, timed by then, one last round splitting all that is left equally once at
+# most SHORT_LAST_PART of the call is left (module docstring). Below SHORT_CALL_MIN_S a
+# worker's chunks are smaller than the target anyway and the geometric tail is cheap.
+SHORT_CALL_MIN_S = 2 * TARGET_CHUNK_S
+SHORT_CALL_S = 6 * TARGET_CHUNK_S
+SHORT_LAST_PART = 0.6
 MAX_CHUNK_BYTES = 16 * 1024 * 1024  # keep one message's arguments under ~16 MiB
 # At most this many items a chunk: for tiny items 100 ms is millions of them, and a worker
 # holds two chunks (one running, one queued) whose results the driver unpickles at once.
@@ -100,6 +117,7 @@ class ChunkSizer:
         self.last = 0
         self.seeded = False  # per_item_s came from an earlier call, not yet from this one
         self.round_size = 0  # the current round: its chunk size, chunks left, whether last
+        self.round_basis = 0  # ...and the size it was cut for (a short call's last is bigger)
         self.round_left = 0
         self.round_last = False
         self.round_takers: set[Any] = set()  # who was given a chunk of the current round
@@ -164,12 +182,20 @@ class ChunkSizer:
         self.last = size
         return size
 
+    def short_call(self) -> bool:
+        """Whether each worker's part of the call is between SHORT_CALL_MIN_S and
+        SHORT_CALL_S of (measured) work: a few target-sized chunks (module docstring)."""
+        if not self.total or self.per_item_s is None:
+            return False
+        share_s = self.total * self.per_item_s / self.n_workers
+        return SHORT_CALL_MIN_S <= share_s <= SHORT_CALL_S
+
     def in_rounds(self, size: int, remaining: int, who: Any) -> int:
         """The next chunk of the current round: one equal chunk per worker (module docstring);
         a new round when this one is handed out, or at once when items got much slower (not
         at every wobble of the estimate: rounds out of step with the workers unbalance them)."""
         n = self.n_workers
-        if self.round_left <= 0 or size * 2 < self.round_size:
+        if self.round_left <= 0 or size * 2 < self.round_basis:
             split = math.ceil(remaining / (n * TAIL_SPLIT))
             share = 0
             if self.total:
@@ -177,11 +203,20 @@ class ChunkSizer:
                 # MIN_CHUNK_S per worker, so 2 workers keep a ~4 ms tail, 64 up to 128 ms)
                 share = min(self.total // (n * TAIL_CHUNKS_PER_WORKER),
                             int(MIN_CHUNK_S * n / self.per_item_s))
-            if split >= share:
+            if self.short_call() and remaining <= SHORT_LAST_PART * self.total:
+                # A short call's last round comes once about half of it is handed out
+                # (module docstring), its chunks up to MAX_CHUNK_BYTES, not `size`.
+                self.round_size = math.ceil(remaining / n)
+                if self.bytes_per_item:
+                    self.round_size = min(self.round_size,
+                                          max(1, int(MAX_CHUNK_BYTES / self.bytes_per_item)))
+                self.round_last = self.round_size * n >= remaining
+            elif split >= share:
                 self.round_size, self.round_last = min(size, split), False
             else:  # the last round: all that is left, equally
                 self.round_size = min(size, math.ceil(remaining / n))
                 self.round_last = self.round_size * n >= remaining
+            self.round_basis = min(size, self.round_size)
             self.round_left = n
             self.round_takers.clear()
         self.round_left -= 1

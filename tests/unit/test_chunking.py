@@ -12,6 +12,8 @@ from taskscope.pool.chunking import (
     MAX_CHUNK_ITEMS,
     MAX_FIXED_CHUNK_ITEMS,
     MIN_CHUNK_S,
+    SHORT_CALL_MIN_S,
+    SHORT_CALL_S,
     TAIL_CHUNKS_PER_WORKER,
     TAIL_SPLIT,
     TARGET_CHUNK_S,
@@ -128,6 +130,51 @@ def test_the_tail_goes_in_rounds_of_one_equal_chunk_per_worker() -> None:
     rounds = [sizes[i:i + 64] for i in range(0, len(sizes), 64)]
     assert all(max(r) - min(r) <= 1 for r in rounds)  # the last one too: no short chunk
     assert max(sum(col) for col in zip(*rounds)) - min(sum(col) for col in zip(*rounds)) <= 2
+
+
+def test_a_short_call_goes_in_three_chunks_a_worker() -> None:
+    # 64 workers x 20,000 sleeps of 1 ms (each worker's part ~0.31 s): the two chunks every
+    # worker holds from the start, then one last round of all the rest, equally. Measured:
+    # 320 -> 192 chunks, each chunk's end a ~3-5 ms pause in a worker on this loaded machine.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    remaining, sizes = 20_000, []
+    for _ in range(128):  # handed out before any of them is timed
+        sizes.append(sizer.next_size(remaining))
+        remaining -= sizes[-1]
+    assert set(sizes) == {79}  # a quarter of a worker's part, twice
+    sizer.observe(79, 79 * 1e-3)
+    sizes += _whole_call(sizer, remaining, 1e-3)
+    assert len(sizes) == 3 * 64
+    assert set(sizes[128:]) == {154, 155} and sizer.round_last  # the other half, equally
+
+
+@pytest.mark.parametrize("per_item_s", [
+    SHORT_CALL_MIN_S * 64 / 20_000 / 2,  # each worker's part under SHORT_CALL_MIN_S: tiny
+    SHORT_CALL_S * 64 / 20_000 * 2,      # ...over SHORT_CALL_S: rounds keep the end balanced
+])
+def test_only_a_short_call_has_its_last_round_early(per_item_s: float) -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(per_item_s)
+    assert not sizer.short_call()
+    sizes = _whole_call(sizer, 20_000, per_item_s)
+    assert max(sizes[128:]) <= max(sizes[:128])  # never a last round bigger than the rounds
+
+
+def test_a_short_calls_last_round_is_not_restarted_by_a_wobble() -> None:
+    # Its chunks are twice the target-sized chunk: the check for "items got much slower"
+    # compares with the size the round was cut for, not with the chunk. Measured before:
+    # 43 workers got 155 items, then the estimate rose 4%, a new round began and the other
+    # 21 got 51 each; the 43 took a fourth chunk and ended ~60 ms after the rest.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.observe(79, 79 * 1.2e-3)
+    sizer.last = 79
+    first = sizer.next_size(9_888, "w0")
+    assert first == 155 and sizer.round_last
+    sizer.observe(79, 79 * 1.3e-3)  # 1.25 ms now: `size` 80, 2 x 80 > 155
+    assert [sizer.next_size(9_888 - 155 * i, f"w{i}") for i in range(1, 4)] == [155] * 3
+    sizer.observe(79, 79 * 5e-3)  # but items that got much slower start a new round
+    assert sizer.next_size(9_888 - 155 * 4) < 100
 
 
 def _timed_sizer(n_workers: int, total: int, per_item_s: float) -> ChunkSizer:
