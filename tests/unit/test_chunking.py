@@ -149,6 +149,37 @@ def test_a_short_call_goes_in_three_chunks_a_worker() -> None:
     assert set(sizes[128:]) == {154, 155} and sizer.round_last  # the other half, equally
 
 
+def test_a_short_calls_first_two_chunks_pair_and_then_wait_for_its_timing() -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    first = sizer.next_size(20_000, "w0")
+    assert first == 79 and sizer.pairs(first)  # its second chunk goes in the same message
+    second = sizer.next_size(20_000 - first, "w0")
+    assert sizer.may_take("w0", has_work=True, held=first)
+    assert not sizer.may_take("w0", has_work=True, held=first + second)  # both: it waits
+    assert sizer.may_take("w0", has_work=False, held=0)  # idle: never kept waiting
+    for i in range(1, 64):
+        assert sizer.pairs(sizer.next_size(20_000 - 2 * 79 * i, f"w{i}"))
+        sizer.next_size(20_000 - 2 * 79 * i - 79, f"w{i}")
+    assert not sizer.pairs(79)  # two for every worker handed out: no more pairs
+    sizer.observe(79, 79 * 1e-3)  # the call's own first timing
+    assert sizer.may_take("w0", has_work=True, held=second) and not sizer.pairs(79)
+    assert sizer.next_size(20_000 - 128 * 79, "w0") == 155 and sizer.round_last
+
+
+def test_pairs_only_for_a_seeded_short_call_under_the_byte_cap() -> None:
+    timed = ChunkSizer(64, 20_000)
+    timed.observe(79, 79 * 1e-3)  # timed by the call itself: rounds as usual
+    assert not timed.pairs(timed.next_size(20_000))
+    big = ChunkSizer(64, 20_000)
+    big.seed(1e-3, bytes_per_item=MAX_CHUNK_BYTES / 100)  # 79 items are 0.79 of the cap
+    assert not big.pairs(big.next_size(20_000))
+    long = ChunkSizer(64, 20_000)
+    long.seed(1e-2)  # 3 s a worker: not short
+    assert not long.pairs(long.next_size(20_000))
+    assert not ChunkSizer(64, 20_000, fixed=79).pairs(79)
+
+
 @pytest.mark.parametrize("per_item_s", [
     SHORT_CALL_MIN_S * 64 / 20_000 / 2,  # each worker's part under SHORT_CALL_MIN_S: tiny
     SHORT_CALL_S * 64 / 20_000 * 2,      # ...over SHORT_CALL_S: rounds keep the end balanced
