@@ -27,10 +27,12 @@ balance buys. Each is a pause in the worker (its results handed to zmq's I/O thr
 message unpickled: ~3-5 ms with 64 processes on 2 cores) and ~0.3 ms of the driver's CPU, on
 a machine whose cores the 64 workers' wake-ups already fill. So such a call goes in three
 chunks a worker: the two each holds from the start (a quarter of its part each), then, timed,
-one round splitting all the rest equally. Once the function's item time is known (seeded),
-the first two travel in one message (`pairs`): the worker runs the second right after the
-first, answering the first as it ends, and the driver sends half as many messages up front;
-a worker holding both is given no more until that answer timed the call (`may_take`).
+one round splitting all the rest equally. Only a map call that starts from an earlier call's
+item time (seeded) is planned so: it knows its part before any chunk ran (a first call, a
+joblib or a Dask one keeps its rounds). Its first two chunks travel in one message (`pairs`):
+the worker runs the second right after the first, answering the first as it ends, and the
+driver sends half as many messages up front; a worker holding both is given no more until
+that answer timed the call (`may_take`).
 Measured, 64 workers x 20,000 sleeps of 1 ms, alternating in one pool (12 runs, load 1-3):
 320 -> 192 chunks (the same 312-313 items a worker), gaps between chunks 0.7-2 s -> 0.1-0.6 s
 summed over the workers, 0.414 -> 0.388 s (1.32x -> 1.24x the ideal).
@@ -121,6 +123,7 @@ class ChunkSizer:
         self.bytes_per_item: float | None = None
         self.last = 0
         self.seeded = False  # per_item_s came from an earlier call, not yet from this one
+        self.was_seeded = False  # ...at the start (a short call is planned only then)
         self.round_size = 0  # the current round: its chunk size, chunks left, whether last
         self.round_basis = 0  # ...and the size it was cut for (a short call's last is bigger)
         self.round_left = 0
@@ -137,7 +140,7 @@ class ChunkSizer:
         own size is known only once pickled): 4 MB arrays went 25 to a chunk without it."""
         if self.fixed is None and self.total and self.per_item_s is None and per_item_s > 0:
             self.per_item_s = per_item_s
-            self.seeded = True
+            self.seeded = self.was_seeded = True
             if self.bytes_per_item is None:
                 self.bytes_per_item = bytes_per_item
 
@@ -207,8 +210,10 @@ class ChunkSizer:
 
     def short_call(self) -> bool:
         """Whether each worker's part of the call is between SHORT_CALL_MIN_S and
-        SHORT_CALL_S of (measured) work: a few target-sized chunks (module docstring)."""
-        if not self.total or self.per_item_s is None:
+        SHORT_CALL_S of (measured) work: a few target-sized chunks (module docstring). Only
+        for a map call that started from an earlier call's item time: a first call probes
+        and grows, and a joblib or Dask call sizes its own way, as before."""
+        if not self.was_seeded or not self.total or self.per_item_s is None:
             return False
         share_s = self.total * self.per_item_s / self.n_workers
         return SHORT_CALL_MIN_S <= share_s <= SHORT_CALL_S

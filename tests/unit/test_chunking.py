@@ -167,6 +167,14 @@ def test_a_short_calls_first_two_chunks_pair_and_then_wait_for_its_timing() -> N
     assert sizer.next_size(20_000 - 128 * 79, "w0") == 155 and sizer.round_last
 
 
+def test_a_first_call_or_a_joblib_one_keeps_its_rounds() -> None:
+    # Not seeded: the same 64 x 20,000 items of 1 ms, timed by the call itself, go in rounds.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.observe(79, 79 * 1e-3)
+    sizer.last = 79
+    assert not sizer.short_call() and sizer.next_size(9_888) == 78 and not sizer.round_last
+
+
 def test_pairs_only_for_a_seeded_short_call_under_the_byte_cap() -> None:
     timed = ChunkSizer(64, 20_000)
     timed.observe(79, 79 * 1e-3)  # timed by the call itself: rounds as usual
@@ -198,6 +206,7 @@ def test_a_short_calls_last_round_is_not_restarted_by_a_wobble() -> None:
     # 43 workers got 155 items, then the estimate rose 4%, a new round began and the other
     # 21 got 51 each; the 43 took a fourth chunk and ended ~60 ms after the rest.
     sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1.2e-3)  # (an earlier call's timing: a short call is planned)
     sizer.observe(79, 79 * 1.2e-3)
     sizer.last = 79
     first = sizer.next_size(9_888, "w0")
