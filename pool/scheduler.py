@@ -390,6 +390,9 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         if per_item is None or call.timeout is not None or w.budget is not None:
             return batch  # not timed yet; a deadline is per message; recycling counts items
         work = per_item * first.n
+        if call.sizer.pairs(first.n) and call.producing:  # a short call's first two (chunking.py)
+            second = self.make_chunk(call, w)
+            return batch if second is None else [first, second]
         if work >= SUBMIT_BATCH_S / 4:
             return batch  # a chunk of real size (adaptive chunks aim at 100 ms): alone
         items, share = first.n, float("inf")

@@ -12,6 +12,8 @@ from taskscope.pool.chunking import (
     MAX_CHUNK_ITEMS,
     MAX_FIXED_CHUNK_ITEMS,
     MIN_CHUNK_S,
+    SHORT_CALL_MIN_S,
+    SHORT_CALL_S,
     TAIL_CHUNKS_PER_WORKER,
     TAIL_SPLIT,
     TARGET_CHUNK_S,
@@ -128,6 +130,91 @@ def test_the_tail_goes_in_rounds_of_one_equal_chunk_per_worker() -> None:
     rounds = [sizes[i:i + 64] for i in range(0, len(sizes), 64)]
     assert all(max(r) - min(r) <= 1 for r in rounds)  # the last one too: no short chunk
     assert max(sum(col) for col in zip(*rounds)) - min(sum(col) for col in zip(*rounds)) <= 2
+
+
+def test_a_short_call_goes_in_three_chunks_a_worker() -> None:
+    # 64 workers x 20,000 sleeps of 1 ms (each worker's part ~0.31 s): the two chunks every
+    # worker holds from the start, then one last round of all the rest, equally. Measured:
+    # 320 -> 192 chunks, each chunk's end a ~3-5 ms pause in a worker on this loaded machine.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    remaining, sizes = 20_000, []
+    for _ in range(128):  # handed out before any of them is timed
+        sizes.append(sizer.next_size(remaining))
+        remaining -= sizes[-1]
+    assert set(sizes) == {79}  # a quarter of a worker's part, twice
+    sizer.observe(79, 79 * 1e-3)
+    sizes += _whole_call(sizer, remaining, 1e-3)
+    assert len(sizes) == 3 * 64
+    assert set(sizes[128:]) == {154, 155} and sizer.round_last  # the other half, equally
+
+
+def test_a_short_calls_first_two_chunks_pair_and_then_wait_for_its_timing() -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1e-3)
+    first = sizer.next_size(20_000, "w0")
+    assert first == 79 and sizer.pairs(first)  # its second chunk goes in the same message
+    second = sizer.next_size(20_000 - first, "w0")
+    assert sizer.may_take("w0", has_work=True, held=first)
+    assert not sizer.may_take("w0", has_work=True, held=first + second)  # both: it waits
+    assert sizer.may_take("w0", has_work=False, held=0)  # idle: never kept waiting
+    for i in range(1, 64):
+        assert sizer.pairs(sizer.next_size(20_000 - 2 * 79 * i, f"w{i}"))
+        sizer.next_size(20_000 - 2 * 79 * i - 79, f"w{i}")
+    assert not sizer.pairs(79)  # two for every worker handed out: no more pairs
+    sizer.observe(79, 79 * 1e-3)  # the call's own first timing
+    assert sizer.may_take("w0", has_work=True, held=second) and not sizer.pairs(79)
+    assert sizer.next_size(20_000 - 128 * 79, "w0") == 155 and sizer.round_last
+
+
+def test_a_first_call_or_a_joblib_one_keeps_its_rounds() -> None:
+    # Not seeded: the same 64 x 20,000 items of 1 ms, timed by the call itself, go in rounds.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.observe(79, 79 * 1e-3)
+    sizer.last = 79
+    assert not sizer.short_call() and sizer.next_size(9_888) == 78 and not sizer.round_last
+
+
+def test_pairs_only_for_a_seeded_short_call_under_the_byte_cap() -> None:
+    timed = ChunkSizer(64, 20_000)
+    timed.observe(79, 79 * 1e-3)  # timed by the call itself: rounds as usual
+    assert not timed.pairs(timed.next_size(20_000))
+    big = ChunkSizer(64, 20_000)
+    big.seed(1e-3, bytes_per_item=MAX_CHUNK_BYTES / 100)  # 79 items are 0.79 of the cap
+    assert not big.pairs(big.next_size(20_000))
+    long = ChunkSizer(64, 20_000)
+    long.seed(1e-2)  # 3 s a worker: not short
+    assert not long.pairs(long.next_size(20_000))
+    assert not ChunkSizer(64, 20_000, fixed=79).pairs(79)
+
+
+@pytest.mark.parametrize("per_item_s", [
+    SHORT_CALL_MIN_S * 64 / 20_000 / 2,  # each worker's part under SHORT_CALL_MIN_S: tiny
+    SHORT_CALL_S * 64 / 20_000 * 2,      # ...over SHORT_CALL_S: rounds keep the end balanced
+])
+def test_only_a_short_call_has_its_last_round_early(per_item_s: float) -> None:
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(per_item_s)
+    assert not sizer.short_call()
+    sizes = _whole_call(sizer, 20_000, per_item_s)
+    assert max(sizes[128:]) <= max(sizes[:128])  # never a last round bigger than the rounds
+
+
+def test_a_short_calls_last_round_is_not_restarted_by_a_wobble() -> None:
+    # Its chunks are twice the target-sized chunk: the check for "items got much slower"
+    # compares with the size the round was cut for, not with the chunk. Measured before:
+    # 43 workers got 155 items, then the estimate rose 4%, a new round began and the other
+    # 21 got 51 each; the 43 took a fourth chunk and ended ~60 ms after the rest.
+    sizer = ChunkSizer(64, 20_000)
+    sizer.seed(1.2e-3)  # (an earlier call's timing: a short call is planned)
+    sizer.observe(79, 79 * 1.2e-3)
+    sizer.last = 79
+    first = sizer.next_size(9_888, "w0")
+    assert first == 155 and sizer.round_last
+    sizer.observe(79, 79 * 1.3e-3)  # 1.25 ms now: `size` 80, 2 x 80 > 155
+    assert [sizer.next_size(9_888 - 155 * i, f"w{i}") for i in range(1, 4)] == [155] * 3
+    sizer.observe(79, 79 * 5e-3)  # but items that got much slower start a new round
+    assert sizer.next_size(9_888 - 155 * 4) < 100
 
 
 def _timed_sizer(n_workers: int, total: int, per_item_s: float) -> ChunkSizer:
