@@ -21,8 +21,9 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
-from .calls import Task
+from .calls import Task, with_holder, without_holder
 from .errors import TaskCancelledError, TaskError
+from .futures import has_done_callbacks
 from .memflow import MemFlow
 
 __all__ = ["GraphScheduling"]
@@ -311,9 +312,7 @@ class GraphScheduling:
         task.state = "memory"
         task.nbytes = int(rec.get("nbytes", 0))
         if rec.get("kept"):
-            if not task.holders:
-                task.holders = set()  # (a shared empty frozenset until now: calls.Task)
-            task.holders.add(w.id)
+            task.holders = with_holder(task.holders, w.id)
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
@@ -329,7 +328,7 @@ class GraphScheduling:
                     future.set_result(_pickle.loads(frames))
                 except Exception as exc:
                     future.set_exception(exc)
-            elif future._done_callbacks:
+            elif has_done_callbacks(future):
                 self.request_fetch(task.id, ("complete", future))
             else:
                 future._finish_remote()
@@ -463,7 +462,7 @@ class GraphScheduling:
         self.memflow.forget(w.id)
         for task in self.graph.values():  # first forget every copy `w` held...
             if w.id in task.holders:
-                task.holders.discard(w.id)
+                task.holders = without_holder(task.holders, w.id)
                 if not task.holders and task.state == "memory" and task.result_frames is None:
                     orphaned.append(task)
         for dependent_id, (task, pw, _missing) in list(self._parked.items()):
