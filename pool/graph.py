@@ -105,7 +105,10 @@ class GraphScheduling:
             extra["deps"] = [d.id for d in deps]
         if task.key != f"{call.info['fn']}-{task.id}":
             extra["key"] = task.key
-        self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
+        if extra:
+            self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
+        else:
+            self.events.emit_plain("task." + task.state, call.id, task.id)
         if gone:
             self.fail_task(task, TaskError(
                 f"taskscope: task {task.key!r} depends on task {gone[0]}, which was released"), None)
@@ -430,7 +433,7 @@ class GraphScheduling:
                 self.memflow.unhold(wid, task)
                 w.to_release.append(task.id)
         task.holders = frozenset()
-        self.events.emit("task.released", call=task.call.id, task=task.id, n=1)
+        self.events.emit_plain("task.released", task.call.id, task.id)
 
     def drop_record_ref(self, task: Task) -> None:
         """(A loop, not a recursion: dropping the end of a 10,000-long chain drops it all.)"""
