@@ -321,7 +321,7 @@ class GraphScheduling:
         if frames and task.keep:  # the driver's copy serves dependents and the Future
             frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
                                                  for f in frames])  # (a tuple: Task.frames)
-        for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
+        for waiter in self._fetches.pop(task.id, ()):  # asked while it was being recomputed
             self._fetch_from.pop(task.id, None)
             self.request_fetch(task.id, waiter)
         future = task.future
