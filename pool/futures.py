@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING, RUNNING
 from typing import Any
 
 __all__ = ["TaskFuture", "has_done_callbacks"]
@@ -141,9 +141,12 @@ class TaskFuture(Future):
         task whose worker died, or one that waits again for an input lost with a worker), or
         even finished (a result lost with its worker, computed again): both are fine."""
         with self._condition:
-            if self._state in ("RUNNING", "FINISHED"):
+            if self._state in (RUNNING, FINISHED):
                 return True
-        return super().set_running_or_notify_cancel()
+            if self._state == PENDING:  # (the common case, in the one lock)
+                self._state = RUNNING
+                return True
+        return super().set_running_or_notify_cancel()  # cancelled: its waiters are told
 
     def _finish_remote(self) -> None:
         """The task is done; its value stays on the worker until fetched."""
