@@ -27,10 +27,10 @@ class _Condition(_thread.RLock):
     lock, its deque of waiters and five bound methods its __init__ stores), and `with` on it
     is the lock's own C code instead of two Python calls each way.
 
-    Why it matters: the collector's passes over the many live Futures of a burst of submits
-    cost more than making them (38 µs a task with 20,000 alive, 12 µs with the collector
-    off). The deque of waiters is made by the first `wait()` (under the lock, as every use of
-    it is): most Futures are never waited on while pending. Same semantics as
+    Why it matters: the garbage collector's passes over the many live Futures of a burst
+    of submits cost more than making them (38 µs a task with 20,000 alive, 12 µs with it
+    off). The deque of waiters is made by the first `wait()` (under the lock, as every use
+    of it is): most Futures are never waited on while pending. Same semantics as
     ``threading.Condition(threading.RLock())``."""
 
     __slots__ = ("_waiter_deque",)
@@ -72,7 +72,7 @@ class TaskFuture(Future):
         self._exception = None
         # The stdlib's two lists (waiters of `wait`/`as_completed`, done callbacks), made on
         # first use (always under the condition's lock): 2 of a live submitted task's 9
-        # garbage-collected objects, and the collector's passes over a burst's live Futures
+        # garbage-collected objects, and the garbage collector's passes over a burst's Futures
         # cost more than the rest of the Future (see _Condition).
         self._waiter_list: list[Any] | None = None
         self._callback_list: list[Any] | None = None
