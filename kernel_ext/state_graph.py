@@ -93,7 +93,7 @@ class GraphState:
             if dep_call is not None:
                 self.group_edges[(dep_call, call)] = self.group_edges.get((dep_call, call), 0) + 1
         if self.grouped:
-            if self._live_tasks() > 1:  # (this task is counted already)
+            if self.live_tasks() > 1:  # (this task is counted already)
                 return
             self.grouped = False  # the big graph is gone: single tasks again
         self.nodes[task] = _Node(call, state, deps, b.get("key"))
@@ -157,7 +157,8 @@ class GraphState:
         self.version += 1
         return self.nodes.get(b.get("task"))
 
-    def _live_tasks(self) -> int:
+    def live_tasks(self) -> int:
+        """Submitted tasks not yet ended (waiting, queued, processing or in memory)."""
         calls = self._state.calls
         return sum(calls[c]["counts"][s] for c in self.graph_calls if c in calls for s in _LIVE)
 

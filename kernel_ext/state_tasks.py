@@ -11,8 +11,9 @@ The result is the State the per-record handlers give, exactly: a count bumped by
 of several decrements clamps at zero as the decrements one by one do; the rate window,
 whose timestamp is the event's for every record, is updated after the first record (which
 is when the per-record handlers add a window entry) and again at the end. Anything not of
-this plain shape (erred, requeued, a task going back, a graph call's first state, columns
-of the wrong length) is left to the per-record handlers: `apply` returns False.
+this plain shape (erred, requeued, a task going back, columns
+of the wrong length, the first task a grouped graph pane may draw alone) is left to the
+per-record handlers: `apply` returns False.
 """
 from __future__ import annotations
 
@@ -37,12 +38,28 @@ def apply(state: Any, ts: float, b: dict[str, Any]) -> bool:
         return _finished(state, ts, call, b, tasks, ns)
     if of == "task.released":
         return _released(state, call, b, tasks, ns)
-    if of == "task.queued" and call is not None and call_id not in state.graph.graph_calls:
-        total = sum(ns)  # (a graph call's nodes depend on the counts as each task arrives)
-        state._bump(call_id, "queued", total)
-        state._count_submitted(call, total)
-        return True
+    if of == "task.queued" and call is not None:
+        return _queued(state, call, call_id, tasks, ns)
     return False
+
+
+def _queued(state: Any, call: dict[str, Any], call_id: int, tasks: list[int],
+            ns: list[int]) -> bool:
+    graph = state.graph
+    is_graph = call_id in graph.graph_calls
+    # A graph pane drawing task groups (too many live tasks) reads the live count as each
+    # task arrives, and draws single tasks again at the first one that finds itself alone:
+    # the counts of the whole event first give the same answer unless the first record can
+    # be alone (no live task before it), which is left to the per-record handlers.
+    if is_graph and graph.grouped and graph.live_tasks() + ns[0] <= 1:
+        return False
+    total = sum(ns)
+    state._bump(call_id, "queued", total)
+    state._count_submitted(call, total)
+    if is_graph:
+        for task in tasks:
+            graph.added({"call": call_id, "task": task}, "queued")
+    return True
 
 
 def _processing(state: Any, ts: float, call: dict[str, Any] | None, b: dict[str, Any],

@@ -66,6 +66,22 @@ class EventPublisher:
         if len(buffer) >= MAX_BATCH:
             self.flush()
 
+    def emit_plain(self, kind: str, call: int, task: int) -> None:
+        """A plain one-item ``task.queued`` or ``task.released`` (no field but call, task and
+        n=1): `emit`, with the common case done first: appended to the newest buffered
+        ``tasks`` event of the same kind and call without building a body to fold (once or
+        twice per submitted task on the driver)."""
+        buffer = self._buffer
+        if buffer and kind not in self._observed and self._observed is not _ALL:
+            last = buffer[-1]
+            if last["kind"] == coalesce.KIND:
+                lb = last["body"]
+                if lb["of"] == kind and lb["call"] == call and len(lb["tasks"]) < coalesce.MAX_FOLD:
+                    lb["tasks"].append(task)
+                    lb["n"].append(1)
+                    return
+        self.emit(kind, call=call, task=task, n=1)
+
     def emit_tasks(self, kind: str, call: int, shared: dict[str, Any], tasks: list[int],
                    ns: list[int], cols: dict[str, list[Any]] | None = None,
                    insights: dict[str, Any] | None = None) -> None:

@@ -21,8 +21,9 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport
-from .calls import Task
+from .calls import Task, with_holder, without_holder
 from .errors import TaskCancelledError, TaskError
+from .futures import has_done_callbacks
 from .memflow import MemFlow
 
 __all__ = ["GraphScheduling"]
@@ -104,7 +105,10 @@ class GraphScheduling:
             extra["deps"] = [d.id for d in deps]
         if task.key != f"{call.info['fn']}-{task.id}":
             extra["key"] = task.key
-        self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
+        if extra:
+            self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
+        else:
+            self.events.emit_plain("task." + task.state, call.id, task.id)
         if gone:
             self.fail_task(task, TaskError(
                 f"taskscope: task {task.key!r} depends on task {gone[0]}, which was released"), None)
@@ -311,15 +315,13 @@ class GraphScheduling:
         task.state = "memory"
         task.nbytes = int(rec.get("nbytes", 0))
         if rec.get("kept"):
-            if not task.holders:
-                task.holders = set()  # (a shared empty frozenset until now: calls.Task)
-            task.holders.add(w.id)
+            task.holders = with_holder(task.holders, w.id)
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
             frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
                                                  for f in frames])  # (a tuple: Task.frames)
-        for waiter in self._fetches.pop(task.id, []):  # asked while it was being recomputed
+        for waiter in self._fetches.pop(task.id, ()):  # asked while it was being recomputed
             self._fetch_from.pop(task.id, None)
             self.request_fetch(task.id, waiter)
         future = task.future
@@ -329,7 +331,7 @@ class GraphScheduling:
                     future.set_result(_pickle.loads(frames))
                 except Exception as exc:
                     future.set_exception(exc)
-            elif future._done_callbacks:
+            elif has_done_callbacks(future):
                 self.request_fetch(task.id, ("complete", future))
             else:
                 future._finish_remote()
@@ -431,7 +433,7 @@ class GraphScheduling:
                 self.memflow.unhold(wid, task)
                 w.to_release.append(task.id)
         task.holders = frozenset()
-        self.events.emit("task.released", call=task.call.id, task=task.id, n=1)
+        self.events.emit_plain("task.released", task.call.id, task.id)
 
     def drop_record_ref(self, task: Task) -> None:
         """(A loop, not a recursion: dropping the end of a 10,000-long chain drops it all.)"""
@@ -463,7 +465,7 @@ class GraphScheduling:
         self.memflow.forget(w.id)
         for task in self.graph.values():  # first forget every copy `w` held...
             if w.id in task.holders:
-                task.holders.discard(w.id)
+                task.holders = without_holder(task.holders, w.id)
                 if not task.holders and task.state == "memory" and task.result_frames is None:
                     orphaned.append(task)
         for dependent_id, (task, pw, _missing) in list(self._parked.items()):

@@ -31,9 +31,14 @@ FLAG_BYTES = 32
 
 
 def function_key(task: Any) -> str:
-    """The State's key of a task's function: "module.name", as `call.started` gives it."""
-    info = task.call.info
-    return f"{info.get('module', '')}.{info.get('fn', '')}"
+    """The State's key of a task's function: "module.name", as `call.started` gives it.
+    Kept on the call (its info does not change): asked twice per submitted task."""
+    call = task.call
+    key = call.__dict__.get("fn_key")
+    if key is None:
+        info = call.info
+        key = call.fn_key = f"{info.get('module', '')}.{info.get('fn', '')}"
+    return key  # type: ignore[no-any-return]
 
 
 class MemFlow:

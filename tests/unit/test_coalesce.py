@@ -162,3 +162,31 @@ def test_built_per_message_the_events_are_those_folding_gives() -> None:
             if not (buffer and coalesce.extend(buffer[-1], body)):
                 buffer.append({"kind": coalesce.KIND, "body": body})
     assert [(e["kind"], e["body"]) for e in buffer] == by_fold
+
+
+def test_a_grouped_graph_pane_applies_folded_queued_events_whole_as_one_by_one() -> None:
+    # 6,000 live submitted tasks: past MAX_NODES the graph pane draws task groups; once they
+    # are released, the next call's first task finds itself alone and single tasks return.
+    rng = random.Random(7)
+    raw = [("pool.started", {"id": "p", "name": "p", "pid": 1, "n_workers": 2,
+                             "start_method": "forkserver", "memory_limit": None})]
+    first = a_graph(1, 6000, rng)
+    at = next(i for i, (k, _) in enumerate(first) if k == "task.processing")
+    first[at:at] = [("task.processing", {"call": 1, "task": t, "worker": 0, "n": 1})
+                    for t in range(1001, 7000, 7)]  # (none missed: none left live)
+    raw += first + a_graph(8, 300, rng)
+    folded_events = fold_all(raw)
+    whole, one_by_one = State(), State()
+    grouped_seen = False
+    for seq, (kind, body) in enumerate(folded_events, start=1):
+        ts = 1.0 + 0.01 * seq
+        whole.apply(Event(kind, seq, ts, "driver", body))
+        for k, b in (coalesce.expand_bodies(body) if kind == coalesce.KIND else [(kind, body)]):
+            one_by_one.apply(Event(k, seq, ts, "driver", b))
+        assert whole.graph.grouped == one_by_one.graph.grouped
+        grouped_seen = grouped_seen or whole.graph.grouped
+    assert grouped_seen and not whole.graph.grouped  # (both ways were taken)
+    assert whole.totals == one_by_one.totals and whole.totals["submitted"] == 6300
+    assert whole.graph.version == one_by_one.graph.version
+    assert set(whole.graph.nodes) == set(one_by_one.graph.nodes) and len(whole.graph.nodes) == 300
+    assert whole.to_json() == one_by_one.to_json()
