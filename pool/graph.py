@@ -310,11 +310,13 @@ class GraphScheduling:
                     self.send_with_inputs(dependent, w)
 
     # ------------------------------------------------------------------ completion
-    def graph_task_done(self, task: Task, w: Any, rec: dict[str, Any], frames: list[Any]) -> None:
-        """A submitted task's unit came back from worker `w` (successful)."""
+    def graph_task_done(self, task: Task, w: Any, nbytes: int, kept: bool,
+                        frames: list[Any]) -> None:
+        """A submitted task's unit came back from worker `w` (successful); `kept`: its
+        value stays on `w` too."""
         task.state = "memory"
-        task.nbytes = int(rec.get("nbytes", 0))
-        if rec.get("kept"):
+        task.nbytes = int(nbytes)
+        if kept:
             task.holders = with_holder(task.holders, w.id)
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)

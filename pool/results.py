@@ -29,6 +29,11 @@ __all__ = ["TaskResults"]
 MAX_ERROR_EVENTS_PER_CALL = 1000  # beyond this, errors are counted but not each published
 ENDED = ("released", "erred", "cancelled")  # a map or batch chunk's last states
 
+# A unit of a results message, as handle_results hands it on: (task, its frames, its packed
+# values or None, start, end, nbytes, kept, longest, its record: None when it came in the
+# answer's columns, i.e. ran cleanly).
+_Unit = tuple[Task, list[Any], Any, float, float, int, bool, Any, "dict[str, Any] | None"]
+
 
 class TaskResults:
     """The driver's result-handling methods (see the module docstring)."""
@@ -58,7 +63,21 @@ class TaskResults:
                 packed = iter(_pickle.loads(payload[:pos]))
             except BaseException as exc:  # (as in finish_task) each unit then fails with it
                 packed = _Unloadable(exc)
-        units = []
+        # One _Unit row per result we still wait for (others' calls were cancelled).
+        units: list[_Unit] = []
+        cols = body.get("cols")
+        if cols is not None:  # every unit of the answer ran cleanly: one list per field (1.6)
+            for tid, nf, start, end, nbytes, kept, longest in zip(
+                    cols["task"], cols["nf"], cols["start"], cols["end"], cols["nbytes"],
+                    cols["kept"], cols["longest"], strict=True):
+                if nf < 0:
+                    frames, values = [], next(packed, None)
+                else:
+                    frames, values = payload[pos:pos + nf], None
+                    pos += nf
+                task = w.inflight.pop(tid, None)
+                if task is not None:
+                    units.append((task, frames, values, start, end, nbytes, kept, longest, None))
         for rec in body.get("results", ()):
             if rec.get("packed"):
                 frames, values = [], next(packed, None)
@@ -67,22 +86,22 @@ class TaskResults:
                 frames, values = payload[pos:pos + nf], None
                 pos += nf
             task = w.inflight.pop(rec["task"], None)
-            if task is None:
-                continue  # a result we no longer wait for (its call was cancelled)
-            units.append((task, rec, frames, values))
+            if task is not None:
+                units.append((task, frames, values, rec["start"], rec["end"],
+                              int(rec.get("nbytes", 0)), bool(rec.get("kept")),
+                              rec.get("longest"), rec))
         # The clean units' task.finished first, as one `tasks` event per call of the answer
         # (not one emit per task); what their results cause (dependents queued, releases,
         # call.ended) and the erred units' own events follow.
         self.publish_finished(w, units)
-        for task, rec, frames, values in units:
-            self.finish_task(w, task, rec, frames, values)
+        for unit in units:
+            self.finish_task(w, unit)
 
-    def publish_finished(self, w: WorkerRecord, units: list[tuple[Task, dict[str, Any],
-                                                                     list[Any], Any]]) -> None:
+    def publish_finished(self, w: WorkerRecord, units: list[_Unit]) -> None:
         """task.finished of the units that ended cleanly (`_clean`: those finish_task then
         takes its short paths for), per call as the columns of one `tasks` event."""
         groups: dict[tuple[int, str], tuple[list[Any], ...]] = {}
-        for task, rec, _frames, values in units:
+        for task, _frames, values, start, end, nbytes, _kept, longest, rec in units:
             if not _clean(task, rec, values) or (not task.is_submit and task.state in ENDED):
                 continue  # (an ended chunk: finish_task says so, and nothing is counted twice)
             state = "memory" if task.is_submit else "released"
@@ -91,10 +110,10 @@ class TaskResults:
                 cols = groups[(task.call.id, state)] = ([], [], [], [], [], [])
             cols[0].append(task.id)
             cols[1].append(task.n)
-            cols[2].append(rec["start"])
-            cols[3].append(rec["end"])
-            cols[4].append(int(rec.get("nbytes", 0)) if task.is_submit else 0)
-            cols[5].append(rec.get("longest"))
+            cols[2].append(start)
+            cols[3].append(end)
+            cols[4].append(nbytes if task.is_submit else 0)
+            cols[5].append(longest)
         for (call_id, state), (ids, ns, starts, ends, nbytes, longest) in groups.items():
             self.events.emit_tasks(
                 "task.finished", call_id,
@@ -109,21 +128,24 @@ class TaskResults:
         if w is not None and msg.src == f"worker:{w.id}:profile":
             self.history.profiles.add(msg.body.get("profile"), self.calls)
 
-    def finish_task(self, w: WorkerRecord, task: Task, rec: dict[str, Any], frames: list[Any],
-                    values: Any = None) -> None:
+    def finish_task(self, w: WorkerRecord, unit: _Unit) -> None:
         """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
+        task, frames, values, start, end, nbytes, kept, longest, rec = unit
         if not self.ends_once(task, "released"):
             return
         call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
-        call.sizer.observe(task.n - int(rec.get("skipped", 0)), rec["end"] - rec["start"])
+        call.sizer.observe(task.n - (int(rec.get("skipped", 0)) if rec is not None else 0),
+                          end - start)
         if _clean(task, rec, values):  # (its task.finished is published: publish_finished)
             if task.is_submit:
-                self.finish_submitted(w, task, rec, frames)
+                self.finish_submitted(w, task, nbytes, kept, frames)
             else:
                 self.finish_clean_chunk(task, values)
             return
+        if rec is None:  # a clean unit's columns taking the long way (a batch call's chunk,
+            rec = {"start": start, "end": end, "longest": longest}  # or unloadable values)
         call.outstanding -= 1
         if rec.get("n_erred") and not task.is_submit:
             self.keep_failed_inputs(task, rec.get("errors", ()))
@@ -195,13 +217,13 @@ class TaskResults:
             call.results.put(task.index0, values, {})
         self.maybe_end_call(call)
 
-    def finish_submitted(self, w: WorkerRecord, task: Task, rec: dict[str, Any],
+    def finish_submitted(self, w: WorkerRecord, task: Task, nbytes: int, kept: bool,
                          frames: list[Any]) -> None:
         """A submitted task succeeded: its result is in memory on `w` (and maybe here)."""
         call = task.call
         call.outstanding -= 1
         call.done += 1
-        self.graph_task_done(task, w, rec, frames)
+        self.graph_task_done(task, w, nbytes, kept, frames)
         self.maybe_end_call(call)
 
     def keep_failed_inputs(self, task: Task, errors: Any) -> None:
@@ -270,13 +292,15 @@ class TaskResults:
         return True
 
 
-def _clean(task: Task, rec: dict[str, Any], values: Any) -> bool:
+def _clean(task: Task, rec: dict[str, Any] | None, values: Any) -> bool:
     """A unit that ended without an error, taken by finish_task's short paths: a submitted
-    task, or a map chunk whose values came unpickled with the others of its answer."""
-    if rec.get("n_erred"):
+    task, or a map chunk whose values came unpickled with the others of its answer. (`rec`
+    None: it came in an answer's columns, which only clean units travel in.)"""
+    if rec is not None and rec.get("n_erred"):
         return False
     return task.is_submit or (values is not None and not isinstance(values, _Unloadable)
-                              and not rec.get("skipped") and task.call.mode != "batch")
+                              and not (rec is not None and rec.get("skipped"))
+                              and task.call.mode != "batch")
 
 
 class _Unloadable:

@@ -258,6 +258,8 @@ class _Worker:
             payload.extend(result)
         if clean:
             body["packed_nf"] = len(packed)
+        if results and all(not r["n_erred"] and "skipped" not in r for r in results):
+            body["cols"] = _columns(body.pop("results"))
         payload, descs = self.shm.export(payload)
         if descs:
             body["shm"] = descs
@@ -558,6 +560,18 @@ def _short_repr(a: Any) -> str:
     if type(a) in _PLAIN_REPR or (type(a) is int and -10**18 < a < 10**18):
         return repr(a)
     return _pickle.bounded_repr(a, 80)
+
+
+def _columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The records of an answer whose units all ran cleanly, as one list per field (1.6):
+    the driver decodes eight lists instead of a map per unit (~40% of its decoding, and
+    no per-unit objects for the garbage collector to walk). `nf` -1: in the packed values."""
+    return {"task": [r["task"] for r in records], "n": [r["n"] for r in records],
+            "start": [r["start"] for r in records], "end": [r["end"] for r in records],
+            "nf": [-1 if r.get("packed") else r["nf"] for r in records],
+            "nbytes": [r.get("nbytes", 0) for r in records],
+            "kept": [r.get("kept", False) for r in records],
+            "longest": [r.get("longest") for r in records]}
 
 
 def _nbytes(frame: Any) -> int:
