@@ -21,9 +21,11 @@ events; the snapshot's history is built only on a join or when asked for.
 from __future__ import annotations
 
 import array
+import heapq
 import threading
 import time
 from collections import OrderedDict, deque
+from operator import itemgetter
 from concurrent.futures import Future
 from typing import Any
 
@@ -213,8 +215,11 @@ class History:
         w = self.workers.get(wid)
         if w is not None:
             w["tasks_done"] += done
+            # Only an answer's longest few can enter the kept ones: picked before any
+            # entry is made (a message of 256 submitted tasks has 256 `longest`).
             entries = [{"fn": rec[2], "duration": x[0], "arg": x[1]}
-                       for x in longest if x] if rec is not None else ()
+                       for x in heapq.nlargest(LONGEST_KEPT, filter(None, longest),
+                                               key=itemgetter(0))] if rec is not None else ()
             if entries:
                 w["longest"] = sorted([*w["longest"], *entries],
                                       key=lambda e: -e["duration"])[:LONGEST_KEPT]
