@@ -67,11 +67,13 @@ class TaskResults:
         units: list[_Unit] = []
         cols = body.get("cols")
         if cols is not None:  # every unit of the answer ran cleanly: one list per field (1.6)
-            for tid, nf, start, end, nbytes, kept, longest in zip(
+            for tid, nf, start, end, nbytes, kept, longest, value in zip(
                     cols["task"], cols["nf"], cols["start"], cols["end"], cols["nbytes"],
-                    cols["kept"], cols["longest"], strict=True):
+                    cols["kept"], cols["longest"], cols["value"], strict=True):
                 if nf < 0:
                     frames, values = [], next(packed, None)
+                elif value is not None:  # its one pickle frame, inline (1.6)
+                    frames, values = [value], None
                 else:
                     frames, values = payload[pos:pos + nf], None
                     pos += nf
@@ -81,6 +83,8 @@ class TaskResults:
         for rec in body.get("results", ()):
             if rec.get("packed"):
                 frames, values = [], next(packed, None)
+            elif "value" in rec:
+                frames, values = [rec["value"]], None
             else:
                 nf = rec["nf"]
                 frames, values = payload[pos:pos + nf], None
