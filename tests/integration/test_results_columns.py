@@ -88,3 +88,13 @@ def test_a_subscribed_state_counts_every_unit(pool: Pool) -> None:
              and state.totals["erred"] - before["erred"] >= erred)
     assert state.totals["done"] - before["done"] == 500 - erred
     assert state.totals["erred"] - before["erred"] == erred
+
+
+def test_the_executor_gets_inline_results_without_fetching() -> None:
+    # Its results are not kept on the worker: a small one arrives inline or not at all.
+    from taskscope.pool.executor import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as ex:
+        sizes = [*range(4080, 4110), 0, 1, 100_000]
+        futures = [ex.submit(blob, n) for n in sizes]
+        assert [f.result(timeout=T) for f in futures] == [blob(n) for n in sizes]
