@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
@@ -38,7 +39,11 @@ class GraphScheduling:
 
     def init_graph(self) -> None:
         self.graph: dict[int, Task] = {}  # task id -> record, while referenced
-        self._heap: list[tuple[int, int, Task]] = []  # (-priority, seq, task): ready to place
+        # Ready to place: tasks of priority 0 (nearly all) in order in a FIFO, O(1) each way;
+        # any other priority in a heap of (-priority, seq, task). A heappop over 20,000
+        # queued submits was 4% of the driver's time.
+        self._fifo: deque[Task] = deque()
+        self._heap: list[tuple[int, int, Task]] = []
         self._seq = itertools.count()
         self._fetches: dict[int, list[tuple[str, Any]]] = {}  # task id -> who waits for its data
         self._parked: dict[int, tuple[Task, Any, set[int]]] = {}  # dependent -> (task, worker, missing)
@@ -50,16 +55,24 @@ class GraphScheduling:
     # ------------------------------------------------------------------ ready heap
     def push_ready(self, task: Task) -> None:
         task.state = "queued"
-        heapq.heappush(self._heap, (-task.priority, next(self._seq), task))
+        if task.priority == 0:
+            self._fifo.append(task)
+        else:
+            heapq.heappush(self._heap, (-task.priority, next(self._seq), task))
 
     def has_ready(self) -> bool:
-        return bool(self._heap)
+        return bool(self._fifo or self._heap)
+
+    def _heap_first(self) -> bool:
+        """Whether the next ready task is the heap's: a priority above 0, or below 0 with
+        the FIFO empty (highest priority first; in order within one)."""
+        return bool(self._heap) and (not self._fifo or self._heap[0][0] < 0)
 
     def peek_ready(self) -> Task:
-        return self._heap[0][2]
+        return self._heap[0][2] if self._heap_first() else self._fifo[0]
 
     def pop_ready(self) -> Task:
-        return heapq.heappop(self._heap)[2]
+        return heapq.heappop(self._heap)[2] if self._heap_first() else self._fifo.popleft()
 
     def remove_ready(self, pred: Any) -> list[Task]:
         """Take out every ready task for which pred(task) is true."""
@@ -67,10 +80,14 @@ class GraphScheduling:
         if taken:
             self._heap = [e for e in self._heap if not pred(e[2])]
             heapq.heapify(self._heap)
+        from_fifo = [t for t in self._fifo if pred(t)]
+        if from_fifo:
+            self._fifo = deque(t for t in self._fifo if not pred(t))
+            taken += from_fifo
         return taken
 
     def ready_count(self) -> int:
-        return len(self._heap)
+        return len(self._fifo) + len(self._heap)
 
     # ------------------------------------------------------------------ adding
     def add_graph_task(self, task: Task, dep_ids: list[int]) -> None:
