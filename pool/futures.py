@@ -114,24 +114,22 @@ class TaskFuture(Future):
 
     # set_result/set_exception as the stdlib's, but without making the lists to walk them.
     def set_result(self, result: Any) -> None:
-        with self._condition:
-            if self._state in _ENDED:
-                raise InvalidStateError(f"{self._state}: {self!r}")
-            self._result = result
-            self._state = FINISHED
-            for waiter in self._waiter_list or ():
-                waiter.add_result(self)
-            self._condition.notify_all()
-        self._invoke_callbacks()
+        self._finish(result, None, failed=False)
 
     def set_exception(self, exception: BaseException | None) -> None:
+        self._finish(None, exception, failed=True)
+
+    def _finish(self, result: Any, exception: BaseException | None, failed: bool) -> None:
         with self._condition:
             if self._state in _ENDED:
                 raise InvalidStateError(f"{self._state}: {self!r}")
-            self._exception = exception
+            if failed:
+                self._exception = exception
+            else:
+                self._result = result
             self._state = FINISHED
             for waiter in self._waiter_list or ():
-                waiter.add_exception(self)
+                (waiter.add_exception if failed else waiter.add_result)(self)
             self._condition.notify_all()
         self._invoke_callbacks()
 
