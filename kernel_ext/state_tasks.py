@@ -11,9 +11,9 @@ The result is the State the per-record handlers give, exactly: a count bumped by
 of several decrements clamps at zero as the decrements one by one do; the rate window,
 whose timestamp is the event's for every record, is updated after the first record (which
 is when the per-record handlers add a window entry) and again at the end. Anything not of
-this plain shape (erred, requeued, a task going back, columns
-of the wrong length, the first task a grouped graph pane may draw alone) is left to the
-per-record handlers: `apply` returns False.
+this plain shape (erred, requeued, a task going back, columns of the wrong length, the
+first task a grouped graph pane may draw alone) is left to the per-record handlers: `apply`
+returns False.
 """
 from __future__ import annotations
 

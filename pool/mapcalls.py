@@ -95,8 +95,8 @@ class MapCalls:
                 if all(c.results is not None and c.results.paused for c in self._producing):
                     return None
                 continue
-            held = 0  # (only a seeded call asks: see ChunkSizer.may_take)
-            if call.sizer.seeded:
+            held = 0  # (only a seeded short call asks: see ChunkSizer.may_take)
+            if call.sizer.seeded and call.sizer.short_call():
                 held = sum(t.n for t in w.inflight.values() if t.call is call)
             if not call.sizer.may_take(w.id, bool(w.messages), held):
                 return None  # the last round's other chunks are for the other workers
