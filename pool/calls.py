@@ -50,8 +50,8 @@ class Task:
     are theirs.
     """
 
-    __slots__ = ("_future", "call", "data_refs", "dependents", "deps", "error", "frames",
-                 "holders", "id", "index0", "keep", "key", "n", "nbytes", "priority",
+    __slots__ = ("_future", "_key", "call", "data_refs", "dependents", "deps", "error", "frames",
+                 "holders", "id", "index0", "keep", "n", "nbytes", "priority",
                  "record_refs", "result_frames", "retries", "state", "timeout", "waiting_on",
                  "worker")
 
@@ -73,7 +73,7 @@ class Task:
         self.retries = retries
         self.timeout = timeout  # seconds it may run before its worker is killed (faults.py)
         self.worker: int | None = None
-        self.key = key or f"{call.info['fn']}-{task_id}"
+        self._key = key  # "" for the default, "<function>-<task id>" (made when read)
         self.priority = priority
         self.keep = keep  # the worker keeps the result (submit) instead of only sending it
         self.state = "queued"  # waiting, queued, processing, memory, erred, cancelled, released
@@ -89,6 +89,19 @@ class Task:
         self.data_refs = 0
         self.record_refs = 0
         self.error: BaseException | None = None
+
+    @property
+    def key(self) -> str:
+        return self._key or f"{self.call.info['fn']}-{self.id}"
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
+
+    @property
+    def has_own_key(self) -> bool:
+        """Whether the caller named the task (its key is not the default)."""
+        return bool(self._key) and self._key != f"{self.call.info['fn']}-{self.id}"
 
     @property
     def future(self) -> Future | None:

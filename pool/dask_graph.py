@@ -217,7 +217,7 @@ class DaskGraph:
         task.call.cancelled += 1
         task.state = "cancelled"
         future = task.tfuture()
-        if future is not None and not future.cancelled() and not Future.cancel(future) \
+        if future is not None and not future.cancelled() and not future._cancel_here() \
                 and not future.done():
             future.set_exception(TaskCancelledError(f"taskscope: {task.key!r}: {why}"))
         task.future = None

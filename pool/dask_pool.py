@@ -95,6 +95,7 @@ class DaskPool(Pool):
         self._submit_calls: dict[Any, Call] = {}
         self._fn_calls: dict[tuple[str, int], tuple[weakref.ref[Any], Call]] = {}  # Pool's
         self._refs: dict[int, weakref.ref[Any]] = {}  # Pool.get_future's default keys
+        self._future_lock = threading.RLock()  # every Future's lock (futures.py says why)
         self._futures: weakref.WeakValueDictionary[str, DaskTaskFuture] = \
             weakref.WeakValueDictionary()
         self._lock = threading.Lock()

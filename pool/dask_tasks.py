@@ -55,12 +55,10 @@ class DaskTaskFuture(TaskFuture):
 
     def result(self, timeout: float | None = None) -> Any:
         try:
-            value = Future.result(self, timeout)
-            if not self._remote:
-                return value
             with self._condition:
+                self._wait_ended(timeout)
                 if not self._remote:
-                    return self._result
+                    return self._value()
             fetched = self.dask_future.result(timeout)
         except KeyboardInterrupt:
             self.owner._interrupted([self])
@@ -70,7 +68,7 @@ class DaskTaskFuture(TaskFuture):
         return fetched
 
     def cancel(self) -> bool:
-        cancelled = Future.cancel(self)
+        cancelled = self._cancel_here()
         if cancelled:
             try:
                 self.owner._driver.command("cancel_tasks", [self.task_id], "cancelled by its Future")

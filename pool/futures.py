@@ -5,83 +5,64 @@ someone asks: `result()` fetches it through the driver, once, and keeps it. Smal
 travel with the completion message anyway, so most `result()` calls never wait for a fetch.
 The stdlib's `wait`, `as_completed` and callbacks work unchanged: the Future is *done* as soon
 as the task is.
+
+Why it is built as it is: the garbage collector's passes over the many live Futures of a
+burst of submits cost more than making them (a fifth of a submit's time with 20,000 alive).
+So a Future is one garbage-collected object and nothing else while it waits: its lock is
+the pool's (one RLock shared by all its Futures), the stdlib's two lists are made on first
+use, and a thread blocked in `result()` brings its own lock, as `threading.Condition`'s
+waiters do, in a list made only then.
 """
 from __future__ import annotations
 
 import _thread
-import threading
 import time
-from collections import deque
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING, RUNNING
 from typing import Any
 
 __all__ = ["TaskFuture", "has_done_callbacks"]
 
 _ENDED = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
-
-
-class _Condition(_thread.RLock):
-    """A Condition that is its own RLock: the stdlib's `wait`/`wait_for` on an RLock
-    subclass, one garbage-collected object where `threading.Condition` makes eleven (its
-    lock, its deque of waiters and five bound methods its __init__ stores), and `with` on it
-    is the lock's own C code instead of two Python calls each way.
-
-    Why it matters: the garbage collector's passes over the many live Futures of a burst
-    of submits cost more than making them (38 µs a task with 20,000 alive, 12 µs with it
-    off). The deque of waiters is made by the first `wait()` (under the lock, as every use
-    of it is): most Futures are never waited on while pending. Same semantics as
-    ``threading.Condition(threading.RLock())``."""
-
-    __slots__ = ("_waiter_deque",)
-
-    def __init__(self) -> None:
-        self._waiter_deque: deque[Any] | None = None
-
-    @property
-    def _waiters(self) -> deque[Any]:
-        if self._waiter_deque is None:
-            self._waiter_deque = deque()
-        return self._waiter_deque
-
-    # The stdlib's, reading _waiters, _release_save, _acquire_restore and _is_owned (all
-    # RLock's own methods here but _waiters).
-    wait = threading.Condition.wait
-    wait_for = threading.Condition.wait_for
-
-    def notify(self, n: int = 1) -> None:
-        if self._waiter_deque is None:  # nobody ever waited: nobody to wake
-            if not self._is_owned():
-                raise RuntimeError("cannot notify on un-acquired lock")
-            return
-        threading.Condition.notify(self, n)  # type: ignore[arg-type]
-
-    def notify_all(self) -> None:
-        waiters = self._waiter_deque
-        self.notify(len(waiters) if waiters is not None else 0)
+_CANCELLED = (CANCELLED, CANCELLED_AND_NOTIFIED)
 
 
 class TaskFuture(Future):
-    """A `concurrent.futures.Future` with a task key, remote results and cascading cancel."""
+    """A `concurrent.futures.Future` with a task key, remote results and cascading cancel.
 
-    def __init__(self, owner: Any, task_id: int, key: str) -> None:
-        # Future.__init__'s fields (stable since Python 3.2), with the lighter condition.
-        self._condition = _Condition()
+    ``_condition`` is the owner's shared RLock: the stdlib's methods use it only with `with`
+    (and `wait`/`as_completed` take it once per Future, which a reentrant lock allows); the
+    ones that would call ``wait``/``notify_all`` on it are overridden here.
+    """
+
+    # Fields most Futures never change, read through the class until one is set.
+    _result: Any = None
+    _exception: BaseException | None = None
+    _waiter_list: list[Any] | None = None  # the stdlib's waiters of `wait`/`as_completed`
+    _callback_list: list[Any] | None = None  # the stdlib's done callbacks
+    _blocked: list[Any] | None = None  # locks of threads waiting in result()/exception()
+    _remote = False  # done, but the value is still on a worker
+    _fetch_asked = False
+    _release_to: Any = None  # the driver to tell when this Future is collected
+    _key = ""
+
+    def __init__(self, owner: Any, task_id: int, key: str = "", fn_name: str = "") -> None:
+        self._condition = owner._future_lock
         self._state = PENDING
-        self._result = None
-        self._exception = None
-        # The stdlib's two lists (waiters of `wait`/`as_completed`, done callbacks), made on
-        # first use (always under the condition's lock): 2 of a live submitted task's 9
-        # garbage-collected objects, and the garbage collector's passes over a burst's Futures
-        # cost more than the rest of the Future (see _Condition).
-        self._waiter_list: list[Any] | None = None
-        self._callback_list: list[Any] | None = None
         self.owner = owner  # the Pool whose workers hold the result
         self.task_id = task_id
-        self.key = key
-        self._remote = False  # done, but the value is still on a worker
-        self._fetch_asked = False
-        self._release_to: Any = None  # the driver to tell when this Future is collected
+        self._fn_name = fn_name
+        if key:
+            self._key = key
+
+    @property
+    def key(self) -> str:
+        """The task's name: the caller's, or ``"<function>-<task id>"`` (made when read)."""
+        return self._key or f"{self._fn_name}-{self.task_id}"
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
 
     def __del__(self) -> None:
         # The caller dropped its last reference: the task's result may be freed on the
@@ -112,6 +93,58 @@ class TaskFuture(Future):
         if self._callback_list:
             super()._invoke_callbacks()
 
+    # -- waiting on the shared lock (threading.Condition's protocol, per Future) -----------------
+    def _wait(self, timeout: float | None) -> None:
+        """Wait until `_notify` or `timeout`; called holding ``_condition``, as Condition.wait."""
+        waiter = _thread.allocate_lock()
+        waiter.acquire()
+        if self._blocked is None:
+            self._blocked = []
+        self._blocked.append(waiter)
+        saved = self._condition._release_save()  # (all of a reentrant hold, as Condition)
+        woken = False
+        try:
+            woken = waiter.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+        finally:
+            self._condition._acquire_restore(saved)
+            if not woken:  # timed out or interrupted: nobody will release this one
+                try:
+                    self._blocked.remove(waiter)
+                except (ValueError, AttributeError):
+                    pass
+
+    def _notify(self) -> None:
+        """Wake every thread in `_wait` (called holding ``_condition``)."""
+        blocked = self._blocked
+        if blocked:
+            self._blocked = None
+            for waiter in blocked:
+                waiter.release()
+
+    def _wait_ended(self, timeout: float | None) -> None:
+        """Return once the Future is finished (holding ``_condition``); raise CancelledError
+        or TimeoutError as the stdlib's result() does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = self._state
+            if state == FINISHED:
+                return
+            if state in _CANCELLED:
+                raise CancelledError()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError()
+            self._wait(remaining)
+
+    def _value(self) -> Any:
+        """The result, or its exception raised (holding ``_condition``, once finished)."""
+        if self._exception is not None:
+            try:
+                raise self._exception
+            finally:
+                self = None  # noqa: PLW0642 (the traceback's frame must not keep the Future)
+        return self._result
+
     # set_result/set_exception as the stdlib's, but without making the lists to walk them.
     def set_result(self, result: Any) -> None:
         self._finish(result, None, failed=False)
@@ -130,7 +163,7 @@ class TaskFuture(Future):
             self._state = FINISHED
             for waiter in self._waiter_list or ():
                 (waiter.add_exception if failed else waiter.add_result)(self)
-            self._condition.notify_all()
+            self._notify()
         self._invoke_callbacks()
 
     # -- called by the driver thread -------------------------------------------------------
@@ -160,7 +193,19 @@ class TaskFuture(Future):
             else:
                 self._result = value
             self._remote = False
-            self._condition.notify_all()
+            self._notify()
+
+    def _cancel_here(self) -> bool:
+        """The stdlib's cancel(), without telling the driver (the driver's own calls)."""
+        with self._condition:
+            if self._state in (RUNNING, FINISHED):
+                return False
+            if self._state in _CANCELLED:
+                return True
+            self._state = CANCELLED
+            self._notify()
+        self._invoke_callbacks()
+        return True
 
     # -- caller side -------------------------------------------------------------------------
     def _ask_fetch(self) -> None:
@@ -172,23 +217,24 @@ class TaskFuture(Future):
 
     def result(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
-        value = super().result(timeout)
-        if not self._remote:
-            return value
+        with self._condition:
+            self._wait_ended(timeout)
+            if not self._remote:
+                return self._value()
         self._ask_fetch()
         with self._condition:
             while self._remote:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"taskscope: fetching the result of {self.key!r} timed out")
-                self._condition.wait(0.1 if remaining is None else min(remaining, 0.1))
-            if self._exception is not None:
-                raise self._exception
-            return self._result
+                self._wait(0.1 if remaining is None else min(remaining, 0.1))
+            return self._value()
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        exc = super().exception(timeout)
-        if exc is None and self._remote:
+        with self._condition:
+            self._wait_ended(timeout)
+            exc, remote = self._exception, self._remote
+        if exc is None and remote:
             try:
                 self.result(timeout)
             except TimeoutError:
@@ -198,7 +244,7 @@ class TaskFuture(Future):
         return exc
 
     def cancel(self) -> bool:
-        cancelled = super().cancel()
+        cancelled = self._cancel_here()
         if cancelled:  # its dependents cannot run either
             try:
                 self.owner._driver.command("cancel_task", self.task_id)

@@ -120,7 +120,7 @@ class GraphScheduling:
         extra: dict[str, Any] = {}
         if deps:
             extra["deps"] = [d.id for d in deps]
-        if task.key != f"{call.info['fn']}-{task.id}":
+        if task.has_own_key:
             extra["key"] = task.key
         if extra:
             self.events.emit("task." + task.state, call=call.id, task=task.id, n=1, **extra)
@@ -411,8 +411,8 @@ class GraphScheduling:
             self.unqueue(task)
             task.frames = ()
             future = task.future
-            # Future.cancel, not TaskFuture.cancel: we are the driver, no command needed.
-            if future is not None and not future.cancelled() and not Future.cancel(future) \
+            # _cancel_here, not cancel(): we are the driver, no command needed.
+            if future is not None and not future.cancelled() and not future._cancel_here() \
                     and not future.done():
                 future.set_exception(TaskCancelledError(f"taskscope: {task.key!r}: {why}"))
             self.end_cancelled(task)  # (sets the state, after publishing the one it leaves)

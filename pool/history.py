@@ -368,7 +368,7 @@ def _graph_rows(graph: dict[int, Any]) -> list[list[Any]]:
     for task in reversed(list(graph.values())):  # insertion order is submission order
         if not task.is_submit:
             continue
-        key = task.key if task.key != f"{task.call.info['fn']}-{task.id}" else None
+        key = task.key if task.has_own_key else None
         rows.append([task.id, task.call.id, task.state, task.worker, [d.id for d in task.deps],
                      key])
         if len(rows) >= MAX_GRAPH_SENT:

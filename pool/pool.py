@@ -36,6 +36,15 @@ __all__ = ["Pool", "default_start_method"]
 
 # Argument types that cannot hold a Future: submit skips searching them for dependencies.
 _PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_NO_DEPS: tuple[()] = ()
+
+
+def _plain(values: Any) -> bool:
+    """Whether every one of `values` is a plain number, text or bytes (holds no Future)."""
+    for v in values:
+        if type(v) not in _PLAIN:
+            return False
+    return True
 
 _live_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 _pool_numbers = itertools.count(1)
@@ -179,6 +188,7 @@ class Pool:
         # removed by its Future's __del__) for every submitted task.
         self._futures: weakref.WeakValueDictionary[str, TaskFuture] = weakref.WeakValueDictionary()
         self._refs: dict[int, weakref.ref[TaskFuture]] = {}
+        self._future_lock = threading.RLock()  # every Future's lock (futures.py says why)
         self._fn_calls: dict[tuple[str, int], tuple[weakref.ref[Any], Call]] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -408,14 +418,14 @@ class Pool:
                 keep: bool = True, timeout: float | None = None) -> TaskFuture:
         _check_callable(fn, "submit")
         self._check_open()
-        timeout = check_timeout(timeout)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"taskscope: retries must be an int >= 0, not {retries!r}")
         if not isinstance(priority, int):
             raise TypeError(f"taskscope: priority must be an int, not {priority!r}")
         deps: dict[int, Future] = {}
-        if keep and not (all(type(a) in _PLAIN for a in args)
-                         and all(type(v) in _PLAIN for v in kwargs.values())):
+        if keep and not (_plain(args) and (not kwargs or _plain(kwargs.values()))):
             args = replace_futures(args, deps, self)  # (plain numbers and text hold none)
             if kwargs:
                 kwargs = replace_futures(kwargs, deps, self)
@@ -423,18 +433,19 @@ class Pool:
         call = self._submit_call(fn)
         driver = self._driver
         task_id = driver.new_task_id()
-        future = _InterruptibleFuture(self, task_id, "")
+        fn_name = call.info["fn"]
+        # A default key ("<function>-<task id>", found by get_future through _refs) is made
+        # only when read.
+        key = "" if key is None else str(key)
+        future = _InterruptibleFuture(self, task_id, key, fn_name)
+        if key:
+            self._futures[key] = future
         ref = weakref.ref(future)
-        if key is None:
-            future.key = f"{call.info['fn']}-{task_id}"  # found by get_future through _refs
-        else:
-            future.key = str(key)
-            self._futures[future.key] = future
-        task = Task(task_id, call, 0, 1, frames, future=ref, retries=retries, key=future.key,
+        task = Task(task_id, call, 0, 1, frames, future=ref, retries=retries, key=key,
                     priority=priority, keep=keep, timeout=timeout)
         self._refs[task_id] = ref
         future._release_to = driver  # its __del__ tells the driver (TaskFuture.__del__)
-        driver.command("submit", task, list(deps))
+        driver.command("submit", task, list(deps) if deps else _NO_DEPS)
         return future
 
     def get_future(self, key: str) -> TaskFuture | None:

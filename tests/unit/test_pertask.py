@@ -19,6 +19,16 @@ from taskscope.pool.chunking import ChunkSizer
 from taskscope.pool.futures import TaskFuture
 
 
+class _Owner:
+    """What a Future needs of its pool to be made: the lock all its Futures share."""
+
+    def __init__(self) -> None:
+        self._future_lock = threading.RLock()
+
+
+_OWNER = _Owner()
+
+
 def _tracked_objects_made(make) -> float:
     gc.collect()
     gc.disable()
@@ -67,10 +77,10 @@ def test_a_function_of_a_module_pickled_by_value_takes_the_usual_path(tmp_path, 
         cloudpickle.unregister_pickle_by_value(byvalue_mod_13)
 
 
-def test_a_task_future_is_few_garbage_collected_objects() -> None:
+def test_a_task_future_is_one_garbage_collected_object() -> None:
     # The collector's passes over the live Futures of a burst of submits cost more than
     # making them; the stdlib's Future is 11 tracked objects.
-    assert _tracked_objects_made(lambda: TaskFuture(None, 1, "k")) <= 6
+    assert _tracked_objects_made(lambda: TaskFuture(_OWNER, 1, "k")) == 1
 
 
 def test_a_tiny_task_shares_its_empty_containers() -> None:
@@ -82,27 +92,54 @@ def test_a_tiny_task_shares_its_empty_containers() -> None:
 
 
 def test_the_lighter_condition_waits_notifies_and_times_out() -> None:
-    fut = TaskFuture(None, 1, "k")
+    fut = TaskFuture(_OWNER, 1, "k")
     threading.Timer(0.05, fut.set_result, (5,)).start()
     assert fut.result(timeout=5) == 5
-    slow = TaskFuture(None, 2, "k2")
+    slow = TaskFuture(_OWNER, 2, "k2")
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
         slow.result(timeout=0.05)
     assert time.monotonic() - t0 >= 0.04
-    futs = [TaskFuture(None, i, f"k{i}") for i in range(3)]
+    futs = [TaskFuture(_OWNER, i, f"k{i}") for i in range(3)]
     for i, f in enumerate(futs):
         threading.Timer(0.02 * (i + 1), f.set_result, (i,)).start()
     assert sorted(f.result() for f in as_completed(futs, timeout=5)) == [0, 1, 2]
-    one = TaskFuture(None, 9, "k9")
+    one = TaskFuture(_OWNER, 9, "k9")
     threading.Timer(0.02, one.set_exception, (ValueError("boom"),)).start()
-    done, _ = wait([one, TaskFuture(None, 10, "never")], timeout=5, return_when=FIRST_COMPLETED)
+    done, _ = wait([one, TaskFuture(_OWNER, 10, "never")], timeout=5, return_when=FIRST_COMPLETED)
     assert done == {one} and isinstance(one.exception(), ValueError)
     calls = []
-    fut2 = TaskFuture(None, 11, "k11")
+    fut2 = TaskFuture(_OWNER, 11, "k11")
     fut2.add_done_callback(lambda f: calls.append(f.result()))
     fut2.set_result(3)
     assert calls == [3]
+
+
+def test_futures_sharing_a_lock_wake_only_for_their_own_end() -> None:
+    """One lock for all of a pool's Futures: a result() blocked on one Future must sleep
+    through the others ending (a spurious wake-up would raise TimeoutError with no timeout),
+    be cancellable, and several threads may wait on one Future."""
+    owner = _Owner()
+    mine, others = TaskFuture(owner, 1), [TaskFuture(owner, i) for i in range(2, 12)]
+    got: list[object] = []
+    waiters = [threading.Thread(target=lambda: got.append(mine.result())) for _ in range(3)]
+    for t in waiters:
+        t.start()
+    for i, f in enumerate(others):
+        f.set_result(i)  # each ends under the same lock, and wakes nobody waiting on `mine`
+        time.sleep(0.005)
+    assert got == [] and all(t.is_alive() for t in waiters)
+    mine.set_result("mine")
+    for t in waiters:
+        t.join(5)
+    assert got == ["mine"] * 3
+    assert mine.key == "-1" and TaskFuture(owner, 7, fn_name="f").key == "f-7"
+    pending = TaskFuture(owner, 13)
+    threading.Timer(0.02, pending.cancel).start()
+    with pytest.raises(Exception) as info:  # CancelledError
+        pending.result(timeout=5)
+    assert type(info.value).__name__ == "CancelledError"
+    assert not owner._future_lock._is_owned()
 
 
 @pytest.mark.parametrize("chunk", [[1], [1.5, "x", b"y", None, True, 2j], [Dep(3)]])
