@@ -145,9 +145,11 @@ def _finished(state: Any, ts: float, call: dict[str, Any] | None, b: dict[str, A
                             "state": b.get("state"), "start": starts[i], "end": ends[i],
                             "longest": longest[i]})
     lane = float(wid if wid is not None else -1)
-    stream = state.stream
-    for i, n in enumerate(ns):
-        stream.append((starts[i], ends[i], lane, float(color), float(n), 0.0))
+    records: list[float] = []
+    color = float(color)
+    for start, end, n in zip(starts, ends, ns):
+        records += (start, end, lane, color, float(n), 0.0)
+    state.stream.extend(records)
     return True
 
 

@@ -215,7 +215,15 @@ class TaskFuture(Future):
             self._fetch_asked = True
         self.owner._driver.command("fetch", self.task_id)
 
+    def _is_ended(self) -> bool:
+        """done(), without the lock: for the driver thread, the only one that finishes a
+        Future (the GIL makes the read whole; the lock is every Future's of the pool, and a
+        driver blocked on it waits for the caller's thread to give up the GIL)."""
+        return self._state in _ENDED
+
     def result(self, timeout: float | None = None) -> Any:
+        if self._state == FINISHED and not self._remote and self._exception is None:
+            return self._result  # (set before the state: the common case takes no lock)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
             self._wait_ended(timeout)

@@ -338,13 +338,16 @@ class GraphScheduling:
             w.managed += task.nbytes
             self.memflow.hold(w.id, task)
         if frames and task.keep:  # the driver's copy serves dependents and the Future
-            frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
-                                                 for f in frames])  # (a tuple: Task.frames)
+            if len(frames) == 1 and type(frames[0]) is bytes:  # (a small result, inline)
+                frames = task.result_frames = (frames[0],)  # (a tuple: Task.frames says why)
+            else:
+                frames = task.result_frames = tuple([f if isinstance(f, bytes) else bytes(f)
+                                                     for f in frames])
         for waiter in self._fetches.pop(task.id, ()):  # asked while it was being recomputed
             self._fetch_from.pop(task.id, None)
             self.request_fetch(task.id, waiter)
         future = task.future
-        if future is not None and not future.done():
+        if future is not None and not future._is_ended():
             if frames:
                 try:
                     future.set_result(_pickle.loads(frames))

@@ -25,6 +25,7 @@ import heapq
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from operator import itemgetter
 from concurrent.futures import Future
 from typing import Any
@@ -67,12 +68,22 @@ class Ring:
         self._floor = 0  # no record below this index was ever held (see `load`)
 
     def append(self, record: tuple[float, ...] | list[float]) -> None:
-        i = (self.total % self.capacity) * self.width
-        if i == len(self._data):  # still growing
-            self._data.extend(record)
-        else:
-            self._data[i:i + self.width] = array.array("d", record)
-        self.total += 1
+        self.extend(record)
+
+    def extend(self, flat: Sequence[float]) -> None:
+        """Records one after another in `flat` (`width` floats each): a message's many
+        finished tasks in one call, not one per task."""
+        width, end = self.width, self.capacity * self.width
+        pos, size = 0, len(flat)
+        while pos < size:
+            i = (self.total % self.capacity) * width
+            take = min(size - pos, end - i)  # up to the end of the buffer, then wrap
+            if i == len(self._data):  # still growing
+                self._data.extend(flat[pos:pos + take] if pos or take < size else flat)
+            else:
+                self._data[i:i + take] = array.array("d", flat[pos:pos + take])
+            pos += take
+            self.total += take // width
 
     def __len__(self) -> int:
         return min(self.total - self._floor, self.capacity)
@@ -204,9 +215,11 @@ class History:
         color, lane, call = float(rec[1] if rec else -1), float(wid), float(call_id)
         flags = float(FLAG_ERRED if n_erred else 0)
         code = float(STATE_CODES.index(state) if state in STATE_CODES else 0)
-        for i, n in enumerate(ns):
-            self.stream.append((starts[i], ends[i], lane, color, float(n), flags))
-            self.extra.append((call, float(n_erred), code))
+        stream: list[float] = []
+        for start, end, n in zip(starts, ends, ns):
+            stream += (start, end, lane, color, float(n), flags)
+        self.stream.extend(stream)
+        self.extra.extend((call, float(n_erred), code) * len(ns))
         done = sum(ns)
         self.done += done
         if rec is not None:

@@ -6,7 +6,7 @@
         values once; the clean units' task.finished as one `tasks` event (publish_finished,
         coalesce.py); then each unit -> finish_task: counts, sizer timing, errors with their
         remote tracebacks (and their own task.finished), the caller's CallResults or the
-        task graph (finish_submitted)
+        task graph (finish_task, graph_task_done)
     fail_task / end_cancelled: a task ending without results (death, bad input, cancel)
 
 Split from scheduler.py, which keeps the loop, commands, placing and shutdown.
@@ -106,17 +106,18 @@ class TaskResults:
         takes its short paths for), per call as the columns of one `tasks` event."""
         groups: dict[tuple[int, str], tuple[list[Any], ...]] = {}
         for task, _frames, values, start, end, nbytes, _kept, longest, rec in units:
-            if not _clean(task, rec, values) or (not task.is_submit and task.state in ENDED):
+            submit = task.call.mode == "call"  # (Task.is_submit, read once)
+            if not _clean(task, rec, values) or (not submit and task.state in ENDED):
                 continue  # (an ended chunk: finish_task says so, and nothing is counted twice)
-            state = "memory" if task.is_submit else "released"
-            cols = groups.get((task.call.id, state))
+            group = (task.call.id, "memory" if submit else "released")
+            cols = groups.get(group)
             if cols is None:
-                cols = groups[(task.call.id, state)] = ([], [], [], [], [], [])
+                cols = groups[group] = ([], [], [], [], [], [])
             cols[0].append(task.id)
             cols[1].append(task.n)
             cols[2].append(start)
             cols[3].append(end)
-            cols[4].append(nbytes if task.is_submit else 0)
+            cols[4].append(nbytes if submit else 0)
             cols[5].append(longest)
         for (call_id, state), (ids, ns, starts, ends, nbytes, longest) in groups.items():
             self.events.emit_tasks(
@@ -135,18 +136,26 @@ class TaskResults:
     def finish_task(self, w: WorkerRecord, unit: _Unit) -> None:
         """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
         task, frames, values, start, end, nbytes, kept, longest, rec = unit
+        call = task.call
+        if call.mode == "call" and (rec is None or not rec.get("n_erred")):
+            # A submitted task that succeeded (its task.finished is published already:
+            # publish_finished): the most common unit there is, so its path is flat.
+            call.processing -= 1
+            w.tasks_done += 1
+            call.sizer.observe(1, end - start)
+            call.outstanding -= 1
+            call.done += 1
+            self.graph_task_done(task, w, nbytes, kept, frames)
+            self.maybe_end_call(call)
+            return
         if not self.ends_once(task, "released"):
             return
-        call = task.call
         call.processing -= task.n
         w.tasks_done += task.n
         call.sizer.observe(task.n - (int(rec.get("skipped", 0)) if rec is not None else 0),
                           end - start)
         if _clean(task, rec, values):  # (its task.finished is published: publish_finished)
-            if task.is_submit:
-                self.finish_submitted(w, task, nbytes, kept, frames)
-            else:
-                self.finish_clean_chunk(task, values)
+            self.finish_clean_chunk(task, values)
             return
         if rec is None:  # a clean unit's columns taking the long way (a batch call's chunk,
             rec = {"start": start, "end": end, "longest": longest}  # or unloadable values)
@@ -219,15 +228,6 @@ class TaskResults:
         call.done += task.n
         if call.results is not None:
             call.results.put(task.index0, values, {})
-        self.maybe_end_call(call)
-
-    def finish_submitted(self, w: WorkerRecord, task: Task, nbytes: int, kept: bool,
-                         frames: list[Any]) -> None:
-        """A submitted task succeeded: its result is in memory on `w` (and maybe here)."""
-        call = task.call
-        call.outstanding -= 1
-        call.done += 1
-        self.graph_task_done(task, w, nbytes, kept, frames)
         self.maybe_end_call(call)
 
     def keep_failed_inputs(self, task: Task, errors: Any) -> None:
