@@ -139,6 +139,53 @@ class GraphState:
         if longest and node.arg is None:
             node.arg = _cut(longest[1], ARG_CHARS)
 
+    # -- many plain records of one call at once (a ``tasks`` event: state_tasks.py) -------
+    # The same State as one call of the per-record method each; what they would look up per
+    # record and cannot change between records (a grouped pane's live count, a node that
+    # is not kept) is looked up once.
+    def added_plain(self, call: int, tasks: list[int], state: str) -> None:
+        """`added` of tasks without inputs, key or move back."""
+        if call not in self.graph_calls:
+            return
+        if not (self.grouped and self.live_tasks() > 1):
+            for task in tasks:
+                self.added({"call": call, "task": task}, state)
+            return
+        self.version += len(tasks)  # (each record's added() returns after counting it)
+        self.total += len(tasks)
+        task_call = self._task_call
+        for task in tasks:
+            task_call[task] = call
+            if len(task_call) > MAX_TRACKED:
+                task_call.popitem(last=False)
+
+    def moved_plain(self, call: int, tasks: list[int], state: str, worker: Any = None) -> None:
+        """`moved` of tasks (`worker` None: the records say none)."""
+        if call not in self.graph_calls:
+            return
+        self.version += len(tasks)
+        if not self.nodes:
+            return
+        for task in tasks:
+            node = self.nodes.get(task)
+            if node is not None:
+                node.state = state
+                if worker is not None:
+                    node.worker = worker
+
+    def finished_plain(self, call: int, tasks: list[int], b: dict[str, Any],
+                       starts: list[float], ends: list[float], longest: list[Any]) -> None:
+        """`finished` of tasks that ran cleanly on the worker of ``tasks`` body `b`."""
+        if call not in self.graph_calls:
+            return
+        if not self.nodes:
+            self.version += len(tasks)
+            return
+        for i, task in enumerate(tasks):
+            self.finished({"call": call, "task": task, "worker": b.get("worker"), "n_erred": 0,
+                           "state": b.get("state"), "start": starts[i], "end": ends[i],
+                           "longest": longest[i]})
+
     def erred(self, b: dict[str, Any]) -> None:
         """task.erred: the node's error (an upstream failure names the input it blames)."""
         node = self._node(b)

@@ -57,8 +57,7 @@ def _queued(state: Any, call: dict[str, Any], call_id: int, tasks: list[int],
     state._bump(call_id, "queued", total)
     state._count_submitted(call, total)
     if is_graph:
-        for task in tasks:
-            graph.added({"call": call_id, "task": task}, "queued")
+        graph.added_plain(call_id, tasks, "queued")
     return True
 
 
@@ -78,9 +77,7 @@ def _processing(state: Any, ts: float, call: dict[str, Any] | None, b: dict[str,
     w["inflight"] += len(tasks)
     w["status"] = "busy"
     w["current"] = call["fn"] if call else w["current"]
-    if call_id in state.graph.graph_calls:
-        for task in tasks:
-            state.graph.moved({"call": call_id, "task": task, "worker": wid}, "processing")
+    state.graph.moved_plain(call_id, tasks, "processing", wid)
     return True
 
 
@@ -138,12 +135,7 @@ def _finished(state: Any, ts: float, call: dict[str, Any] | None, b: dict[str, A
         if insights:
             w["insights"].update(insights)
         state._keep_longest(w, call, longest)
-    graph = state.graph
-    if call_id in graph.graph_calls:
-        for i, task in enumerate(tasks):
-            graph.finished({"call": call_id, "task": task, "worker": wid, "n_erred": 0,
-                            "state": b.get("state"), "start": starts[i], "end": ends[i],
-                            "longest": longest[i]})
+    state.graph.finished_plain(call_id, tasks, b, starts, ends, longest)
     lane = float(wid if wid is not None else -1)
     records: list[float] = []
     color = float(color)
@@ -165,8 +157,6 @@ def _released(state: Any, call: dict[str, Any] | None, b: dict[str, Any], tasks:
         if moved:
             state._bump(call_id, "memory", -moved)
             state._bump(call_id, "released", moved)
-    if call_id in state.graph.graph_calls:
-        for task in tasks:
-            state.graph.moved({"call": call_id, "task": task}, "released")
+    state.graph.moved_plain(call_id, tasks, "released")
     return True
 
