@@ -50,14 +50,15 @@ class Task:
     are theirs.
     """
 
-    __slots__ = ("_future", "_key", "call", "data_refs", "dependents", "deps", "error", "frames",
+    __slots__ = ("_future", "_key", "apart", "call", "data_refs", "dependents", "deps", "error", "frames",
                  "holders", "id", "index0", "keep", "n", "nbytes", "priority",
                  "record_refs", "result_frames", "retries", "state", "timeout", "waiting_on",
                  "worker")
 
     def __init__(self, task_id: int, call: Call, index0: int, n: int, frames: Sequence[Any],
                  future: Future | weakref.ref[Future] | None = None, retries: int = 0, *, key: str = "",
-                 priority: int = 0, keep: bool = False, timeout: float | None = None) -> None:
+                 priority: int = 0, keep: bool = False, timeout: float | None = None,
+                 apart: bool = False) -> None:
         self.id = task_id
         self.call = call
         self.index0 = index0
@@ -66,6 +67,9 @@ class Task:
         # is untracked by the garbage collector, whose passes over the many live tasks of a
         # burst of submits cost more than making them (a list stays tracked).
         self.frames: Sequence[Any] = tuple(frames)
+        # A submitted task whose frames hold only its arguments: the function is its call's
+        # (Call.fn_frames), sent to each worker once (protocol 1.7, Pool._pickle_submit).
+        self.apart = apart
         # Weakly held: the caller dropping its Future is what releases the task (graph.py).
         if future is not None and not isinstance(future, weakref.ref):
             future = weakref.ref(future)

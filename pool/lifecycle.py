@@ -21,7 +21,7 @@ from .calls import Task
 from .errors import PoolBrokenError, RemoteTraceback, WorkerDiedError
 from .faults import describe_task
 from .results import ENDED
-from .worker import WorkerConfig, worker_main
+from .worker import FN_CACHE_SIZE, WorkerConfig, worker_main
 
 __all__ = ["WorkerLifecycle", "WorkerRecord"]
 
@@ -54,7 +54,9 @@ class WorkerRecord:
         # in order and answers each message whole, so only the oldest one can have started.
         self.messages: deque[list[int]] = deque()
         self.reserved = 0  # tasks parked for this worker while their inputs are fetched
-        self.fns_sent: set[int] = set()
+        # Calls whose function it holds, oldest first: it keeps FN_CACHE_SIZE (worker.py),
+        # dropping the oldest, and so does this mirror (a function it dropped is sent again).
+        self.fns_sent: dict[int, None] = {}
         self.tasks_done = 0
         self.budget = budget  # items left before recycling (max_tasks_per_worker)
         self.managed = 0  # bytes of results it holds for the task graph
@@ -66,6 +68,12 @@ class WorkerRecord:
         self.fault: Any = None  # a faults.Fault once the pool kills it on purpose
         self.slot: str | None = None  # its running slot (running_slot.py)
         self.segments: deque[list[str]] = deque()  # shm segments of each message in `messages`
+
+    def sent_fn(self, call_id: int) -> None:
+        """It was sent the function of `call_id` (and drops its oldest past FN_CACHE_SIZE)."""
+        self.fns_sent[call_id] = None
+        while len(self.fns_sent) > FN_CACHE_SIZE:
+            del self.fns_sent[next(iter(self.fns_sent))]
 
     def has_room(self) -> bool:
         return (self.ready and not self.stopping and not self.exited and self.fault is None

@@ -366,13 +366,17 @@ class Pool:
                 self._submit_calls[key] = call
         return call
 
-    def _pickle_submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-        # A one-item unit, as the worker runs every unit: a list of items.
-        fast = _pickle.dumps_plain_call(fn, args, kwargs)
+    def _pickle_submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                       call: Call) -> tuple[list[Any], bool]:
+        """A one-item unit, as the worker runs every unit: a list of items; and whether the
+        function travels apart (then the call's `fn_frames` hold it, sent once per worker)."""
+        fast = _pickle.dumps_plain_args(fn, args, kwargs)
         if fast is not None:
-            return fast
+            if call.fn_frames is None:  # (a reference: the same for every such submit)
+                call.fn_frames = _pickle.dumps(fn)
+            return fast, True
         try:
-            return _pickle.dumps([(fn, args, kwargs)])
+            return _pickle.dumps([(fn, args, kwargs)]), False
         except Exception:
             pass  # find the culprit, to name it in the error
         _pickle.dumps_for(fn, f"the function {describe_function(fn)['fn']!r}")
@@ -380,7 +384,7 @@ class Pool:
             _pickle.dumps_for(arg, f"argument {i}")
         for name, arg in kwargs.items():
             _pickle.dumps_for(arg, f"keyword argument {name!r}")
-        return _pickle.dumps_for([(fn, args, kwargs)], "the task")
+        return _pickle.dumps_for([(fn, args, kwargs)], "the task"), False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, key: str | None = None,
                priority: int = 0, retries: int = 0, timeout: float | None = None,
@@ -429,8 +433,8 @@ class Pool:
             args = replace_futures(args, deps, self)  # (plain numbers and text hold none)
             if kwargs:
                 kwargs = replace_futures(kwargs, deps, self)
-        frames = self._pickle_submit(fn, args, kwargs)
         call = self._submit_call(fn)
+        frames, apart = self._pickle_submit(fn, args, kwargs, call)
         driver = self._driver
         task_id = driver.new_task_id()
         fn_name = call.info["fn"]
@@ -442,7 +446,7 @@ class Pool:
             self._futures[key] = future
         ref = weakref.ref(future)
         task = Task(task_id, call, 0, 1, frames, future=ref, retries=retries, key=key,
-                    priority=priority, keep=keep, timeout=timeout)
+                    priority=priority, keep=keep, timeout=timeout, apart=apart)
         self._refs[task_id] = ref
         future._release_to = driver  # its __del__ tells the driver (TaskFuture.__del__)
         driver.command("submit", task, list(deps) if deps else _NO_DEPS)

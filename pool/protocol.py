@@ -37,7 +37,7 @@ __all__ = [
     "check_event",
 ]
 
-PROTOCOL_VERSION = (1, 6)  # major: incompatible change; minor: new optional fields or kinds
+PROTOCOL_VERSION = (1, 7)  # major: incompatible change; minor: new optional fields or kinds
 MAX_HEADER_BYTES = 32 * 1024 * 1024  # a snapshot of a big pool fits; anything larger is hostile
 
 # Every event kind and the body fields it always carries (more may be present: readers

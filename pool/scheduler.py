@@ -294,16 +294,16 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         while self._commands:
             cmd = self._commands.popleft()
             kind = cmd[0]
-            if kind == "call":
-                self.start_call(cmd[1])
-            elif kind == "submit":
+            if kind == "submit":  # (the two of every submitted task first)
                 self.add_submitted(cmd[1], cmd[2])
+            elif kind == "release":
+                self.release_future(cmd[2])
+            elif kind == "call":
+                self.start_call(cmd[1])
             elif kind == "batch":
                 self.batch_command(*cmd[1:])
             elif kind == "cancel_call":
                 self.cancel_call(cmd[1], cmd[2])
-            elif kind == "release":
-                self.release_future(cmd[2])
             elif kind == "fetch":
                 task = self.graph.get(cmd[1])
                 future = task.future if task is not None else None
@@ -465,7 +465,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
     def send_tasks(self, w: WorkerRecord, tasks: list[Task], data_specs: list[Any] = (),
                    data_frames: list[Any] = ()) -> None:
         """One "run" message: inputs it lacks, functions it has not seen, then the units."""
-        fns, payload, units = [], list(data_frames), []
+        fns, payload = [], list(data_frames)
         for spec in data_specs:  # it will hold a copy of these inputs from now on
             dep = self.graph.get(spec["task"])
             if dep is not None and w.id not in dep.holders:
@@ -474,20 +474,24 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
                 self.memflow.hold(w.id, dep)
         for task in tasks:
             call = task.call
-            if call.mode != "call" and call.id not in w.fns_sent:
+            if (call.mode != "call" or task.apart) and call.id not in w.fns_sent:
                 fns.append({"call": call.id, "nf": len(call.fn_frames)})
                 payload.extend(call.fn_frames)
-                w.fns_sent.add(call.id)
+                w.sent_fn(call.id)
+        # The units as columns (1.7): one list per field, not a map per unit.
+        ids, call_ids, modes, ns, nfs = [], [], [], [], []
+        keep, apart, deps = [], [], []
         started: list[tuple[int, list[int], list[int]]] = []  # (call, task ids, item counts)
         for task in tasks:
             call = task.call
-            unit = {"task": task.id, "call": call.id, "mode": call.mode,
-                    "n": task.n, "nf": len(task.frames)}
-            if task.keep:
-                unit["keep"] = True
-            if task.deps:
-                unit["deps"] = [d.id for d in task.deps]
-            units.append(unit)
+            ids.append(task.id)
+            call_ids.append(call.id)
+            modes.append(call.mode)
+            ns.append(task.n)
+            nfs.append(len(task.frames))
+            keep.append(task.keep)
+            apart.append(task.apart)
+            deps.append([d.id for d in task.deps] if task.deps else None)
             payload.extend(task.frames)
             task.worker = w.id
             task.state = "processing"
@@ -505,7 +509,11 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         w.messages.append([t.id for t in tasks])
         if len(w.messages) == 1:
             self.note_running(w)  # it starts on this message now: its timeout starts
-        body = {"data": list(data_specs), "fns": fns, "units": units}
+        units = {"task": ids, "call": call_ids, "mode": modes, "n": ns, "nf": nfs}
+        for name, column in (("keep", keep), ("fa", apart), ("deps", deps)):
+            if any(column):  # (left out when no unit has it)
+                units[name] = column
+        body = {"data": list(data_specs), "fns": fns, "cols": units}
         payload, descs = self.shm.export(payload)
         if descs:
             body["shm"] = descs

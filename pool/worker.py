@@ -291,7 +291,7 @@ class _Worker:
                 self.fns.pop(next(iter(self.fns)))
         results: list[dict[str, Any]] = []
         out: list[Any] = []
-        units = msg.body["units"]
+        units = _units(msg.body)
         flushed = began
         for i, unit in enumerate(units):
             nf = unit["nf"]
@@ -336,6 +336,9 @@ class _Worker:
         try:
             items = _loads_paused(frames)
             fn = self.fns.get(unit["call"]) if mode != "call" else None
+            if unit.get("fa"):  # the items are (args, kwargs): the function is the call's (1.7)
+                call_fn = self.fns[unit["call"]]
+                items = [(call_fn, args, kwargs) for args, kwargs in items]
             if unit.get("deps"):  # futures among the arguments: put their values in
                 items = [substitute(item, self.store) for item in items]
         except BaseException as exc:  # unpickling the task failed: every item fails with it
@@ -587,6 +590,28 @@ def _nbytes(frame: Any) -> int:
         return memoryview(frame).nbytes
     except TypeError:
         return len(frame)
+
+
+def _units(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run message's units: its `cols` (1.7: one list per field) as one map per unit."""
+    cols = body.get("cols")
+    if cols is None:
+        return body["units"]  # type: ignore[no-any-return]
+    size = len(cols["task"])
+    keep, apart, deps = (cols.get(name) or [None] * size for name in ("keep", "fa", "deps"))
+    units = []
+    for task, call, mode, n, nf, k, fa, d in zip(cols["task"], cols["call"], cols["mode"],
+                                                  cols["n"], cols["nf"], keep, apart, deps,
+                                                  strict=True):
+        unit = {"task": task, "call": call, "mode": mode, "n": n, "nf": nf}
+        if k:
+            unit["keep"] = True
+        if fa:
+            unit["fa"] = True
+        if d:
+            unit["deps"] = d
+        units.append(unit)
+    return units
 
 
 def _call_args(item: Any) -> Any:

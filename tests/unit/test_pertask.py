@@ -44,11 +44,12 @@ def _tracked_objects_made(make) -> float:
 @pytest.mark.parametrize("args,kwargs", [
     ((1,), {}), ((1.5, "x", b"y", None, True, 2j), {"k": 3}), ((Dep(7), 2), {}), ((), {})])
 def test_plain_calls_pickle_exactly_as_cloudpickle_does(args, kwargs) -> None:
-    frames = _pickle.dumps_plain_call(cloudpickle.dumps, args, kwargs)  # an importable function
-    assert frames is not None
-    assert frames == [cloudpickle.dumps([(cloudpickle.dumps, args, kwargs)], protocol=5)]
-    [(fn, got_args, got_kwargs)] = pickle.loads(frames[0])
-    assert fn is cloudpickle.dumps and got_kwargs == kwargs
+    frames = _pickle.dumps_plain_args(cloudpickle.dumps, args, kwargs)  # an importable function
+    assert frames is not None  # (its function travels apart: a reference, as cloudpickle's)
+    assert frames == [cloudpickle.dumps([(args, kwargs)], protocol=5)]
+    assert _pickle.dumps(cloudpickle.dumps) == [pickle.dumps(cloudpickle.dumps, protocol=5)]
+    [(got_args, got_kwargs)] = pickle.loads(frames[0])
+    assert got_kwargs == kwargs
     assert [a.task if isinstance(a, Dep) else a for a in got_args] == \
         [a.task if isinstance(a, Dep) else a for a in args]
 
@@ -57,12 +58,12 @@ def test_what_only_cloudpickle_pickles_right_takes_the_usual_path() -> None:
     def local(x):  # a closure: pickled by value
         return x
 
-    assert _pickle.dumps_plain_call(local, (1,), {}) is None
-    assert _pickle.dumps_plain_call(lambda x: x, (1,), {}) is None
-    assert _pickle.dumps_plain_call(cloudpickle.dumps, ([1, 2],), {}) is None  # a list argument
-    assert _pickle.dumps_plain_call(cloudpickle.dumps, (), {"k": object()}) is None
-    assert _pickle.dumps_plain_call(len, (1,), {}) is None  # a builtin: not a plain function
-    assert _pickle.dumps_plain_call("x".upper, (), {}) is None  # a bound method
+    assert _pickle.dumps_plain_args(local, (1,), {}) is None
+    assert _pickle.dumps_plain_args(lambda x: x, (1,), {}) is None
+    assert _pickle.dumps_plain_args(cloudpickle.dumps, ([1, 2],), {}) is None  # a list argument
+    assert _pickle.dumps_plain_args(cloudpickle.dumps, (), {"k": object()}) is None
+    assert _pickle.dumps_plain_args(len, (1,), {}) is None  # a builtin: not a plain function
+    assert _pickle.dumps_plain_args("x".upper, (), {}) is None  # a bound method
 
 
 def test_a_function_of_a_module_pickled_by_value_takes_the_usual_path(tmp_path, monkeypatch) -> None:
@@ -72,7 +73,7 @@ def test_a_function_of_a_module_pickled_by_value_takes_the_usual_path(tmp_path, 
 
     cloudpickle.register_pickle_by_value(byvalue_mod_13)
     try:
-        assert _pickle.dumps_plain_call(byvalue_mod_13.f, (1,), {}) is None
+        assert _pickle.dumps_plain_args(byvalue_mod_13.f, (1,), {}) is None
     finally:
         cloudpickle.unregister_pickle_by_value(byvalue_mod_13)
 
