@@ -162,7 +162,8 @@ def _pickles_by_reference(fn: types.FunctionType) -> bool:
     return same
 
 
-def dumps_plain_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[bytes] | None:
+def dumps_plain_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                     ) -> tuple[bytes] | None:
     """The one-item unit ``[(args, kwargs)]`` of a call of `fn` whose function travels apart
     (protocol 1.7), pickled by the stdlib's C pickler: when `fn` is an importable function
     (cloudpickle sends those as a reference, so the worker can take it once per call) and
@@ -173,7 +174,7 @@ def dumps_plain_args(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if type(fn) is not types.FunctionType or not _all_plain(args) \
             or not _all_plain(kwargs.values()) or not _pickles_by_reference(fn):
         return None
-    return [pickle.dumps([(args, kwargs)], protocol=5)]
+    return (pickle.dumps([(args, kwargs)], protocol=5),)  # (a tuple: Task keeps it as it is)
 
 
 def dumps_for(obj: Any, what: str, oob: bool = True) -> list[bytes | memoryview]:

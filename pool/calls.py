@@ -66,7 +66,7 @@ class Task:
         # Kept while the task may have to run (again) elsewhere. A tuple: one of bytes only
         # is untracked by the garbage collector, whose passes over the many live tasks of a
         # burst of submits cost more than making them (a list stays tracked).
-        self.frames: Sequence[Any] = tuple(frames)
+        self.frames: Sequence[Any] = frames if type(frames) is tuple else tuple(frames)
         # A submitted task whose frames hold only its arguments: the function is its call's
         # (Call.fn_frames), sent to each worker once (protocol 1.7, Pool._pickle_submit).
         self.apart = apart

@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -367,7 +367,7 @@ class Pool:
         return call
 
     def _pickle_submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                       call: Call) -> tuple[list[Any], bool]:
+                       call: Call) -> tuple[Sequence[Any], bool]:
         """A one-item unit, as the worker runs every unit: a list of items; and whether the
         function travels apart (then the call's `fn_frames` hold it, sent once per worker)."""
         fast = _pickle.dumps_plain_args(fn, args, kwargs)

@@ -46,7 +46,7 @@ def _tracked_objects_made(make) -> float:
 def test_plain_calls_pickle_exactly_as_cloudpickle_does(args, kwargs) -> None:
     frames = _pickle.dumps_plain_args(cloudpickle.dumps, args, kwargs)  # an importable function
     assert frames is not None  # (its function travels apart: a reference, as cloudpickle's)
-    assert frames == [cloudpickle.dumps([(args, kwargs)], protocol=5)]
+    assert frames == (cloudpickle.dumps([(args, kwargs)], protocol=5),)
     assert _pickle.dumps(cloudpickle.dumps) == [pickle.dumps(cloudpickle.dumps, protocol=5)]
     [(got_args, got_kwargs)] = pickle.loads(frames[0])
     assert got_kwargs == kwargs
