@@ -23,12 +23,11 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-import workloads  # noqa: E402
-from run import tree_reduce  # noqa: E402
+from run import tree_reduce
 
-from taskscope import Pool  # noqa: E402
-from taskscope._snapshot_memflow import bin_saturation  # noqa: E402
-from taskscope.pool.memflow import MemFlow  # noqa: E402
+from taskscope import Pool
+from taskscope._snapshot_memflow import bin_saturation
+from taskscope.pool.memflow import MemFlow
 
 HOOKS = ("hold", "unhold", "forget", "fetch_sent", "fetch_done", "fetch_dropped")
 

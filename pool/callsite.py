@@ -39,7 +39,7 @@ def describe_function(fn: Any) -> dict[str, Any]:
         or type(target).__qualname__
     module = getattr(target, "__module__", None) or type(target).__module__
     code = getattr(target, "__code__", None)
-    if code is None and hasattr(target, "__call__"):
+    if code is None and callable(target):  # a callable object: its __call__'s code
         code = getattr(getattr(target, "__call__", None), "__code__", None)
     file = code.co_filename if code is not None else ""
     line = code.co_firstlineno if code is not None else 0

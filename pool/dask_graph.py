@@ -17,7 +17,6 @@ dependents in Dask (here: with an error naming the input, as the local pool's).
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
 from typing import Any
 
 from .calls import Call

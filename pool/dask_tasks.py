@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from concurrent.futures import Future
 from typing import Any
 
 from .errors import TaskError

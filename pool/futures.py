@@ -142,7 +142,7 @@ class TaskFuture(Future):
             try:
                 raise self._exception
             finally:
-                self = None  # noqa: PLW0642 (the traceback's frame must not keep the Future)
+                self = None  # (the traceback's frame must not keep the Future alive)
         return self._result
 
     # set_result/set_exception as the stdlib's, but without making the lists to walk them.

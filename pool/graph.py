@@ -18,7 +18,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from concurrent.futures import Future
 from typing import Any
 
 from . import _pickle, _transport

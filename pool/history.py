@@ -26,8 +26,8 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from operator import itemgetter
 from concurrent.futures import Future
+from operator import itemgetter
 from typing import Any
 
 from .errors import PoolClosedError

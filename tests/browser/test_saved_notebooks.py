@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,8 @@ import pytest
 
 pytest.importorskip("playwright")
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
-from test_notebooks_browser import ALL_CELLS_RAN, SHOTS, shoot  # noqa: E402 (after the skip)
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from test_notebooks_browser import ALL_CELLS_RAN, shoot
 
 pytestmark = pytest.mark.browser
 

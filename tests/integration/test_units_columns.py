@@ -4,7 +4,6 @@ it from its cache of the newest calls' functions (docs/protocol.md, "Units as co
 from __future__ import annotations
 
 import operator
-from typing import Any
 
 from taskscope.pool import Pool
 from taskscope.pool.worker import FN_CACHE_SIZE
