@@ -50,8 +50,8 @@ class Task:
     are theirs.
     """
 
-    __slots__ = ("_future", "_key", "apart", "call", "data_refs", "dependents", "deps", "error", "frames",
-                 "holders", "id", "index0", "keep", "n", "nbytes", "priority",
+    __slots__ = ("_future", "_key", "apart", "call", "data_refs", "dependents", "deps", "error",
+                 "frames", "holders", "id", "index0", "keep", "n", "nbytes", "priority",
                  "record_refs", "result_frames", "retries", "state", "timeout", "waiting_on",
                  "worker")
 

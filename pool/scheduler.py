@@ -294,7 +294,7 @@ class Driver(MapCalls, GraphScheduling, BatchScheduling, TaskResults, FaultHandl
         while self._commands:
             cmd = self._commands.popleft()
             kind = cmd[0]
-            if kind == "submit":  # (the two of every submitted task first)
+            if kind == "submit":  # (every submitted task sends these two: tested first)
                 self.add_submitted(cmd[1], cmd[2])
             elif kind == "release":
                 self.release_future(cmd[2])
