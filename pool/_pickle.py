@@ -212,6 +212,8 @@ def loads(frames: Sequence[Any]) -> Any:
 
 def nbytes(frame: Any) -> int:
     """The size of one frame of `dumps` (bytes, or an out-of-band buffer)."""
+    if type(frame) is bytes:  # (the common case: no memoryview made)
+        return len(frame)
     try:
         return memoryview(frame).nbytes
     except TypeError:

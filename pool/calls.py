@@ -18,6 +18,7 @@ from .errors import TaskCancelledError, TaskscopeError
 __all__ = ["Call", "CallResults", "Task", "with_holder", "without_holder"]
 
 BACKPRESSURE_ITEMS = 50_000  # an imap whose reader lags by this many results stops reading input
+MAX_TAKEN = 1024  # chunks a reader takes in one hold of the results' lock
 
 
 _EMPTY_TUPLE: tuple[()] = ()
@@ -143,13 +144,18 @@ class CallResults:
 
     # -- driver side ---------------------------------------------------------------------
     def put(self, index0: int, values: list[Any], excs: dict[int, BaseException]) -> None:
+        self.put_many([(index0, values, excs)])
+
+    def put_many(self, chunks: list[tuple[int, list[Any], dict[int, BaseException]]]) -> None:
+        """Chunks ``(index0, values, excs)``, under one lock and one wake-up."""
         with self._cond:
-            self._chunks[index0] = (len(values), values, excs)
-            self._erred = self._erred or bool(excs)
-            self._arrived += len(values)
-            if not self.ordered:
-                self._arrival.append(index0)
-            self.buffered += len(values)
+            for index0, values, excs in chunks:
+                self._chunks[index0] = (len(values), values, excs)
+                self._erred = self._erred or bool(excs)
+                self._arrived += len(values)
+                if not self.ordered:
+                    self._arrival.append(index0)
+                self.buffered += len(values)
             self._cond.notify_all()
 
     def finish(self, error: BaseException | None = None, items: int | None = None) -> None:
@@ -219,13 +225,25 @@ class CallResults:
                             "failed; the results are dropped rather than returned incomplete. "
                             "Please report this (with the pool's dashboard or pool.report())")
                     return
-                n, values, excs = self._chunks.pop(key)
-                if self.ordered:
-                    self._next = key + n
-                else:
-                    self._arrival.pop(0)
-                self._took(n)
-            yield key, values, excs
+                # Every chunk ready now, in one hold of the lock (map's chunksize=1 makes a
+                # chunk per item); yielded after it is let go.
+                ready, taken = [], 0
+                while len(ready) < MAX_TAKEN:
+                    n, values, excs = self._chunks.pop(key)
+                    ready.append((key, values, excs))
+                    taken += n
+                    if self.ordered:
+                        self._next = key + n
+                        if self._next not in self._chunks:
+                            break
+                        key = self._next
+                    else:
+                        self._arrival.pop(0)
+                        if not self._arrival:
+                            break
+                        key = self._arrival[0]
+                self._took(taken)
+            yield from ready
 
     def _first_failure(self) -> tuple[int, list[Any], dict[int, BaseException]] | None:
         """The first failed item of the chunks not read, as a one-item chunk."""

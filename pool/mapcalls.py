@@ -141,10 +141,14 @@ class MapCalls:
         call.read += len(items)
         call.submitted += len(items)
         call.outstanding += 1
-        call.sizer.observe_bytes(len(items), sum(_pickle.nbytes(f) for f in frames))
+        call.sizer.observe_bytes(len(items), _pickle.nbytes(frames[0]) if len(frames) == 1
+                                 else sum(_pickle.nbytes(f) for f in frames))
         task = Task(self.new_task_id(), call, index0, len(items), frames, retries=call.retries,
                     timeout=call.timeout)
-        self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
+        if task.n == 1:  # (map's chunksize=1: once per item)
+            self.events.emit_plain("task.queued", call.id, task.id)
+        else:
+            self.events.emit("task.queued", call=call.id, task=task.id, n=task.n)
         return task
 
     def split_unpicklable(self, call: Call, items: list[Any], index0: int) -> tuple[list[Any], list[Any]]:

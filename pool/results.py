@@ -18,7 +18,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import _pickle
-from .calls import Task
+from .calls import Call, Task
 from .errors import SerializationError, chain_remote
 
 if TYPE_CHECKING:
@@ -98,8 +98,10 @@ class TaskResults:
         # (not one emit per task); what their results cause (dependents queued, releases,
         # call.ended) and the erred units' own events follow.
         self.publish_finished(w, units)
+        clean: dict[int, tuple[Call, list[Any]]] = {}  # map chunks to put, per call (put_clean)
         for unit in units:
-            self.finish_task(w, unit)
+            self.finish_task(w, unit, clean)
+        self.put_clean(clean)
 
     def publish_finished(self, w: WorkerRecord, units: list[_Unit]) -> None:
         """task.finished of the units that ended cleanly (`_clean`: those finish_task then
@@ -133,8 +135,10 @@ class TaskResults:
         if w is not None and msg.src == f"worker:{w.id}:profile":
             self.history.profiles.add(msg.body.get("profile"), self.calls)
 
-    def finish_task(self, w: WorkerRecord, unit: _Unit) -> None:
-        """A unit's result: its own frames, or its `values` unpickled with others (packed)."""
+    def finish_task(self, w: WorkerRecord, unit: _Unit,
+                    clean: dict[int, tuple[Call, list[Any]]]) -> None:
+        """A unit's result: its own frames, or its `values` unpickled with others (packed).
+        A clean map chunk's values wait in `clean` (put_clean)."""
         task, frames, values, start, end, nbytes, kept, longest, rec = unit
         call = task.call
         if call.mode == "call" and (rec is None or not rec.get("n_erred")):
@@ -155,8 +159,9 @@ class TaskResults:
         call.sizer.observe(task.n - (int(rec.get("skipped", 0)) if rec is not None else 0),
                           end - start)
         if _clean(task, rec, values):  # (its task.finished is published: publish_finished)
-            self.finish_clean_chunk(task, values)
+            self.finish_clean_chunk(task, values, clean)
             return
+        self.put_clean(clean)  # (the clean chunks before this one first, as they came)
         if rec is None:  # a clean unit's columns taking the long way (a batch call's chunk,
             rec = {"start": start, "end": end, "longest": longest}  # or unloadable values)
         call.outstanding -= 1
@@ -218,17 +223,30 @@ class TaskResults:
                 self.stop_call(call, "erred")
         self.maybe_end_call(call)
 
-    def finish_clean_chunk(self, task: Task, values: list[Any]) -> None:
+    def finish_clean_chunk(self, task: Task, values: list[Any],
+                           clean: dict[int, tuple[Call, list[Any]]]) -> None:
         """A map chunk whose items all succeeded, its values unpickled with the others of
         the answer: what finish_task does for it, without the error handling (map's
-        chunksize=1 makes this once per item)."""
+        chunksize=1 makes this once per item). Its values join the answer's others of its
+        call in `clean`, put together: one lock and one wake-up of the reader per call and
+        answer, not per chunk."""
         call = task.call
         call.outstanding -= 1
         task.frames = ()
         call.done += task.n
-        if call.results is not None:
-            call.results.put(task.index0, values, {})
-        self.maybe_end_call(call)
+        entry = clean.get(call.id)
+        if entry is None:
+            entry = clean[call.id] = (call, [])
+        entry[1].append((task.index0, values, _NO_ERRORS))
+
+    def put_clean(self, clean: dict[int, tuple[Call, list[Any]]]) -> None:
+        """Put the clean chunks waiting in `clean` into their calls' results, then see
+        whether those calls ended (after their last chunk is put, as one by one)."""
+        for call, chunks in clean.values():
+            if call.results is not None:
+                call.results.put_many(chunks)
+            self.maybe_end_call(call)
+        clean.clear()
 
     def keep_failed_inputs(self, task: Task, errors: Any) -> None:
         """Keep the inputs of failed items (a few per call) for `FailedTask.rerun`."""
@@ -305,6 +323,9 @@ def _clean(task: Task, rec: dict[str, Any] | None, values: Any) -> bool:
     return task.is_submit or (values is not None and not isinstance(values, _Unloadable)
                               and not (rec is not None and rec.get("skipped"))
                               and task.call.mode != "batch")
+
+
+_NO_ERRORS: dict[int, BaseException] = {}  # (shared: a clean chunk's, never written to)
 
 
 class _Unloadable:
